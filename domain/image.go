@@ -1,0 +1,148 @@
+// Package domain holds the scanner's core model: images and their digests,
+// findings and severities, the scan lifecycle that doubles as the cache, the
+// alert policy, and the ports the handlers depend on. It imports only the
+// standard library.
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Validation errors. Each wraps ErrInvalid so callers can sort bad input from
+// infrastructure failures with a single errors.Is.
+var (
+	ErrInvalid           = errors.New("invalid")
+	ErrInvalidDigest     = fmt.Errorf("%w digest", ErrInvalid)
+	ErrInvalidRepository = fmt.Errorf("%w repository", ErrInvalid)
+	ErrInvalidTag        = fmt.Errorf("%w tag", ErrInvalid)
+	ErrInvalidAccount    = fmt.Errorf("%w account", ErrInvalid)
+	ErrInvalidRegion     = fmt.Errorf("%w region", ErrInvalid)
+)
+
+var (
+	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	// ECR's documented repository name rule.
+	repositoryRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE     = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]$`)
+)
+
+// Digest is a validated content digest of an image manifest: "sha256:" and 64
+// lowercase hex characters. The zero value is not a valid digest.
+type Digest string
+
+// ParseDigest validates s as an image digest.
+func ParseDigest(s string) (Digest, error) {
+	if !digestRE.MatchString(s) {
+		return "", fmt.Errorf("%w %q: want sha256: followed by 64 lowercase hex characters", ErrInvalidDigest, clip(s))
+	}
+	return Digest(s), nil
+}
+
+// Hex returns the digest without its algorithm prefix.
+func (d Digest) Hex() string { return strings.TrimPrefix(string(d), "sha256:") }
+
+func (d Digest) String() string { return string(d) }
+
+// Short returns the first 12 hex characters, as registries display digests.
+func (d Digest) Short() string {
+	h := d.Hex()
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// ValidateRepository checks ECR's repository naming rule: lowercase, 2–256
+// characters, slash-separated components of alphanumerics joined by '.', '_'
+// or '-'.
+func ValidateRepository(name string) error {
+	if len(name) < 2 || len(name) > 256 || !repositoryRE.MatchString(name) {
+		return fmt.Errorf("%w %q: want 2-256 lowercase characters matching ECR's naming rule", ErrInvalidRepository, clip(name))
+	}
+	return nil
+}
+
+// ValidateTag checks the OCI tag rule. The empty tag (an untagged push) is
+// valid.
+func ValidateTag(tag string) error {
+	if tag != "" && !tagRE.MatchString(tag) {
+		return fmt.Errorf("%w %q: want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", ErrInvalidTag, clip(tag))
+	}
+	return nil
+}
+
+// ImageRef names one image in one ECR repository: where it lives, its content
+// digest and the tag it was pushed with (empty when pushed by digest).
+// Build it with NewImageRef so that every field has been validated.
+type ImageRef struct {
+	Account    string `json:"account"`
+	Region     string `json:"region"`
+	Repository string `json:"repository"`
+	Digest     Digest `json:"digest"`
+	Tag        string `json:"tag,omitempty"`
+}
+
+// NewImageRef validates every part of an image reference and reports all the
+// problems it finds at once.
+func NewImageRef(account, region, repository, digest, tag string) (ImageRef, error) {
+	var errs []error
+	if !accountRE.MatchString(account) {
+		errs = append(errs, fmt.Errorf("%w %q: want 12 digits", ErrInvalidAccount, clip(account)))
+	}
+	if !regionRE.MatchString(region) {
+		errs = append(errs, fmt.Errorf("%w %q: want an AWS region name such as us-east-1", ErrInvalidRegion, clip(region)))
+	}
+	if err := ValidateRepository(repository); err != nil {
+		errs = append(errs, err)
+	}
+	d, err := ParseDigest(digest)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateTag(tag); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return ImageRef{}, errors.Join(errs...)
+	}
+	return ImageRef{Account: account, Region: region, Repository: repository, Digest: d, Tag: tag}, nil
+}
+
+// Registry is the ECR registry host of the reference.
+func (r ImageRef) Registry() string {
+	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com", r.Account, r.Region)
+}
+
+// Name is the pullable reference by digest: registry/repository@digest.
+func (r ImageRef) Name() string {
+	return fmt.Sprintf("%s/%s@%s", r.Registry(), r.Repository, r.Digest)
+}
+
+// Display is the short human form used in alerts and logs: repository:tag, or
+// repository@sha256:<12 hex> for an untagged image.
+func (r ImageRef) Display() string {
+	if r.Tag != "" {
+		return r.Repository + ":" + r.Tag
+	}
+	return r.Repository + "@sha256:" + r.Digest.Short()
+}
+
+// SameLocation reports whether two references point at the same repository in
+// the same account and region, whatever their tags.
+func (r ImageRef) SameLocation(o ImageRef) bool {
+	return r.Account == o.Account && r.Region == o.Region && r.Repository == o.Repository
+}
+
+// clip bounds untrusted input echoed into error messages.
+func clip(s string) string {
+	const max = 80
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

@@ -1,0 +1,71 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// ScanStore keeps one Scan per image digest. Implementations must be safe for
+// concurrent use across processes.
+type ScanStore interface {
+	// Get returns the record for d, or ErrNotFound.
+	Get(ctx context.Context, d Digest) (*Scan, error)
+	// Update loads the record for d (NewScan when absent), applies fn and writes
+	// the result only if no other writer changed the record in between,
+	// re-reading and re-applying fn on conflict. If fn returns an error nothing
+	// is written and Update returns that error unchanged.
+	Update(ctx context.Context, d Digest, fn func(*Scan) error) error
+}
+
+// ReportStore keeps full normalized reports (the claim check behind a record).
+type ReportStore interface {
+	// PutReport stores r for the scan scanID. Idempotent for the same scanID.
+	PutReport(ctx context.Context, scanID string, r *Report) (ReportLocation, error)
+	// GetReport reads a report written by PutReport.
+	GetReport(ctx context.Context, loc ReportLocation) (*Report, error)
+}
+
+// ScanTarget is what QScanner is asked to scan.
+type ScanTarget struct {
+	Ref ImageRef
+	// Platform is the os/arch to scan, e.g. linux/amd64; empty for a
+	// single-platform image.
+	Platform string
+	// Deadline is when QScanner must have finished.
+	Deadline time.Time
+}
+
+// Scanner runs one scan. On failure it returns a *Failure (use errors.As); if
+// that failure left a usable partial report, the report is returned too.
+type Scanner interface {
+	Scan(ctx context.Context, t ScanTarget) (*Report, error)
+}
+
+// ArtifactKind sorts what a push put into a repository.
+type ArtifactKind string
+
+const (
+	ArtifactImage       ArtifactKind = "image"       // a runnable image manifest
+	ArtifactIndex       ArtifactKind = "index"       // a multi-platform image index
+	ArtifactSignature   ArtifactKind = "signature"   // cosign / notation signature
+	ArtifactSBOM        ArtifactKind = "sbom"        // SPDX or CycloneDX document
+	ArtifactAttestation ArtifactKind = "attestation" // in-toto / buildkit attestation manifest
+	ArtifactReferrer    ArtifactKind = "referrer"    // any manifest with a subject
+	ArtifactOther       ArtifactKind = "other"       // some other OCI artifact
+)
+
+// Scannable reports whether QScanner should look at an artifact of this kind.
+func (k ArtifactKind) Scannable() bool { return k == ArtifactImage || k == ArtifactIndex }
+
+// ImageInfo is what the registry says about a pushed manifest.
+type ImageInfo struct {
+	Kind      ArtifactKind
+	MediaType string
+	// Platforms lists the os/arch pairs of an index's runnable images.
+	Platforms []string
+}
+
+// ImageInspector looks a pushed manifest up in the registry.
+type ImageInspector interface {
+	Inspect(ctx context.Context, ref ImageRef) (ImageInfo, error)
+}

@@ -1,0 +1,376 @@
+package domain
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Lifecycle errors.
+var (
+	// ErrLeaseHeld: another invocation holds a live lease on the digest and is
+	// scanning it now. The caller has nothing to do.
+	ErrLeaseHeld = errors.New("scan lease held by another invocation")
+	// ErrLeaseLost: the caller's lease expired and another invocation took it
+	// over; the caller's result must not be recorded.
+	ErrLeaseLost = errors.New("scan lease lost")
+	// ErrUnchanged: the record already says everything the caller wanted to
+	// record; nothing needs writing.
+	ErrUnchanged = errors.New("scan record unchanged")
+	// ErrNotFound: no record exists for the digest.
+	ErrNotFound = errors.New("scan record not found")
+	// ErrNotAnImage: the pushed artifact is not a runnable image (signature,
+	// SBOM, attestation, referrer) and is not scanned.
+	ErrNotAnImage = errors.New("not an image")
+)
+
+// Status is where a scan record stands.
+type Status string
+
+const (
+	StatusScanning  Status = "SCANNING"
+	StatusCompleted Status = "COMPLETED"
+	StatusFailed    Status = "FAILED"
+)
+
+// EventType names the change a write made to a scan record. Every write sets a
+// new event, so the table's stream is the event log.
+type EventType string
+
+const (
+	EventScanStarted     EventType = "ScanStarted"     // a lease was taken; QScanner runs
+	EventReferenceQueued EventType = "ReferenceQueued" // a reference arrived while a scan ran
+	EventScanCompleted   EventType = "ScanCompleted"   // QScanner succeeded; summary recorded
+	EventImageReferenced EventType = "ImageReferenced" // a cached digest was pushed to a new repository or tag
+	EventScanRetrying    EventType = "ScanRetrying"    // a retryable failure released the lease
+	EventScanFailed      EventType = "ScanFailed"      // the scan failed for good
+)
+
+// Published reports whether downstream handlers act on events of this type.
+// The others are bookkeeping that the Pipe filters out.
+func (t EventType) Published() bool {
+	switch t {
+	case EventScanCompleted, EventImageReferenced, EventScanFailed:
+		return true
+	}
+	return false
+}
+
+// PublishedEventTypes lists the event types that leave the table.
+var PublishedEventTypes = []EventType{EventScanCompleted, EventImageReferenced, EventScanFailed}
+
+// Event describes the change just made to a record and what caused it.
+type Event struct {
+	Type EventType `json:"type"`
+	ID   string    `json:"id"`
+	At   time.Time `json:"at"`
+	Ref  ImageRef  `json:"ref"`
+}
+
+// FailureClass sorts scan failures by cause and by what to do about them.
+type FailureClass string
+
+const (
+	FailureImageNotFound     FailureClass = "image_not_found"    // target could not be loaded
+	FailureRegistryAuth      FailureClass = "registry_auth"      // the registry refused our credentials
+	FailureQualysAuth        FailureClass = "qualys_auth"        // the Qualys token is missing or refused
+	FailureTimeout           FailureClass = "timeout"            // QScanner ran past its deadline
+	FailurePartialReport     FailureClass = "partial_report"     // exit 40: inventory and secrets only
+	FailurePolicyDeny        FailureClass = "policy_deny"        // exit 42
+	FailurePolicyAudit       FailureClass = "policy_audit"       // exit 43
+	FailureUnparseableOutput FailureClass = "unparseable_output" // output files missing or not readable
+	FailureScanner           FailureClass = "scanner_error"      // a scanner or output stage failed
+	FailureInvalidParameter  FailureClass = "invalid_parameter"  // our invocation is wrong: a configuration bug
+	FailureCrashed           FailureClass = "crashed"            // killed by a signal or a generic error
+)
+
+// Retryable reports whether trying the same scan again may succeed.
+func (c FailureClass) Retryable() bool {
+	switch c {
+	case FailureTimeout, FailurePartialReport, FailureScanner, FailureCrashed, FailureUnparseableOutput:
+		return true
+	}
+	return false
+}
+
+// Failure says why a scan failed.
+type Failure struct {
+	Class    FailureClass `json:"class"`
+	Reason   string       `json:"reason"`
+	ExitCode int          `json:"exitCode,omitempty"`
+}
+
+func (f Failure) Error() string {
+	if f.ExitCode != 0 {
+		return fmt.Sprintf("%s (exit %d): %s", f.Class, f.ExitCode, f.Reason)
+	}
+	return fmt.Sprintf("%s: %s", f.Class, f.Reason)
+}
+
+// Lease marks a scan in progress. It expires so that a crashed invocation's
+// work can be taken over.
+type Lease struct {
+	Owner   string    `json:"owner"`
+	Expires time.Time `json:"expires"`
+}
+
+// Reference is one place a digest has been pushed to.
+type Reference struct {
+	ImageRef
+	FirstSeen time.Time `json:"firstSeen"`
+}
+
+// ReportLocation points at the full normalized report in S3 (claim check).
+type ReportLocation struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+}
+
+// MaxReferences bounds the references kept on one record so it stays small; the
+// oldest are dropped first.
+const MaxReferences = 100
+
+// Scan is the record kept per image digest. It is at once the cache (a
+// completed, unexpired scan is not repeated) and the event source (each write
+// sets Event). Change it only through its methods.
+type Scan struct {
+	r ScanRecord
+}
+
+// ScanRecord is the persisted form of a Scan. Adapters marshal it; nothing
+// else should build one by hand.
+type ScanRecord struct {
+	Digest          Digest          `json:"digest"`
+	Status          Status          `json:"status"`
+	ScanID          string          `json:"scanId"`
+	Attempts        int             `json:"attempts"`
+	Lease           *Lease          `json:"lease,omitempty"`
+	References      []Reference     `json:"references"`
+	Summary         *Summary        `json:"summary,omitempty"`
+	Report          *ReportLocation `json:"report,omitempty"`
+	Platform        string          `json:"platform,omitempty"`
+	QScannerVersion string          `json:"qscannerVersion,omitempty"`
+	StartedBy       ImageRef        `json:"startedBy"` // the push that started the current scan
+	StartedAt       time.Time       `json:"startedAt"`
+	CompletedAt     time.Time       `json:"completedAt,omitzero"`
+	Failure         *Failure        `json:"failure,omitempty"`
+	FinalFailure    bool            `json:"finalFailure,omitempty"`
+	ExpiresAt       int64           `json:"expiresAt"` // epoch seconds; the table's TTL attribute
+	TraceHeader     string          `json:"traceHeader,omitempty"`
+	Event           Event           `json:"event"`
+	Version         int64           `json:"version"` // optimistic concurrency
+}
+
+// NewScan is the empty record for a digest never seen before.
+func NewScan(d Digest) *Scan { return &Scan{r: ScanRecord{Digest: d}} }
+
+// ScanFromRecord rebuilds a Scan read from storage.
+func ScanFromRecord(r ScanRecord) *Scan { return &Scan{r: r} }
+
+// Record returns the persisted form, with the version bumped for the write.
+func (s *Scan) Record() ScanRecord { return s.r }
+
+// IsNew reports whether the record has never been written.
+func (s *Scan) IsNew() bool             { return s.r.Version == 0 }
+func (s *Scan) Digest() Digest          { return s.r.Digest }
+func (s *Scan) Status() Status          { return s.r.Status }
+func (s *Scan) ScanID() string          { return s.r.ScanID }
+func (s *Scan) Attempts() int           { return s.r.Attempts }
+func (s *Scan) Event() Event            { return s.r.Event }
+func (s *Scan) Failure() *Failure       { return s.r.Failure }
+func (s *Scan) TraceHeader() string     { return s.r.TraceHeader }
+func (s *Scan) References() []Reference { return append([]Reference(nil), s.r.References...) }
+func (s *Scan) Version() int64          { return s.r.Version }
+
+// Summary returns the scan's summary, or false before a scan has produced one.
+func (s *Scan) Summary() (Summary, bool) {
+	if s.r.Summary == nil {
+		return Summary{}, false
+	}
+	return *s.r.Summary, true
+}
+
+// ReportLocation returns where the full report is, or false if none was stored.
+func (s *Scan) ReportLocation() (ReportLocation, bool) {
+	if s.r.Report == nil {
+		return ReportLocation{}, false
+	}
+	return *s.r.Report, true
+}
+
+// Claim is what a push asks of the record.
+type Claim struct {
+	Ref         ImageRef
+	Owner       string    // unique per invocation
+	Now         time.Time // the push handler's clock
+	LeaseUntil  time.Time // when the claimant's invocation must have ended
+	TraceHeader string
+}
+
+// Decision is what the claimant must do after Claim.
+type Decision int
+
+const (
+	// DecideScan: the lease is the claimant's; run QScanner, then Complete or Fail.
+	DecideScan Decision = iota + 1
+	// DecideReferenced: the digest was already scanned; the new reference was
+	// recorded with an ImageReferenced event. Nothing else to do.
+	DecideReferenced
+	// DecideSkip: nothing to do (already recorded, or being scanned by another
+	// invocation, which will report this reference too).
+	DecideSkip
+)
+
+func (d Decision) String() string {
+	switch d {
+	case DecideScan:
+		return "scan"
+	case DecideReferenced:
+		return "referenced"
+	case DecideSkip:
+		return "skip"
+	}
+	return "unknown"
+}
+
+// Claim applies a push of c.Ref to the record. It returns ErrUnchanged (with
+// DecideSkip) when the record needs no write. Rules:
+//   - no record, an expired cache entry or a failed scan: take the lease, scan;
+//   - a live lease held by someone else: queue the reference for that scan;
+//   - an expired lease: take it over (the holder crashed);
+//   - a completed, unexpired scan: record the reference if it is new.
+func (s *Scan) Claim(c Claim) (Decision, error) {
+	if c.Ref.Digest != s.r.Digest {
+		return DecideSkip, fmt.Errorf("%w: claim for %s on record %s", ErrInvalidDigest, c.Ref.Digest, s.r.Digest)
+	}
+	switch {
+	case s.r.Status == StatusScanning && s.r.Lease != nil && c.Now.Before(s.r.Lease.Expires) && s.r.Lease.Owner != c.Owner:
+		if !s.addReference(c.Ref, c.Now) {
+			return DecideSkip, ErrUnchanged
+		}
+		s.setEvent(EventReferenceQueued, c.Ref, c.Now)
+		return DecideSkip, nil
+	case s.r.Status == StatusCompleted && c.Now.Unix() < s.r.ExpiresAt:
+		if !s.addReference(c.Ref, c.Now) {
+			return DecideSkip, ErrUnchanged
+		}
+		s.r.TraceHeader = c.TraceHeader
+		s.setEvent(EventImageReferenced, c.Ref, c.Now)
+		return DecideReferenced, nil
+	}
+	// Start (or restart) a scan.
+	if s.r.Status != StatusScanning && s.r.Status != StatusFailed || s.r.FinalFailure {
+		s.r.Attempts = 0 // a fresh scan, not a retry of an earlier one
+	}
+	s.addReference(c.Ref, c.Now)
+	s.r.Status = StatusScanning
+	s.r.ScanID = NewID()
+	s.r.Attempts++
+	s.r.Lease = &Lease{Owner: c.Owner, Expires: c.LeaseUntil}
+	s.r.StartedBy = c.Ref
+	s.r.StartedAt = c.Now
+	s.r.CompletedAt = time.Time{}
+	s.r.Failure = nil
+	s.r.FinalFailure = false
+	s.r.TraceHeader = c.TraceHeader
+	// Until it completes, keep the record at least as long as the lease.
+	if exp := c.LeaseUntil.Add(24 * time.Hour).Unix(); exp > s.r.ExpiresAt {
+		s.r.ExpiresAt = exp
+	}
+	s.setEvent(EventScanStarted, c.Ref, c.Now)
+	return DecideScan, nil
+}
+
+// ScanResult is what a successful scan records.
+type ScanResult struct {
+	Summary         Summary
+	Report          ReportLocation
+	Platform        string
+	QScannerVersion string
+}
+
+// Complete records a successful scan under the owner's lease. The cache entry
+// lives for cacheTTL from now.
+func (s *Scan) Complete(owner string, res ScanResult, now time.Time, cacheTTL time.Duration) error {
+	if err := s.holds(owner); err != nil {
+		return err
+	}
+	sum := res.Summary
+	rep := res.Report
+	s.r.Status = StatusCompleted
+	s.r.Lease = nil
+	s.r.Summary = &sum
+	s.r.Report = &rep
+	s.r.Platform = res.Platform
+	s.r.QScannerVersion = res.QScannerVersion
+	s.r.CompletedAt = now
+	s.r.Failure = nil
+	s.r.ExpiresAt = now.Add(cacheTTL).Unix()
+	s.setEvent(EventScanCompleted, s.r.StartedBy, now)
+	return nil
+}
+
+// Fail records a failed scan under the owner's lease. A retryable failure with
+// attempts left releases the lease (ScanRetrying) so a redelivery can try
+// again; anything else is final (ScanFailed). A partial result, if any, is kept
+// with the failure. It reports whether the failure was final.
+func (s *Scan) Fail(owner string, f Failure, partial *ScanResult, maxAttempts int, now time.Time, cacheTTL time.Duration) (final bool, err error) {
+	if err := s.holds(owner); err != nil {
+		return false, err
+	}
+	final = !f.Class.Retryable() || s.r.Attempts >= maxAttempts
+	s.r.Status = StatusFailed
+	s.r.Lease = nil
+	s.r.Failure = &f
+	s.r.FinalFailure = final
+	s.r.CompletedAt = now
+	if partial != nil {
+		sum, rep := partial.Summary, partial.Report
+		s.r.Summary, s.r.Report = &sum, &rep
+		s.r.Platform, s.r.QScannerVersion = partial.Platform, partial.QScannerVersion
+	}
+	s.r.ExpiresAt = now.Add(cacheTTL).Unix()
+	if final {
+		s.setEvent(EventScanFailed, s.r.StartedBy, now)
+	} else {
+		s.setEvent(EventScanRetrying, s.r.StartedBy, now)
+	}
+	return final, nil
+}
+
+func (s *Scan) holds(owner string) error {
+	if s.r.Status != StatusScanning || s.r.Lease == nil || s.r.Lease.Owner != owner {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// addReference records ref unless the same repository and tag is already
+// known. It reports whether the record changed.
+func (s *Scan) addReference(ref ImageRef, now time.Time) bool {
+	for _, r := range s.r.References {
+		if r.ImageRef == ref {
+			return false
+		}
+	}
+	s.r.References = append(s.r.References, Reference{ImageRef: ref, FirstSeen: now})
+	if n := len(s.r.References); n > MaxReferences {
+		s.r.References = append([]Reference(nil), s.r.References[n-MaxReferences:]...)
+	}
+	return true
+}
+
+func (s *Scan) setEvent(t EventType, ref ImageRef, now time.Time) {
+	s.r.Event = Event{Type: t, ID: NewID(), At: now, Ref: ref}
+}
+
+// NewID returns a random 128-bit identifier in hex, for scan and event IDs.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // cannot happen on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
