@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -68,4 +69,25 @@ type ImageInfo struct {
 // ImageInspector looks a pushed manifest up in the registry.
 type ImageInspector interface {
 	Inspect(ctx context.Context, ref ImageRef) (ImageInfo, error)
+}
+
+// Idempotency errors.
+var (
+	// ErrAlreadyDone: the effect keyed by this key was completed before.
+	ErrAlreadyDone = errors.New("already done")
+	// ErrInProgress: another delivery of the same key holds a live marker.
+	ErrInProgress = errors.New("in progress elsewhere")
+)
+
+// IdempotencyStore remembers which effects were carried out, keyed by
+// handler, event ID and replay ID. Safe for concurrent use across processes.
+type IdempotencyStore interface {
+	// Start marks key in progress until now+lease. It returns ErrAlreadyDone if
+	// key was finished before, ErrInProgress if another live marker exists. An
+	// expired marker (a crashed attempt) is taken over.
+	Start(ctx context.Context, key string, lease time.Duration) error
+	// Finish marks key done and keeps it for retention.
+	Finish(ctx context.Context, key string, retention time.Duration) error
+	// Abandon drops an in-progress marker so a retry can start at once.
+	Abandon(ctx context.Context, key string) error
 }
