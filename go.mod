@@ -35,4 +35,5 @@ require (
 	github.com/aws/aws-xray-sdk-go v1.8.5 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/google/go-containerregistry v0.22.1 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

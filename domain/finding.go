@@ -240,28 +240,28 @@ func Summarize(r *Report) Summary {
 	return s
 }
 
-// compact trims a vulnerability to what an alert needs, bounding its size.
+// compact trims a vulnerability to what an alert needs, bounding its size
+// whatever the scanner wrote. The result shares no slice with v.
 func (v Vulnerability) compact() Vulnerability {
 	const maxPackages, maxCVEs = 3, 5
+	v.QID = clipN(v.QID, 32)
 	v.Title = clipN(v.Title, 200)
 	v.Category = ""
-	if len(v.CVEs) > maxCVEs {
-		v.CVEs = v.CVEs[:maxCVEs]
+	cves := v.CVEs
+	if len(cves) > maxCVEs {
+		cves = cves[:maxCVEs]
 	}
-	if len(v.Packages) > maxPackages {
-		v.Packages = v.Packages[:maxPackages]
+	v.CVEs = nil
+	for _, c := range cves {
+		v.CVEs = append(v.CVEs, clipN(c, 32))
 	}
-	pk := make([]Package, len(v.Packages))
-	for i, p := range v.Packages {
-		pk[i] = Package{Name: clipN(p.Name, 100), InstalledVersion: clipN(p.InstalledVersion, 64), FixedVersion: clipN(p.FixedVersion, 64)}
+	pkgs := v.Packages
+	if len(pkgs) > maxPackages {
+		pkgs = pkgs[:maxPackages]
 	}
-	v.Packages = pk
+	v.Packages = nil
+	for _, p := range pkgs {
+		v.Packages = append(v.Packages, Package{Name: clipN(p.Name, 100), InstalledVersion: clipN(p.InstalledVersion, 64), FixedVersion: clipN(p.FixedVersion, 64)})
+	}
 	return v
-}
-
-func clipN(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Validation errors. Each wraps ErrInvalid so callers can sort bad input from
@@ -28,7 +29,9 @@ var (
 	repositoryRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE     = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]$`)
+	// Every partition's region names (aws, aws-cn, aws-us-gov, aws-eusc and
+	// the isolated ones), with bounded parts since the name becomes a host.
+	regionRE = regexp.MustCompile(`^[a-z]{2,4}(?:-[a-z]{1,12}){1,3}-[0-9]{1,2}$`)
 )
 
 // Digest is a validated content digest of an image manifest: "sha256:" and 64
@@ -113,9 +116,31 @@ func NewImageRef(account, region, repository, digest, tag string) (ImageRef, err
 	return ImageRef{Account: account, Region: region, Repository: repository, Digest: d, Tag: tag}, nil
 }
 
-// Registry is the ECR registry host of the reference.
+// Registry is the ECR registry host of the reference, under the DNS suffix
+// of the region's partition.
 func (r ImageRef) Registry() string {
-	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com", r.Account, r.Region)
+	return fmt.Sprintf("%s.dkr.ecr.%s.%s", r.Account, r.Region, dnsSuffix(r.Region))
+}
+
+// partitionSuffixes maps region name prefixes to their partition's DNS
+// suffix, as in the AWS SDK's partitions.json; other regions use
+// amazonaws.com.
+var partitionSuffixes = []struct{ prefix, suffix string }{
+	{"cn-", "amazonaws.com.cn"},
+	{"eusc-", "amazonaws.eu"},
+	{"us-iso-", "c2s.ic.gov"},
+	{"us-isob-", "sc2s.sgov.gov"},
+	{"us-isof-", "csp.hci.ic.gov"},
+	{"eu-isoe-", "cloud.adc-e.uk"},
+}
+
+func dnsSuffix(region string) string {
+	for _, p := range partitionSuffixes {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.suffix
+		}
+	}
+	return "amazonaws.com"
 }
 
 // Name is the pullable reference by digest: registry/repository@digest.
@@ -142,7 +167,20 @@ func (r ImageRef) SameLocation(o ImageRef) bool {
 func clip(s string) string {
 	const max = 80
 	if len(s) > max {
-		return s[:max] + "…"
+		return clipN(s, max) + "…"
 	}
 	return s
+}
+
+// clipN cuts s to at most n bytes without splitting a UTF-8 sequence, so that
+// what is kept stays valid text wherever it is stored.
+func clipN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }

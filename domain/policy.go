@@ -45,13 +45,15 @@ func (p AlertPolicy) Evaluate(s Summary) Verdict {
 		v.Secrets = s.Secrets
 		worstSecret := SeverityUnknown
 		for _, sev := range Severities {
-			if s.SecretSeverity.Of(sev) > 0 {
+			if sev != SeverityUnknown && s.SecretSeverity.Of(sev) > 0 {
 				worstSecret = sev
 				break
 			}
 		}
-		if worstSecret == SeverityUnknown {
-			worstSecret = SeverityHigh // a secret of unstated severity is still a secret
+		// A secret of unstated severity is still a secret: it ranks as HIGH,
+		// also beside secrets of a known, lower severity.
+		if s.SecretSeverity.Unknown > 0 || s.Secrets > s.SecretSeverity.Total() {
+			worstSecret = max(worstSecret, SeverityHigh)
 		}
 		if worstSecret > v.Worst {
 			v.Worst = worstSecret

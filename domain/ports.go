@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -91,3 +92,25 @@ type IdempotencyStore interface {
 	// Abandon drops an in-progress marker so a retry can start at once.
 	Abandon(ctx context.Context, key string) error
 }
+
+// ChoosePlatform picks the platform to scan: for an index, the first of wanted
+// (default linux/amd64) that the index holds; for a single image, "".
+func (i ImageInfo) ChoosePlatform(wanted []string) (string, error) {
+	if i.Kind != ArtifactIndex {
+		return "", nil
+	}
+	if len(wanted) == 0 {
+		wanted = []string{"linux/amd64"}
+	}
+	for _, w := range wanted {
+		for _, p := range i.Platforms {
+			if p == w {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: image index has none of the platforms %v (it has %v)", ErrNoPlatform, wanted, i.Platforms)
+}
+
+// ErrNoPlatform: an image index holds none of the platforms configured for scanning.
+var ErrNoPlatform = errors.New("no scannable platform")

@@ -20,7 +20,7 @@ var (
 	// record; nothing needs writing.
 	ErrUnchanged = errors.New("scan record unchanged")
 	// ErrNotFound: no record exists for the digest.
-	ErrNotFound = errors.New("scan record not found")
+	ErrNotFound = errors.New("not found")
 	// ErrNotAnImage: the pushed artifact is not a runnable image (signature,
 	// SBOM, attestation, referrer) and is not scanned.
 	ErrNotAnImage = errors.New("not an image")
@@ -84,12 +84,13 @@ const (
 	FailureScanner           FailureClass = "scanner_error"      // a scanner or output stage failed
 	FailureInvalidParameter  FailureClass = "invalid_parameter"  // our invocation is wrong: a configuration bug
 	FailureCrashed           FailureClass = "crashed"            // killed by a signal or a generic error
+	FailureInternal          FailureClass = "internal"           // storing the result failed; not QScanner's fault
 )
 
 // Retryable reports whether trying the same scan again may succeed.
 func (c FailureClass) Retryable() bool {
 	switch c {
-	case FailureTimeout, FailurePartialReport, FailureScanner, FailureCrashed, FailureUnparseableOutput:
+	case FailureTimeout, FailurePartialReport, FailureScanner, FailureCrashed, FailureUnparseableOutput, FailureInternal:
 		return true
 	}
 	return false
@@ -169,8 +170,15 @@ func NewScan(d Digest) *Scan { return &Scan{r: ScanRecord{Digest: d}} }
 // ScanFromRecord rebuilds a Scan read from storage.
 func ScanFromRecord(r ScanRecord) *Scan { return &Scan{r: r} }
 
-// Record returns the persisted form, with the version bumped for the write.
-func (s *Scan) Record() ScanRecord { return s.r }
+// Record returns the persisted form, with the version bumped for the write:
+// Record().Version is Version()+1, so a store writes Record() on the
+// condition that the stored version is still Version() (absent when IsNew).
+// It does not change s.
+func (s *Scan) Record() ScanRecord {
+	r := s.r
+	r.Version++
+	return r
+}
 
 // IsNew reports whether the record has never been written.
 func (s *Scan) IsNew() bool             { return s.r.Version == 0 }
@@ -239,14 +247,26 @@ func (d Decision) String() string {
 // DecideSkip) when the record needs no write. Rules:
 //   - no record, an expired cache entry or a failed scan: take the lease, scan;
 //   - a live lease held by someone else: queue the reference for that scan;
+//   - a live lease held by the claimant for the same reference (its earlier
+//     claim was written but the answer lost, and the store re-applied the
+//     claim): keep scanning under the same scan ID and attempt;
 //   - an expired lease: take it over (the holder crashed);
 //   - a completed, unexpired scan: record the reference if it is new.
 func (s *Scan) Claim(c Claim) (Decision, error) {
 	if c.Ref.Digest != s.r.Digest {
 		return DecideSkip, fmt.Errorf("%w: claim for %s on record %s", ErrInvalidDigest, c.Ref.Digest, s.r.Digest)
 	}
+	leaseLive := s.r.Status == StatusScanning && s.r.Lease != nil && c.Now.Before(s.r.Lease.Expires)
 	switch {
-	case s.r.Status == StatusScanning && s.r.Lease != nil && c.Now.Before(s.r.Lease.Expires) && s.r.Lease.Owner != c.Owner:
+	case leaseLive && s.r.Lease.Owner == c.Owner && c.Ref == s.r.StartedBy:
+		// Restarting here would count a second attempt under a new scan ID;
+		// refusing would leave nobody scanning. The write only renews the
+		// event, so that no two writes carry the same event ID.
+		s.setEvent(EventScanStarted, c.Ref, c.Now)
+		return DecideScan, nil
+	case leaseLive:
+		// Held by another invocation, or by this one for another reference
+		// (two pushes of one digest in the same batch): one scan is enough.
 		if !s.addReference(c.Ref, c.Now) {
 			return DecideSkip, ErrUnchanged
 		}
@@ -262,7 +282,11 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 	}
 	// Start (or restart) a scan.
 	if s.r.Status != StatusScanning && s.r.Status != StatusFailed || s.r.FinalFailure {
-		s.r.Attempts = 0 // a fresh scan, not a retry of an earlier one
+		// A fresh scan, not a retry of an earlier one: what an earlier scan
+		// found must not pass for this one's result if it fails.
+		s.r.Attempts = 0
+		s.r.Summary, s.r.Report = nil, nil
+		s.r.Platform, s.r.QScannerVersion = "", ""
 	}
 	s.addReference(c.Ref, c.Now)
 	s.r.Status = StatusScanning
@@ -355,7 +379,11 @@ func (s *Scan) addReference(ref ImageRef, now time.Time) bool {
 			return false
 		}
 	}
-	s.r.References = append(s.r.References, Reference{ImageRef: ref, FirstSeen: now})
+	// The full slice expression makes append copy: the slice may be shared
+	// with the record this Scan was built from, which a store can hand to
+	// several writers at once.
+	refs := s.r.References
+	s.r.References = append(refs[:len(refs):len(refs)], Reference{ImageRef: ref, FirstSeen: now})
 	if n := len(s.r.References); n > MaxReferences {
 		s.r.References = append([]Reference(nil), s.r.References[n-MaxReferences:]...)
 	}

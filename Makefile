@@ -1,0 +1,75 @@
+# ECR image scanner — build, test, run locally, deploy.
+# `make help` lists the targets. Everything AWS-shaped runs against moto on
+# loopback unless AWS_ENDPOINT_URL is unset and real credentials are present.
+
+SHELL        := bash
+.SHELLFLAGS  := -eu -o pipefail -c
+GO           ?= go
+PYTHON       ?= python3
+VENV         := .venv
+VENV_STAMP   := $(VENV)/.installed
+REQUIREMENTS := infra/local/requirements.txt
+TEMPLATE     := infra/stack/template.yaml
+BUILD        := build
+FUNCTIONS    := scan enrich archive tag alert
+GOTESTFLAGS  ?=
+EVENT        ?=
+
+export CGO_ENABLED ?= 0
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show all targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV_STAMP): $(REQUIREMENTS)
+	@echo "==> Python virtualenv with moto, cfn-lint and checkov ($(VENV))"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV_STAMP) ## Create the Python virtualenv (moto, cfn-lint, checkov)
+
+.PHONY: test
+test: $(VENV_STAMP) ## Run every check: gofmt, go vet, unit and moto integration tests, template lint
+	@echo "==> gofmt"
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(VENV)/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@echo "==> go vet"
+	$(GO) vet ./...
+	@echo "==> go test"
+	$(GO) test -count=1 $(GOTESTFLAGS) ./...
+	@$(MAKE) --no-print-directory lint-template
+
+.PHONY: lint-template
+lint-template: $(VENV_STAMP) ## Lint the CloudFormation template with cfn-lint and checkov
+	@echo "==> cfn-lint $(TEMPLATE)"
+	$(VENV)/bin/cfn-lint $(TEMPLATE)
+	@echo "==> checkov $(TEMPLATE)"
+	$(VENV)/bin/checkov --quiet --compact --framework cloudformation -f $(TEMPLATE)
+
+.PHONY: bench
+bench: ## Run the benchmarks (parsing, decoding, report upload)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: run
+run: $(VENV_STAMP) ## Run the whole pipeline locally on moto: push -> scan -> record -> bus -> handlers (EVENT=file.json to send your own)
+	$(GO) run ./handlers/ecrscan run-local $(if $(EVENT),--event $(EVENT))
+
+.PHONY: build
+build: ## Build each function's bootstrap zip for provided.al2023 into build/
+	@mkdir -p $(BUILD)
+	@for fn in $(FUNCTIONS); do \
+	  arch=arm64; [ "$$fn" = scan ] && arch=$${SCAN_GOARCH:-amd64}; \
+	  echo "==> $$fn (linux/$$arch)"; \
+	  mkdir -p $(BUILD)/$$fn; \
+	  GOOS=linux GOARCH=$$arch $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BUILD)/$$fn/bootstrap ./handlers/$$fn; \
+	  (cd $(BUILD)/$$fn && rm -f ../$$fn.zip && $(PYTHON) -c 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED); i=zipfile.ZipInfo("bootstrap"); i.external_attr=0o755<<16; i.compress_type=zipfile.ZIP_DEFLATED; z.writestr(i, open("bootstrap","rb").read()); z.close()' ../$$fn.zip); \
+	done
+	@ls -l $(BUILD)/*.zip
+
+.PHONY: clean
+clean: ## Remove build artifacts
+	rm -rf $(BUILD)

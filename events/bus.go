@@ -1,0 +1,240 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+
+	"ecrscanner/domain"
+)
+
+// Source is the EventBridge source of every event this project publishes.
+const Source = "ecr-image-scanner"
+
+// SchemaVersion is the version of ScanEvent's JSON. Add fields freely; bump it
+// only for a change that old consumers would misread.
+const SchemaVersion = "1"
+
+// Detail types on the image-scans bus, one per published domain event.
+const (
+	DetailTypeScanCompleted   = "Scan Completed"
+	DetailTypeImageReferenced = "Image Referenced"
+	DetailTypeScanFailed      = "Scan Failed"
+)
+
+// DetailType names the bus detail-type of a published event type.
+func DetailType(t domain.EventType) (string, bool) {
+	switch t {
+	case domain.EventScanCompleted:
+		return DetailTypeScanCompleted, true
+	case domain.EventImageReferenced:
+		return DetailTypeImageReferenced, true
+	case domain.EventScanFailed:
+		return DetailTypeScanFailed, true
+	}
+	return "", false
+}
+
+// MaxDetailBytes is EventBridge's limit for a whole event; a ScanEvent stays
+// far below it because reports travel by S3 pointer and references and top
+// findings are bounded in the domain.
+const MaxDetailBytes = 256 * 1024
+
+// ScanEvent is the detail of every event on the image-scans bus: a domain
+// event from the scans table plus what a handler needs to act on it without
+// reading the table. Full reports stay in S3 (Report points at them).
+type ScanEvent struct {
+	SchemaVersion string           `json:"schemaVersion"`
+	DetailType    string           `json:"detailType"` // also read by the Pipe to set the bus detail-type
+	EventID       string           `json:"eventId"`
+	EventType     domain.EventType `json:"eventType"`
+	Time          time.Time        `json:"time"`
+	ScanID        string           `json:"scanId"`
+	Digest        domain.Digest    `json:"digest"`
+	// Ref is the push the event is about: the one that started the scan, or
+	// the new reference of an ImageReferenced event.
+	Ref domain.ImageRef `json:"ref"`
+	// References are all known places the digest was pushed to.
+	References      []domain.ImageRef      `json:"references"`
+	Status          domain.Status          `json:"status"`
+	Summary         *domain.Summary        `json:"summary,omitempty"`
+	Report          *domain.ReportLocation `json:"report,omitempty"`
+	Platform        string                 `json:"platform,omitempty"`
+	QScannerVersion string                 `json:"qscannerVersion,omitempty"`
+	ScannedAt       time.Time              `json:"scannedAt,omitzero"`
+	Failure         *domain.Failure        `json:"failure,omitempty"`
+	TraceHeader     string                 `json:"traceHeader,omitempty"`
+	// ReplayID is empty for live events. A replay sets it so that handlers
+	// redo their work instead of deduplicating it away.
+	ReplayID string `json:"replayId,omitempty"`
+}
+
+// ErrNotPublished: the record's last event is bookkeeping that handlers do not
+// see (the Pipe's filter drops it too).
+var ErrNotPublished = errors.New("event type not published")
+
+// NewScanEvent builds the bus event for a scan record's last change.
+func NewScanEvent(r domain.ScanRecord) (ScanEvent, error) {
+	dt, ok := DetailType(r.Event.Type)
+	if !ok {
+		return ScanEvent{}, fmt.Errorf("%w: %q", ErrNotPublished, r.Event.Type)
+	}
+	refs := make([]domain.ImageRef, len(r.References))
+	for i, ref := range r.References {
+		refs[i] = ref.ImageRef
+	}
+	return ScanEvent{
+		SchemaVersion:   SchemaVersion,
+		DetailType:      dt,
+		EventID:         r.Event.ID,
+		EventType:       r.Event.Type,
+		Time:            r.Event.At,
+		ScanID:          r.ScanID,
+		Digest:          r.Digest,
+		Ref:             r.Event.Ref,
+		References:      refs,
+		Status:          r.Status,
+		Summary:         r.Summary,
+		Report:          r.Report,
+		Platform:        r.Platform,
+		QScannerVersion: r.QScannerVersion,
+		ScannedAt:       r.CompletedAt,
+		Failure:         r.Failure,
+		TraceHeader:     r.TraceHeader,
+	}, nil
+}
+
+// Targets are the references a handler acts for: the new one for an
+// ImageReferenced event, every known one for a scan's outcome (pushes that
+// arrived while the scan ran included).
+func (e ScanEvent) Targets() []domain.ImageRef {
+	if e.EventType == domain.EventImageReferenced || len(e.References) == 0 {
+		return []domain.ImageRef{e.Ref}
+	}
+	return e.References
+}
+
+// Repository is one repository a handler acts for, with the tags the digest
+// carries there.
+type Repository struct {
+	Account, Region, Name string
+	Tags                  []string
+	// Ref is a representative reference (the first tag seen) for display.
+	Ref domain.ImageRef
+}
+
+// Repositories groups Targets by repository, in first-seen order.
+func (e ScanEvent) Repositories() []Repository {
+	var out []Repository
+	idx := map[string]int{}
+	for _, ref := range e.Targets() {
+		k := ref.Account + "/" + ref.Region + "/" + ref.Repository
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, Repository{Account: ref.Account, Region: ref.Region, Name: ref.Repository, Ref: ref})
+		}
+		if ref.Tag != "" {
+			out[i].Tags = append(out[i].Tags, ref.Tag)
+		}
+	}
+	return out
+}
+
+// Validate checks what every handler relies on.
+func (e ScanEvent) Validate() error {
+	var errs []error
+	if e.SchemaVersion != SchemaVersion {
+		errs = append(errs, fmt.Errorf("schema version %q, want %q", e.SchemaVersion, SchemaVersion))
+	}
+	if e.EventID == "" {
+		errs = append(errs, errors.New("eventId missing"))
+	}
+	if !e.EventType.Published() {
+		errs = append(errs, fmt.Errorf("event type %q is not published", e.EventType))
+	}
+	if _, err := domain.ParseDigest(string(e.Digest)); err != nil {
+		errs = append(errs, err)
+	}
+	if e.EventType == domain.EventScanCompleted && (e.Summary == nil || e.Report == nil) {
+		errs = append(errs, errors.New("a completed scan needs a summary and a report pointer"))
+	}
+	for _, ref := range e.Targets() {
+		if _, err := domain.NewImageRef(ref.Account, ref.Region, ref.Repository, string(ref.Digest), ref.Tag); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w scan event: %w", domain.ErrInvalid, errors.Join(errs...))
+	}
+	return nil
+}
+
+// DecodeBusMessage reads an EventBridge event as a rule delivers it to SQS
+// (the message body) and returns its validated ScanEvent detail.
+func DecodeBusMessage(body []byte) (ScanEvent, error) {
+	var env awsevents.CloudWatchEvent
+	if err := json.Unmarshal(body, &env); err != nil {
+		return ScanEvent{}, fmt.Errorf("%w bus event: %s", domain.ErrInvalid, errLine(err))
+	}
+	if env.Source != Source {
+		return ScanEvent{}, fmt.Errorf("%w bus event: source %q, want %q", domain.ErrInvalid, clipText(env.Source), Source)
+	}
+	var ev ScanEvent
+	if err := json.Unmarshal(env.Detail, &ev); err != nil {
+		return ScanEvent{}, fmt.Errorf("%w bus event detail: %s", domain.ErrInvalid, errLine(err))
+	}
+	if ev.DetailType != env.DetailType {
+		return ScanEvent{}, fmt.Errorf("%w bus event: detail-type %q does not match detail %q", domain.ErrInvalid, clipText(env.DetailType), clipText(ev.DetailType))
+	}
+	if err := ev.Validate(); err != nil {
+		return ScanEvent{}, err
+	}
+	return ev, nil
+}
+
+// BusEntry is one event ready for PutEvents.
+type BusEntry struct {
+	Source     string
+	DetailType string
+	Detail     []byte
+	Resources  []string
+	Time       time.Time
+}
+
+// Entry renders e for PutEvents, refusing one that would exceed EventBridge's
+// size limit.
+func (e ScanEvent) Entry() (BusEntry, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return BusEntry{}, fmt.Errorf("encode scan event %s: %w", e.EventID, err)
+	}
+	if len(b) > MaxDetailBytes-2048 {
+		return BusEntry{}, fmt.Errorf("scan event %s is %d bytes, over EventBridge's limit", e.EventID, len(b))
+	}
+	return BusEntry{Source: Source, DetailType: e.DetailType, Detail: b, Time: e.Time}, nil
+}
+
+func errLine(err error) string {
+	s := clipText(err.Error())
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' || s[i] == '\r' {
+			s = s[:i]
+			break
+		}
+	}
+	return s
+}
+
+func clipText(s string) string {
+	const max = 200
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

@@ -1,0 +1,104 @@
+// Package consume turns per-message handlers into SQS-triggered Lambda
+// handlers. Cross-cutting behaviour — panic recovery, logging, dead-lettering
+// of permanent failures, bus-event decoding, deduplication, tracing — is
+// middleware around a plain Handler, one per file, so every function gets the
+// same plumbing by composition rather than by copy.
+package consume
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+)
+
+// Message is one SQS message as a handler sees it.
+type Message struct {
+	ID   string
+	Body string
+	// ReceiveCount is how many times SQS has handed this message out,
+	// including this time.
+	ReceiveCount int
+	// Attributes holds the message's string attributes.
+	Attributes map[string]string
+}
+
+// Handler processes one message. A nil error deletes the message; an error
+// leaves it for SQS to redeliver, unless middleware settles it first (see
+// Permanent and DeadLetter).
+type Handler func(ctx context.Context, m Message) error
+
+// Middleware wraps a Handler with one concern.
+type Middleware func(Handler) Handler
+
+// Chain wraps h in mws, the first being the outermost.
+func Chain(h Handler, mws ...Middleware) Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// Batch adapts h to the Lambda SQS event source. Messages are handled one
+// after another; each failure is reported alone in batchItemFailures, so
+// SQS redelivers only the messages that failed (the event source mapping must
+// enable ReportBatchItemFailures).
+func Batch(h Handler) func(context.Context, awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
+	return func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
+		var resp awsevents.SQSEventResponse
+		for _, r := range ev.Records {
+			if err := h(ctx, FromSQS(r)); err != nil {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+			}
+		}
+		return resp, nil
+	}
+}
+
+// FromSQS converts a Lambda SQS record into a Message.
+func FromSQS(r awsevents.SQSMessage) Message {
+	n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
+	attrs := make(map[string]string, len(r.MessageAttributes))
+	for k, v := range r.MessageAttributes {
+		if v.StringValue != nil {
+			attrs[k] = *v.StringValue
+		}
+	}
+	return Message{ID: r.MessageId, Body: r.Body, ReceiveCount: n, Attributes: attrs}
+}
+
+// permanentError marks a failure that no retry can cure.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as a failure that retrying cannot cure (malformed input,
+// a violated invariant). DeadLetter moves such messages aside at once instead
+// of letting them burn their receives. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or any error it wraps, was marked Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// Standard wraps h in the middleware every function uses: outcome logging,
+// dead-lettering of permanent failures (when dlq is not nil) and panic
+// recovery, innermost, so that a panic is logged and parked like any other
+// permanent failure.
+func Standard(h Handler, logger *slog.Logger, dlq DeadLetters) Handler {
+	mws := []Middleware{Log(logger)}
+	if dlq != nil {
+		mws = append(mws, DeadLetter(dlq, logger))
+	}
+	return Chain(h, append(mws, Recover())...)
+}

@@ -1,0 +1,72 @@
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+)
+
+// DedupeConfig tunes Dedupe.
+type DedupeConfig struct {
+	// Handler names the effect; keys are per handler so that handlers
+	// deduplicate independently.
+	Handler string
+	// Lease is how long an in-progress marker holds off other deliveries; it
+	// should exceed the handler's worst-case run time and stay below the
+	// queue's visibility timeout.
+	Lease time.Duration
+	// Retention is how long a finished key is remembered; it should exceed
+	// the longest redelivery window (SQS retention, the Pipe's record age).
+	Retention time.Duration
+}
+
+// IdempotencyKey is the key under which a handler's effect for ev is
+// recorded: handler, event ID and, for a replay, the replay ID — so a replay
+// redoes the work while a plain redelivery does not.
+func IdempotencyKey(handler string, ev events.ScanEvent) string {
+	k := handler + "#" + ev.EventID
+	if ev.ReplayID != "" {
+		k += "#replay#" + ev.ReplayID
+	}
+	return k
+}
+
+// ErrBusy means another delivery of the same event is being handled right
+// now; the message is retried later, by which time that delivery has either
+// finished (and this one is dropped) or crashed (and its marker expired).
+var ErrBusy = errors.New("same event in progress elsewhere")
+
+// Dedupe runs the handler at most once per idempotency key to completion.
+// A handler failure drops the marker so the retry may run at once.
+func Dedupe(store domain.IdempotencyStore, cfg DedupeConfig, logger *slog.Logger) EventMiddleware {
+	return func(next EventHandler) EventHandler {
+		return func(ctx context.Context, ev events.ScanEvent) error {
+			key := IdempotencyKey(cfg.Handler, ev)
+			switch err := store.Start(ctx, key, cfg.Lease); {
+			case errors.Is(err, domain.ErrAlreadyDone):
+				logger.InfoContext(ctx, "duplicate event skipped", slog.String("handler", cfg.Handler), slog.String("event_id", ev.EventID), slog.String("replay_id", ev.ReplayID))
+				return nil
+			case errors.Is(err, domain.ErrInProgress):
+				return fmt.Errorf("%s event %s: %w", cfg.Handler, ev.EventID, ErrBusy)
+			case err != nil:
+				return fmt.Errorf("%s event %s: idempotency check: %w", cfg.Handler, ev.EventID, err)
+			}
+			if err := next(ctx, ev); err != nil {
+				if aerr := store.Abandon(ctx, key); aerr != nil {
+					logger.WarnContext(ctx, "idempotency marker not dropped; the retry waits for it to expire", slog.String("event_id", ev.EventID), slog.String("error", aerr.Error()))
+				}
+				return err
+			}
+			if err := store.Finish(ctx, key, cfg.Retention); err != nil {
+				// The effect happened; failing now would only repeat it.
+				logger.WarnContext(ctx, "idempotency marker not finished", slog.String("event_id", ev.EventID), slog.String("error", err.Error()))
+			}
+			return nil
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package consume
+
+import (
+	"context"
+	"log/slog"
+
+	"ecrscanner/events"
+)
+
+// EventHandler handles one scan event from the image-scans bus. It must be
+// idempotent: every event may arrive more than once (Dedupe makes most
+// repeats cheap, but a crash between the effect and the bookkeeping still
+// repeats the effect).
+type EventHandler func(ctx context.Context, ev events.ScanEvent) error
+
+// EventMiddleware wraps an EventHandler with one concern.
+type EventMiddleware func(EventHandler) EventHandler
+
+// Events adapts h to queue messages: each message body is an EventBridge
+// event delivered by a bus rule. A body that is not a valid scan event is a
+// permanent failure with the reason. mws wrap h, the first outermost.
+func Events(h EventHandler, mws ...EventMiddleware) Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return func(ctx context.Context, m Message) error {
+		ev, err := events.DecodeBusMessage([]byte(m.Body))
+		if err != nil {
+			return Permanent(err)
+		}
+		return h(ctx, ev)
+	}
+}
+
+// LogEvent adds the event's identity to the context's logger attributes and
+// logs the event's arrival, so every line about it can be found by
+// event_id, image_digest or scan_id.
+func LogEvent(logger *slog.Logger, handler string) EventMiddleware {
+	return func(next EventHandler) EventHandler {
+		return func(ctx context.Context, ev events.ScanEvent) error {
+			logger.InfoContext(ctx, "scan event received",
+				slog.String("handler", handler),
+				slog.String("event_id", ev.EventID),
+				slog.String("event_type", string(ev.EventType)),
+				slog.String("image_digest", ev.Digest.String()),
+				slog.String("scan_id", ev.ScanID),
+				slog.String("replay_id", ev.ReplayID))
+			return next(ctx, ev)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ecrscanner/domain"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+func TestScanStoreContract(t *testing.T) {
+	testScanStore(t, func(t *testing.T) domain.ScanStore { return newDynamoScanStore(t) })
+}
+
+func TestScanStoreItemOnTable(t *testing.T) {
+	ctx := context.Background()
+	client, table, _ := newScansTable(t)
+	s, err := NewScanStore(client, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := randomDigest(t)
+	if _, err := claim(ctx, s, imageRef(t, d, "app", "v1"), "o", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table),
+		Key:       map[string]types.AttributeValue{"digest": &types.AttributeValueMemberS{Value: string(d)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, ok := out.Item["expiresAt"].(*types.AttributeValueMemberN)
+	if !ok {
+		t.Fatalf("expiresAt = %#v, want a Number (the TTL attribute)", out.Item["expiresAt"])
+	}
+	if v, err := strconv.ParseInt(exp.Value, 10, 64); err != nil || v <= time.Now().Unix() {
+		t.Errorf("expiresAt = %s, want epoch seconds in the future", exp.Value)
+	}
+	if v, ok := out.Item["version"].(*types.AttributeValueMemberN); !ok || v.Value != "1" {
+		t.Errorf("version = %#v, want N 1", out.Item["version"])
+	}
+}
+
+// A writer that slips in between Update's read and write forces a re-read:
+// both changes must land, and fn must run again on the newer record.
+func TestScanStoreUpdateRetriesOnConflict(t *testing.T) {
+	ctx := context.Background()
+	s := newDynamoScanStore(t)
+	d := randomDigest(t)
+	now := time.Now()
+	if _, err := claim(ctx, s, imageRef(t, d, "app", "v1"), "owner-a", now); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	var decision domain.Decision
+	err := s.Update(ctx, d, func(sc *domain.Scan) error {
+		calls++
+		if calls == 1 {
+			// Another invocation records its reference meanwhile.
+			if _, err := claim(ctx, s, imageRef(t, d, "app", "v2"), "owner-b", now); err != nil {
+				t.Errorf("interleaved claim: %v", err)
+			}
+		}
+		var err error
+		decision, err = sc.Claim(domain.Claim{Ref: imageRef(t, d, "app", "v3"), Owner: "owner-c", Now: now, LeaseUntil: now.Add(time.Minute)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Errorf("fn ran %d times, want 2 (once more after the conflict)", calls)
+	}
+	if decision != domain.DecideSkip {
+		t.Errorf("decision = %v, want skip (lease held by owner-a)", decision)
+	}
+	got, err := s.Get(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.References()) != 3 || got.Version() != 3 {
+		t.Errorf("record has %d references at version %d, want 3 at version 3", len(got.References()), got.Version())
+	}
+}
+
+// conflictingClient finds no record and loses every conditional write.
+type conflictingClient struct{ puts atomic.Int32 }
+
+func (c *conflictingClient) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
+func (c *conflictingClient) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.puts.Add(1)
+	return nil, &types.ConditionalCheckFailedException{Message: aws.String("conflict")}
+}
+
+func TestScanStoreUpdateGivesUp(t *testing.T) {
+	tests := []struct {
+		name      string
+		ctx       func() context.Context
+		backoff   time.Duration
+		wantErr   error
+		wantPuts  int32
+		exactPuts bool
+	}{
+		{
+			name:      "every attempt conflicts",
+			ctx:       context.Background,
+			wantErr:   ErrContention,
+			wantPuts:  maxUpdateAttempts,
+			exactPuts: true,
+		},
+		{
+			name: "context ends while backing off",
+			ctx: func() context.Context {
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				t.Cleanup(cancel)
+				return ctx
+			},
+			backoff:  time.Hour,
+			wantErr:  context.DeadlineExceeded,
+			wantPuts: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := &conflictingClient{}
+			s, err := NewScanStore(client, "scans")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.backoff = func(int) time.Duration { return tc.backoff }
+			err = s.Update(tc.ctx(), randomDigest(t), func(*domain.Scan) error { return nil })
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("Update = %v, want %v", err, tc.wantErr)
+			}
+			if got := client.puts.Load(); got != tc.wantPuts {
+				t.Errorf("%d writes attempted, want %d", got, tc.wantPuts)
+			}
+		})
+	}
+}
+
+func TestNewScanStoreRejectsMissingDependencies(t *testing.T) {
+	if _, err := NewScanStore(nil, "t"); err == nil {
+		t.Error("nil client accepted")
+	}
+	if _, err := NewScanStore(&conflictingClient{}, ""); err == nil {
+		t.Error("empty table name accepted")
+	}
+}

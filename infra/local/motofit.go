@@ -1,0 +1,123 @@
+package local
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"ecrscanner/infra/stack"
+)
+
+// motoSkips lists the resource types moto's CloudFormation does not create
+// (it logs a warning and moves on). The local runner plays or provides them.
+var motoSkips = map[string]bool{
+	"AWS::Pipes::Pipe":            true,
+	"AWS::CloudWatch::Alarm":      true,
+	"AWS::SecretsManager::Secret": true,
+	"AWS::SNS::Subscription":      true,
+	"AWS::SQS::QueuePolicy":       true,
+	"AWS::S3::BucketPolicy":       true,
+}
+
+// MotoTemplate renders the project's template as JSON for moto's
+// CloudFormation. It is the same template with one adaptation: outputs that
+// read attributes of resources moto skips are left out, because moto fails
+// the whole stack on them instead of skipping them too.
+func MotoTemplate(t *stack.Template) ([]byte, error) {
+	resources := map[string]any{}
+	for id, r := range t.Resources {
+		res := map[string]any{"Type": r.Type}
+		if len(r.Properties) > 0 {
+			res["Properties"] = r.Properties
+		}
+		if r.Condition != "" {
+			res["Condition"] = r.Condition
+		}
+		if len(r.DependsOn) > 0 {
+			res["DependsOn"] = r.DependsOn
+		}
+		resources[id] = res
+	}
+	outputs := map[string]any{}
+	for id, o := range t.Outputs {
+		if refersToSkipped(t, o.Value) {
+			continue
+		}
+		out := map[string]any{"Value": o.Value}
+		if o.Condition != "" {
+			out["Condition"] = o.Condition
+		}
+		outputs[id] = out
+	}
+	params := map[string]any{}
+	for name, p := range t.Parameters {
+		param := map[string]any{"Type": p.Type}
+		if p.HasDefault {
+			param["Default"] = p.Default
+		}
+		if len(p.AllowedValues) > 0 {
+			param["AllowedValues"] = p.AllowedValues
+		}
+		if p.NoEcho {
+			param["NoEcho"] = true
+		}
+		params[name] = param
+	}
+	doc := map[string]any{
+		"AWSTemplateFormatVersion": "2010-09-09",
+		"Parameters":               params,
+		"Resources":                resources,
+		"Outputs":                  outputs,
+	}
+	if len(t.Conditions) > 0 {
+		doc["Conditions"] = t.Conditions
+	}
+	if len(t.Mappings) > 0 {
+		doc["Mappings"] = t.Mappings
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("render template for moto: %w", err)
+	}
+	return b, nil
+}
+
+// refersToSkipped reports whether v references (Ref, GetAtt, Sub) a resource
+// of a type moto skips.
+func refersToSkipped(t *stack.Template, v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for fn, arg := range v {
+			switch fn {
+			case "Ref":
+				if s, ok := arg.(string); ok && motoSkips[t.Resources[s].Type] {
+					return true
+				}
+			case "Fn::GetAtt":
+				if l, ok := arg.([]any); ok && len(l) > 0 {
+					if s, ok := l[0].(string); ok && motoSkips[t.Resources[s].Type] {
+						return true
+					}
+				}
+			case "Fn::Sub":
+				if s, ok := arg.(string); ok {
+					for id, r := range t.Resources {
+						if motoSkips[r.Type] && (strings.Contains(s, "${"+id+"}") || strings.Contains(s, "${"+id+".")) {
+							return true
+						}
+					}
+				}
+			}
+			if refersToSkipped(t, arg) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if refersToSkipped(t, e) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,215 @@
+package qscanner
+
+import (
+	"regexp"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"ecrscanner/domain"
+)
+
+// classify sorts a QScanner exit code, read together with what it wrote on
+// stderr, into a failure class (exit codes as listed in QSCANNER.md).
+func classify(code int, stderr string) domain.FailureClass {
+	s := strings.ToLower(stderr)
+	switch {
+	case code == 1:
+		if authProblem(s) {
+			return authParty(s)
+		}
+		return domain.FailureCrashed
+	case code == 2 || code == 3:
+		// A Go runtime panic also exits 2; that is a crash, not our mistake.
+		if goCrash(s) {
+			return domain.FailureCrashed
+		}
+		return domain.FailureInvalidParameter
+	case code >= 5 && code <= 10:
+		if containsAny(s, "unauthorized", "denied", "forbidden", "401", "403", "authentication required") {
+			return domain.FailureRegistryAuth
+		}
+		return domain.FailureImageNotFound
+	case code >= 11 && code <= 21:
+		return domain.FailureScanner
+	case code >= 30 && code <= 39:
+		if containsAny(s, "401", "unauthorized") {
+			return domain.FailureQualysAuth
+		}
+		return domain.FailureScanner
+	case code == 40:
+		return domain.FailurePartialReport
+	case code == 41:
+		return domain.FailureScanner
+	case code == 42:
+		return domain.FailurePolicyDeny
+	case code == 43:
+		return domain.FailurePolicyAudit
+	}
+	return domain.FailureScanner
+}
+
+func authProblem(s string) bool {
+	return containsAny(s, "401", "403", "unauthorized", "invalid token", "forbidden", "authentication required")
+}
+
+// authParty tells whose credentials were refused: Qualys's (the token) or the
+// registry's (the function's AWS role). Qualys markers are checked first
+// because "token" alone is ambiguous (ECR has authorization tokens too).
+func authParty(s string) domain.FailureClass {
+	switch {
+	case containsAny(s, "qualys", "gateway", "access token", "access_token"):
+		return domain.FailureQualysAuth
+	case containsAny(s, "registry", "ecr", "denied", "pull", "manifest"):
+		return domain.FailureRegistryAuth
+	case strings.Contains(s, "token"):
+		return domain.FailureQualysAuth
+	}
+	return domain.FailureCrashed
+}
+
+func goCrash(s string) bool {
+	return containsAny(s, "panic:", "fatal error:", "sigsegv", "goroutine ")
+}
+
+// crashLine picks the line that explains a Go runtime crash ("panic: …",
+// "fatal error: …") out of the output, or returns the output unchanged.
+func crashLine(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "panic:") || strings.HasPrefix(t, "fatal error:") {
+			return t
+		}
+	}
+	return out
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// meaning names an exit code's documented meaning, the start of a Reason.
+func meaning(code int) string {
+	switch {
+	case code == 1:
+		return "qscanner failed"
+	case code == 2:
+		return "invalid parameter"
+	case code == 3:
+		return "logger init failed"
+	case code >= 5 && code <= 10:
+		return "target could not be loaded"
+	case code == 15:
+		return "OS not found"
+	case code == 17:
+		return "OS not supported"
+	case code >= 11 && code <= 21:
+		return "a scanner failed"
+	case code >= 30 && code <= 39:
+		return "writing or uploading output failed"
+	case code == 40:
+		return "failed to get the vulnerability report"
+	case code == 41:
+		return "failed to get the policy evaluation result"
+	case code == 42:
+		return "policy evaluation: DENY"
+	case code == 43:
+		return "policy evaluation: AUDIT"
+	}
+	return "unexpected exit code"
+}
+
+func joinReason(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + ": " + b
+}
+
+const maxReason = 300
+
+var (
+	ansiRE   = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+	bearerRE = regexp.MustCompile(`(?i)(bearer\s+|qualys_access_token=|access[-_]token[=:\s]+)[^\s"']+`)
+)
+
+// sanitize makes the end of QScanner's output fit for a failure Reason, which
+// is stored and sent on: the token and anything shaped like a credential
+// redacted, escapes and control characters removed, the last lines kept.
+func sanitize(out, token string) string {
+	if token != "" {
+		out = strings.ReplaceAll(out, token, "[REDACTED]")
+	}
+	out = bearerRE.ReplaceAllString(out, "${1}[REDACTED]")
+	out = ansiRE.ReplaceAllString(out, "")
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.Map(func(r rune) rune {
+			if r == '\t' {
+				return ' '
+			}
+			if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+				return -1
+			}
+			return r
+		}, l)
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	s := strings.Join(lines, " | ")
+	if len(s) > maxReason {
+		cut := len(s) - maxReason
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		s = "…" + s[cut:]
+	}
+	return s
+}
+
+// tail keeps the last bytes written to it: enough of QScanner's output to
+// explain a failure, bounded whatever it prints.
+type tail struct {
+	mu        sync.Mutex
+	buf       []byte
+	max       int
+	truncated bool
+}
+
+func newTail(max int) *tail { return &tail{max: max} }
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+		t.truncated = true
+	}
+	return len(p), nil
+}
+
+// String returns the kept bytes. After truncation the first, partial line is
+// dropped, so that a cut-off token cannot survive redaction.
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := string(t.buf)
+	if t.truncated {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = s[i+1:]
+		} else {
+			s = ""
+		}
+	}
+	return s
+}

@@ -1,0 +1,151 @@
+// Package qscanner runs Qualys QScanner for one image and turns its output
+// directory into a domain.Report. QScanner's contract (flags, environment,
+// exit codes, output files) is described in QSCANNER.md; the binary itself is
+// proprietary, so tests run a stand-in from testdata/qscanner-standin.
+package qscanner
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"ecrscanner/domain"
+)
+
+const (
+	scanResultSuffix = "-ScanResult.json"
+	sarifSuffix      = "-Report.sarif.json"
+)
+
+// ParseDir reads a QScanner output directory: vulnerabilities from
+// <image-id>-Report.sarif.json, secrets and metadata from
+// <image-id>-ScanResult.json. The secrets' matched text is never read into
+// the report.
+//
+// Output that cannot be trusted to be complete is an error, never a zero
+// count: a missing or malformed file, or a missing vulnerability report when
+// a package scan ran. The error is a domain.Failure of class
+// FailureUnparseableOutput (errors.As with *domain.Failure or
+// domain.Failure). Unknown fields are ignored and unreadable values degrade
+// to unknown (an unknown severity is SeverityUnknown, never LOW).
+//
+// Report.Digest is the image digest the SARIF names, when it is a valid
+// digest; callers that know which image they scanned should set it.
+func ParseDir(dir string) (*domain.Report, error) {
+	return parseDir(dir, parseOptions{})
+}
+
+// ParsePartialDir reads the output QScanner leaves when it could not fetch
+// the vulnerability report (exit 40): the report is marked Partial, and a
+// missing or unreadable SARIF file is not an error. Its vulnerability list,
+// if empty, means "unknown", not "none".
+func ParsePartialDir(dir string) (*domain.Report, error) {
+	return parseDir(dir, parseOptions{partial: true})
+}
+
+type parseOptions struct {
+	// partial accepts output without a vulnerability report.
+	partial bool
+	// wantReport requires the vulnerability report whatever ScanResult.json
+	// says was scanned (the runner asked for a package scan).
+	wantReport bool
+}
+
+func parseDir(dir string, opt parseOptions) (*domain.Report, error) {
+	srPath, sarifPath, err := findOutputs(dir)
+	if err != nil {
+		return nil, fail(domain.FailureUnparseableOutput, 0, "%v", err).with(err)
+	}
+	sr, err := readFile(srPath, decodeScanResult)
+	if err != nil {
+		return nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(srPath), err).with(err)
+	}
+	rep := &domain.Report{
+		Platform:        sr.platform,
+		OS:              sr.os,
+		QScannerVersion: sr.version,
+		ScanTypes:       sr.scanTypes,
+		Partial:         opt.partial,
+		Vulnerabilities: []domain.Vulnerability{},
+		Secrets:         sr.secrets,
+	}
+	if sarifPath == "" {
+		if !opt.partial && (opt.wantReport || sr.ranPackageScan()) {
+			return nil, fail(domain.FailureUnparseableOutput, 0, "no *%s in the output although a package scan ran", sarifSuffix)
+		}
+		return rep, nil
+	}
+	sa, err := readFile(sarifPath, decodeSARIF)
+	if err != nil {
+		if opt.partial {
+			return rep, nil // the report QScanner failed to fetch: vulnerabilities unknown
+		}
+		return nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(sarifPath), err).with(err)
+	}
+	rep.Vulnerabilities = sa.vulnerabilities
+	if d, err := domain.ParseDigest(digestOf(sa.digest)); err == nil {
+		rep.Digest = d
+	}
+	if sa.os != "" {
+		rep.OS = sa.os
+	}
+	if rep.QScannerVersion == "" {
+		rep.QScannerVersion = sa.toolVersion
+	}
+	return rep, nil
+}
+
+// findOutputs locates the two output files. More than one of a kind, or a
+// pair naming different images, means the directory mixes scans.
+func findOutputs(dir string) (scanResult, sarif string, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("read output dir: %w", err)
+	}
+	var srs, sarifs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		switch n := e.Name(); {
+		case strings.HasSuffix(n, scanResultSuffix):
+			srs = append(srs, n)
+		case strings.HasSuffix(n, sarifSuffix):
+			sarifs = append(sarifs, n)
+		}
+	}
+	switch {
+	case len(srs) == 0:
+		return "", "", fmt.Errorf("no *%s in the output", scanResultSuffix)
+	case len(srs) > 1:
+		return "", "", fmt.Errorf("%d *%s files in the output: want one", len(srs), scanResultSuffix)
+	case len(sarifs) > 1:
+		return "", "", fmt.Errorf("%d *%s files in the output: want one", len(sarifs), sarifSuffix)
+	}
+	scanResult = filepath.Join(dir, srs[0])
+	if len(sarifs) == 1 {
+		if a, b := strings.TrimSuffix(srs[0], scanResultSuffix), strings.TrimSuffix(sarifs[0], sarifSuffix); a != b {
+			return "", "", fmt.Errorf("output files name different images (%.12s, %.12s)", a, b)
+		}
+		sarif = filepath.Join(dir, sarifs[0])
+	}
+	return scanResult, sarif, nil
+}
+
+func readFile[T any](path string, decode func([]byte) (T, error)) (T, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(b)
+}
+
+// digestOf takes the digest out of "sha256:…" or "name@sha256:…".
+func digestOf(s string) string {
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

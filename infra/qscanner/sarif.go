@@ -1,0 +1,275 @@
+package qscanner
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"ecrscanner/domain"
+)
+
+// The SARIF 2.1.0 subset QScanner writes to <image-id>-Report.sarif.json. Key
+// names inside the property bags follow what public parsers read (QSCANNER.md);
+// encoding/json matches them case-insensitively. Runs, rules, results, their
+// property bags and the vulnerable software lists must have the right JSON
+// type (a report of another shape cannot be counted); values inside them are
+// read leniently.
+
+type sarifLog struct {
+	Version text `json:"version"`
+	// A pointer tells a missing "runs" from an empty one.
+	Runs *[]sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool struct {
+		Driver struct {
+			Name    text        `json:"name"`
+			Version text        `json:"version"`
+			Rules   []sarifRule `json:"rules"`
+		} `json:"driver"`
+	} `json:"tool"`
+	// SARIF distinguishes absent results (the tool produced none: unknown)
+	// from an empty array (nothing found), hence the pointer.
+	Results    *[]sarifResult      `json:"results"`
+	Properties soft[runProperties] `json:"properties"`
+}
+
+type runProperties struct {
+	ImageID     text     `json:"imageID"`
+	ImageDigest text     `json:"imageDigest"`
+	OS          text     `json:"os"`
+	RepoTags    textList `json:"repoTags"`
+}
+
+type sarifMessage struct {
+	Text text `json:"text"`
+}
+
+type sarifRule struct {
+	ID               text               `json:"id"`
+	Name             text               `json:"name"`
+	ShortDescription soft[sarifMessage] `json:"shortDescription"`
+	Properties       ruleProperties     `json:"properties"`
+}
+
+type ruleProperties struct {
+	QID              text           `json:"QID"`
+	Title            text           `json:"title"`
+	Severity         text           `json:"severity"`
+	CustomerSeverity text           `json:"customerSeverity"`
+	CVEIDs           textList       `json:"cve-ids"`
+	Category         text           `json:"category"`
+	CVSSInfo         soft[cvssInfo] `json:"cvssInfo"`
+}
+
+type cvssInfo struct {
+	V3 soft[cvssScore] `json:"v3"`
+}
+
+type cvssScore struct {
+	BaseScore text `json:"baseScore"`
+}
+
+type sarifResult struct {
+	RuleID     text               `json:"ruleId"`
+	RuleIndex  text               `json:"ruleIndex"`
+	Message    soft[sarifMessage] `json:"message"`
+	Properties resultProperties   `json:"properties"`
+}
+
+type resultProperties struct {
+	QID                text            `json:"QID"`
+	Severity           text            `json:"severity"`
+	VulnerableSoftware []softwareEntry `json:"vulnerableSoftware"`
+}
+
+type softwareEntry struct {
+	Name             text `json:"name"`
+	InstalledVersion text `json:"installedVersion"`
+	FixedVersion     text `json:"fixedVersion"`
+	LayerSHA         text `json:"layerSHA"`
+	Path             text `json:"path"`
+}
+
+// sarifReport is what the parser takes from the SARIF file.
+type sarifReport struct {
+	vulnerabilities []domain.Vulnerability
+	digest          string
+	os              string
+	toolVersion     string
+}
+
+func decodeSARIF(b []byte) (*sarifReport, error) {
+	var log sarifLog
+	if err := decodeOne(b, &log); err != nil {
+		return nil, err
+	}
+	if log.Runs == nil {
+		return nil, errors.New(`no "runs": not a SARIF log`)
+	}
+	if len(*log.Runs) == 0 {
+		return nil, errors.New(`"runs" is empty: the report covers nothing`)
+	}
+	out := &sarifReport{vulnerabilities: []domain.Vulnerability{}}
+	byQID := map[string]int{}
+	for i, run := range *log.Runs {
+		if run.Results == nil {
+			return nil, fmt.Errorf(`run %d has no "results": the tool produced no findings list`, i)
+		}
+		rules := run.Tool.Driver.Rules
+		ruleByID := make(map[string]*sarifRule, len(rules))
+		for j := range rules {
+			if id := rules[j].ID.String(); id != "" {
+				ruleByID[id] = &rules[j]
+			}
+		}
+		props := run.Properties.V
+		if out.digest == "" {
+			out.digest = props.ImageDigest.String()
+		}
+		if out.os == "" {
+			out.os = props.OS.String()
+		}
+		if out.toolVersion == "" {
+			out.toolVersion = run.Tool.Driver.Version.String()
+		}
+		for _, res := range *run.Results {
+			v := vulnerability(res, lookupRule(res, rules, ruleByID))
+			if v.QID == "" {
+				out.vulnerabilities = append(out.vulnerabilities, v)
+				continue
+			}
+			if k, seen := byQID[v.QID]; seen {
+				merge(&out.vulnerabilities[k], v)
+				continue
+			}
+			byQID[v.QID] = len(out.vulnerabilities)
+			out.vulnerabilities = append(out.vulnerabilities, v)
+		}
+	}
+	return out, nil
+}
+
+// lookupRule finds a result's rule by ID, falling back to its index. It
+// returns nil when the driver does not describe the rule.
+func lookupRule(res sarifResult, rules []sarifRule, byID map[string]*sarifRule) *sarifRule {
+	if r, ok := byID[res.RuleID.String()]; ok {
+		return r
+	}
+	if i, ok := res.RuleIndex.integer(); ok && i >= 0 && i < len(rules) && res.RuleID == "" {
+		return &rules[i]
+	}
+	return nil
+}
+
+func vulnerability(res sarifResult, rule *sarifRule) domain.Vulnerability {
+	var rp ruleProperties
+	var ruleID, name, short text
+	if rule != nil {
+		rp = rule.Properties
+		ruleID, name, short = rule.ID, rule.Name, rule.ShortDescription.V.Text
+	}
+	pp := res.Properties
+	v := domain.Vulnerability{
+		QID:      firstText(pp.QID, rp.QID, res.RuleID, ruleID).identifier(),
+		Title:    firstText(rp.Title, short, name, res.Message.V.Text).String(),
+		Category: rp.Category.String(),
+		CVEs:     []string(rp.CVEIDs),
+	}
+	// The result's own severity wins, then the rule's Qualys severity, then
+	// the customer's; none of them means UNKNOWN.
+	for _, s := range []text{pp.Severity, rp.Severity, rp.CustomerSeverity} {
+		if sev, level := qualysSeverity(s); sev != domain.SeverityUnknown {
+			v.Severity, v.QualysSeverity = sev, level
+			break
+		}
+	}
+	if score, err := strconv.ParseFloat(rp.CVSSInfo.V.V3.V.BaseScore.String(), 64); err == nil && score >= 0 && score <= 10 {
+		v.CVSS3 = score
+	}
+	for _, sw := range pp.VulnerableSoftware {
+		if sw.Name == "" && sw.InstalledVersion == "" {
+			continue
+		}
+		v.Packages = append(v.Packages, domain.Package{
+			Name:             sw.Name.String(),
+			InstalledVersion: sw.InstalledVersion.String(),
+			FixedVersion:     sw.FixedVersion.String(),
+			Path:             sw.Path.String(),
+			Layer:            sw.LayerSHA.String(),
+		})
+	}
+	return v
+}
+
+// merge folds a further result for the same QID into v: one Vulnerability per
+// QID, as Qualys counts them, listing every affected package.
+func merge(v *domain.Vulnerability, more domain.Vulnerability) {
+	if more.Severity > v.Severity {
+		v.Severity, v.QualysSeverity = more.Severity, more.QualysSeverity
+	}
+	if v.CVSS3 < more.CVSS3 {
+		v.CVSS3 = more.CVSS3
+	}
+	if v.Title == "" {
+		v.Title = more.Title
+	}
+	for _, c := range more.CVEs {
+		if !contains(v.CVEs, c) {
+			v.CVEs = append(v.CVEs, c)
+		}
+	}
+	v.Packages = append(v.Packages, more.Packages...)
+}
+
+func firstText(ts ...text) text {
+	for _, t := range ts {
+		if t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeOne decodes one JSON document; trailing data is a syntax error.
+func decodeOne(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return errors.New("empty file")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return describeJSONError(err)
+	}
+	return nil
+}
+
+// describeJSONError keeps a decoding error short and free of file content.
+func describeJSONError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn) && strings.Contains(syn.Error(), "unexpected end"):
+		return fmt.Errorf("truncated JSON (%d bytes)", syn.Offset)
+	case errors.As(err, &syn):
+		return fmt.Errorf("not valid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "document"
+		}
+		return fmt.Errorf("unexpected JSON %s for %s", typ.Value, field)
+	}
+	return fmt.Errorf("decode: %s", strings.TrimPrefix(err.Error(), "json: "))
+}

@@ -1,0 +1,58 @@
+// Package queue holds the SQS adapters the consumers use.
+package queue
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Sender is the part of the SQS client DeadLetters uses.
+type Sender interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// DeadLetters parks messages on a dead-letter queue with the reason they
+// failed, as message attributes a person can read in the console.
+type DeadLetters struct {
+	client Sender
+	url    string
+}
+
+// NewDeadLetters parks messages on the queue at url.
+func NewDeadLetters(client Sender, url string) (*DeadLetters, error) {
+	if client == nil || url == "" {
+		return nil, fmt.Errorf("dead-letter queue: client and URL are required")
+	}
+	return &DeadLetters{client: client, url: url}, nil
+}
+
+// maxReason bounds the reason attribute; SQS allows 256 KB for the whole message.
+const maxReason = 2048
+
+// Park sends the message body to the dead-letter queue with attributes
+// failure_reason and original_message_id.
+func (d *DeadLetters) Park(ctx context.Context, id, body, reason string) error {
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
+		for !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+	}
+	_, err := d.client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    aws.String(d.url),
+		MessageBody: aws.String(body),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"failure_reason":      {DataType: aws.String("String"), StringValue: aws.String(reason)},
+			"original_message_id": {DataType: aws.String("String"), StringValue: aws.String(id)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("park message %s: %w", id, err)
+	}
+	return nil
+}
