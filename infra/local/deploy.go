@@ -104,6 +104,15 @@ func Deploy(ctx context.Context, cfg aws.Config, opts DeployOptions) (*Deploymen
 			break
 		}
 	}
+	// moto leaves some physical IDs empty; fill in those CloudFormation
+	// defines as a property (an event bus's Ref is its name).
+	for id, r := range tmpl.Resources {
+		if d.Physical[id] == "" && r.Type == "AWS::Events::EventBus" {
+			if name, err := d.Resolve(r.Properties["Name"]); err == nil && name != "" {
+				d.Physical[id] = name
+			}
+		}
+	}
 	return d, nil
 }
 

@@ -5,6 +5,8 @@
 package qscannertest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,40 +22,79 @@ var (
 	buildErr  error
 )
 
-// BuildStandIn compiles the stand-in once per test binary and returns the
-// path of the executable. The binary lives in a temporary directory that
-// outlives the calling test (it is shared by every test in the binary).
+// BuildStandIn returns the path of the stand-in executable, building it at
+// most once per test binary. Builds are cached under the system temporary
+// directory by a hash of the stand-in's source, so repeated test runs reuse
+// one binary instead of leaving a new one behind each time.
 func BuildStandIn(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "qscanner-standin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		bin := filepath.Join(dir, "qscanner")
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = fmt.Errorf("find the go tool: %w", err)
-			return
-		}
-		cmd := exec.Command(goTool, "build", "-o", bin, "./testdata/qscanner-standin")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build the qscanner stand-in: %w\n%s", err, out)
-			return
-		}
-		builtPath = bin
-	})
+	buildOnce.Do(func() { builtPath, buildErr = buildStandIn() })
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return builtPath
+}
+
+func buildStandIn() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(root, "testdata", "qscanner-standin")
+	key, err := sourceHash(src)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(os.TempDir(), "ecrscanner-qscanner-standin", key, "qscanner")
+	if st, err := os.Stat(bin); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return bin, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return "", err
+	}
+	// Build beside the target and rename: test binaries of several packages
+	// may build at once, and a rename never exposes a half-written file.
+	tmp, err := os.MkdirTemp(filepath.Dir(bin), "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("find the go tool: %w", err)
+	}
+	out := filepath.Join(tmp, "qscanner")
+	cmd := exec.Command(goTool, "build", "-o", out, "./testdata/qscanner-standin")
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the qscanner stand-in: %w\n%s", err, msg)
+	}
+	if err := os.Rename(out, bin); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// sourceHash identifies the stand-in's source, so an edited stand-in is
+// rebuilt.
+func sourceHash(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", e.Name(), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // FixtureDir returns the absolute path of testdata/qscanner/<name>. It panics

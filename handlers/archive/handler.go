@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/s3store"
+)
+
+// reportReader reads the full report a scan event points at.
+type reportReader interface {
+	// GetReport returns the report at loc; a missing object is an error
+	// wrapping domain.ErrNotFound, a bad location one wrapping
+	// domain.ErrInvalid.
+	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
+}
+
+// archiver stores archive documents.
+type archiver interface {
+	// Put stores body under key, replacing any object there. Idempotent for
+	// the same key and body; an invalid key or body is an error wrapping
+	// domain.ErrInvalid.
+	Put(ctx context.Context, key string, body []byte) error
+}
+
+// Handler archives each scan result to S3, one object per repository the
+// digest was pushed to, under s3store.ArchiveKey. The object for a
+// (repository, scan) pair is a function of the event, so redeliveries and
+// replays rewrite the same bytes.
+type Handler struct {
+	reports reportReader
+	archive archiver
+	logger  *slog.Logger
+}
+
+// NewHandler rejects missing dependencies at start-up.
+func NewHandler(reports reportReader, archive archiver, logger *slog.Logger) (*Handler, error) {
+	if reports == nil || archive == nil || logger == nil {
+		return nil, errors.New("archive handler: reports, archive and logger are required")
+	}
+	return &Handler{reports: reports, archive: archive, logger: logger}, nil
+}
+
+// Handle archives ev's scan for each repository it targets: every known
+// repository for ScanCompleted, the newly referenced one for ImageReferenced.
+// ScanFailed has no result to archive. Errors that a retry cannot cure (a
+// malformed event, a report for another digest) are consume.Permanent; the
+// rest (S3 unavailable, the report not readable yet) are retried.
+func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
+	log := h.logger.With(slog.String("event_id", ev.EventID), slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+	switch ev.EventType {
+	case domain.EventScanCompleted, domain.EventImageReferenced:
+	case domain.EventScanFailed:
+		log.InfoContext(ctx, "scan failed; nothing to archive", slog.String("event_type", string(ev.EventType)))
+		return nil
+	default:
+		return consume.Permanent(fmt.Errorf("archive %s: %w event type %q", ev.Digest, domain.ErrInvalid, ev.EventType))
+	}
+	if ev.Report == nil || ev.Summary == nil || ev.ScannedAt.IsZero() {
+		return consume.Permanent(fmt.Errorf("archive %s: %w %s event: it needs a report pointer, a summary and a scan time", ev.Digest, domain.ErrInvalid, ev.EventType))
+	}
+
+	rep, err := h.reports.GetReport(ctx, *ev.Report)
+	switch {
+	case errors.Is(err, domain.ErrInvalid), errors.Is(err, s3store.ErrReportTooLarge):
+		return consume.Permanent(fmt.Errorf("archive %s: read report: %w", ev.Digest, err))
+	case err != nil:
+		// Includes a missing report: it may yet appear (a lagging replica, a
+		// restore), and the queue's redrive policy bounds the retries.
+		return fmt.Errorf("archive %s: read report: %w", ev.Digest, err)
+	}
+	if rep.Digest != ev.Digest {
+		return consume.Permanent(fmt.Errorf("archive %s: %w report: s3://%s/%s is for %s", ev.Digest, domain.ErrInvalid, ev.Report.Bucket, ev.Report.Key, rep.Digest))
+	}
+
+	for _, repo := range ev.Repositories() {
+		key := s3store.ArchiveKey(repo.Name, ev.Digest, ev.ScannedAt)
+		body, err := newDocument(ev, repo, rep).encode()
+		if err != nil {
+			return consume.Permanent(fmt.Errorf("archive %s: %w", ev.Digest, err))
+		}
+		if err := h.archive.Put(ctx, key, body); err != nil {
+			err = fmt.Errorf("archive %s for %s: %w", ev.Digest, repo.Name, err)
+			if errors.Is(err, domain.ErrInvalid) {
+				return consume.Permanent(err)
+			}
+			// Objects already written are rewritten identically on retry.
+			return err
+		}
+		log.InfoContext(ctx, "scan result archived",
+			slog.String("repository", repo.Name),
+			slog.String("s3_key", key),
+			slog.Int("bytes", len(body)),
+			slog.Int("vulnerabilities", len(rep.Vulnerabilities)),
+			slog.Int("secrets", len(rep.Secrets)))
+	}
+	return nil
+}

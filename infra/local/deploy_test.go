@@ -1,0 +1,41 @@
+package local_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"ecrscanner/infra/local"
+	"ecrscanner/infra/local/mototest"
+)
+
+// The local runner deploys the project's own template into moto; this pins
+// that it deploys and that every function's environment resolves.
+func TestTemplateDeploysIntoMoto(t *testing.T) {
+	cfg := mototest.Config(t)
+	ctx := context.Background()
+	d, err := local.Deploy(ctx, cfg, local.DeployOptions{StackName: mototest.UniqueName("deploy"), Params: map[string]string{"QualysAccessToken": "t0ken"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Provide(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ScansTable", "IdempotencyTable", "ResultsBucket", "AlertTopic", "ImageScansBus", "ScanQueue", "ArchiveQueue", "TagQueue", "AlertQueue", "QualysTokenSecret"} {
+		if d.Physical[id] == "" {
+			t.Errorf("resource %s has no physical ID after deploy", id)
+		}
+	}
+	for _, f := range d.Template.Functions() {
+		env, err := d.Environment(f)
+		if err != nil {
+			t.Errorf("%s: %v", f.LogicalID, err)
+			continue
+		}
+		for k, v := range env {
+			if strings.Contains(v, "${") || strings.Contains(v, "Fn::") {
+				t.Errorf("%s %s=%q is unresolved", f.LogicalID, k, v)
+			}
+		}
+	}
+}
