@@ -14,6 +14,7 @@ BUILD        := build
 FUNCTIONS    := scan enrich archive tag alert
 GOTESTFLAGS  ?=
 EVENT        ?=
+ARGS         ?=
 
 export CGO_ENABLED ?= 0
 
@@ -38,7 +39,7 @@ test: $(VENV_STAMP) ## Run every check: gofmt, go vet, unit and moto integration
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(VENV)/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "==> go vet"
-	$(GO) vet ./...
+	$(GO) vet ./... ./testdata/qscanner-standin
 	@echo "==> go test"
 	$(GO) test -count=1 $(GOTESTFLAGS) ./...
 	@$(MAKE) --no-print-directory lint-template
@@ -56,7 +57,7 @@ bench: ## Run the benchmarks (parsing, decoding, report upload)
 
 .PHONY: run
 run: $(VENV_STAMP) ## Run the whole pipeline locally on moto: push -> scan -> record -> bus -> handlers (EVENT=file.json to send your own)
-	$(GO) run ./handlers/ecrscan run-local $(if $(EVENT),--event $(EVENT))
+	$(GO) run ./handlers/ecrscan run-local $(if $(EVENT),--event $(EVENT)) $(ARGS)
 
 .PHONY: build
 build: ## Build each function's bootstrap zip for provided.al2023 into build/

@@ -176,9 +176,14 @@ func (e ScanEvent) Validate() error {
 }
 
 // DecodeBusMessage reads an EventBridge event as a rule delivers it to SQS
-// (the message body) and returns its validated ScanEvent detail.
+// (the message body) and returns its validated ScanEvent detail. An event
+// replayed from the bus archive gets the replay's name as its ReplayID.
 func DecodeBusMessage(body []byte) (ScanEvent, error) {
-	var env awsevents.CloudWatchEvent
+	var env struct {
+		awsevents.CloudWatchEvent
+		// ReplayName is set by EventBridge on events replayed from an archive.
+		ReplayName string `json:"replay-name"`
+	}
 	if err := json.Unmarshal(body, &env); err != nil {
 		return ScanEvent{}, fmt.Errorf("%w bus event: %s", domain.ErrInvalid, errLine(err))
 	}
@@ -194,6 +199,10 @@ func DecodeBusMessage(body []byte) (ScanEvent, error) {
 	}
 	if err := ev.Validate(); err != nil {
 		return ScanEvent{}, err
+	}
+	if ev.ReplayID == "" && env.ReplayName != "" {
+		// A replay from the bus archive redoes the work like any replay.
+		ev.ReplayID = "archive:" + env.ReplayName
 	}
 	return ev, nil
 }

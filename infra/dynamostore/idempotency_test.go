@@ -1,14 +1,16 @@
-package dynamostore
+package dynamostore_test
 
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/local/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,15 +28,15 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now
 
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
-func newIdempotencyStore(t *testing.T) (*IdempotencyStore, *clock, *dynamodb.Client, string) {
+func newIdempotencyStore(t *testing.T) (*dynamostore.IdempotencyStore, *clock, *dynamodb.Client, string) {
 	t.Helper()
 	client := dynamoClient(t)
 	name := mototest.UniqueName("idempotency")
-	if err := CreateIdempotencyTable(context.Background(), client, name); err != nil {
+	if err := dynamostore.CreateIdempotencyTable(context.Background(), client, name); err != nil {
 		t.Fatal(err)
 	}
 	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	s, err := NewIdempotencyStore(client, name, WithClock(c.Now))
+	s, err := dynamostore.NewIdempotencyStore(client, name, dynamostore.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +155,7 @@ func TestIdempotencyItem(t *testing.T) {
 	if got := status(item); got != "IN_PROGRESS" {
 		t.Errorf("status after Start = %q, want IN_PROGRESS", got)
 	}
-	if exp, ok := intAttr(item, "expiresAt"); !ok || exp <= clk.Now().Unix() {
+	if exp, ok := numberAttr(item, "expiresAt"); !ok || exp <= clk.Now().Unix() {
 		t.Errorf("expiresAt after Start = %#v, want a Number after now", item["expiresAt"])
 	}
 	if err := s.Finish(ctx, "k", time.Hour); err != nil {
@@ -163,7 +165,7 @@ func TestIdempotencyItem(t *testing.T) {
 	if got := status(item); got != "DONE" {
 		t.Errorf("status after Finish = %q, want DONE", got)
 	}
-	if exp, ok := intAttr(item, "expiresAt"); !ok || exp != clk.Now().Add(time.Hour).Unix() {
+	if exp, ok := numberAttr(item, "expiresAt"); !ok || exp != clk.Now().Add(time.Hour).Unix() {
 		t.Errorf("expiresAt after Finish = %#v, want N %d (epoch seconds)", item["expiresAt"], clk.Now().Add(time.Hour).Unix())
 	}
 }
@@ -229,13 +231,13 @@ func TestIdempotencyStartReadsTheHolder(t *testing.T) {
 			name:     "holder keeps lapsing",
 			reads:    []map[string]types.AttributeValue{item("IN_PROGRESS", now.Add(-time.Second), later)},
 			want:     domain.ErrInProgress,
-			wantPuts: startAttempts,
+			wantPuts: dynamostore.StartAttempts,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			client := &lostRaceClient{reads: tc.reads}
-			s, err := NewIdempotencyStore(client, "t", WithClock(func() time.Time { return now }))
+			s, err := dynamostore.NewIdempotencyStore(client, "t", dynamostore.WithClock(func() time.Time { return now }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,19 +254,32 @@ func TestIdempotencyStartReadsTheHolder(t *testing.T) {
 func TestNewIdempotencyStoreRejectsMissingDependencies(t *testing.T) {
 	tests := []struct {
 		name   string
-		client IdempotencyClient
+		client dynamostore.IdempotencyClient
 		table  string
-		opts   []IdempotencyOption
+		opts   []dynamostore.IdempotencyOption
 	}{
 		{name: "nil client", table: "t"},
 		{name: "empty table", client: &lostRaceClient{}},
-		{name: "nil clock", client: &lostRaceClient{}, table: "t", opts: []IdempotencyOption{WithClock(nil)}},
+		{name: "nil clock", client: &lostRaceClient{}, table: "t", opts: []dynamostore.IdempotencyOption{dynamostore.WithClock(nil)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewIdempotencyStore(tc.client, tc.table, tc.opts...); err == nil {
+			if _, err := dynamostore.NewIdempotencyStore(tc.client, tc.table, tc.opts...); err == nil {
 				t.Error("accepted")
 			}
 		})
 	}
+}
+
+func number(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func numberAttr(item map[string]types.AttributeValue, name string) (int64, bool) {
+	n, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	return v, err == nil
 }

@@ -1,4 +1,4 @@
-package dynamostore
+package dynamostore_test
 
 import (
 	"reflect"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/dynamostore"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -78,13 +79,13 @@ func TestScanRecordRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			item, err := MarshalScanRecord(tc.rec)
+			item, err := dynamostore.MarshalScanRecord(tc.rec)
 			if err != nil {
-				t.Fatalf("MarshalScanRecord: %v", err)
+				t.Fatalf("dynamostore.MarshalScanRecord: %v", err)
 			}
-			got, err := UnmarshalScanRecord(item)
+			got, err := dynamostore.UnmarshalScanRecord(item)
 			if err != nil {
-				t.Fatalf("UnmarshalScanRecord: %v", err)
+				t.Fatalf("dynamostore.UnmarshalScanRecord: %v", err)
 			}
 			if !reflect.DeepEqual(got, tc.rec) {
 				t.Errorf("round trip changed the record\n got: %+v\nwant: %+v", got, tc.rec)
@@ -96,7 +97,7 @@ func TestScanRecordRoundTrip(t *testing.T) {
 // TestScanRecordItemShape pins the attribute names and types that the table
 // definition, the TTL setting, the Pipe's filter and stream readers rely on.
 func TestScanRecordItemShape(t *testing.T) {
-	item, err := MarshalScanRecord(fullRecord(t))
+	item, err := dynamostore.MarshalScanRecord(fullRecord(t))
 	if err != nil {
 		t.Fatal(err)
 	}

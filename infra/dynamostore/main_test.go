@@ -1,4 +1,4 @@
-package dynamostore
+package dynamostore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/local/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -28,17 +29,17 @@ func newScansTable(t *testing.T) (*dynamodb.Client, string, string) {
 	t.Helper()
 	client := dynamoClient(t)
 	name := mototest.UniqueName("scans")
-	arn, err := CreateScansTable(context.Background(), client, name)
+	arn, err := dynamostore.CreateScansTable(context.Background(), client, name)
 	if err != nil {
-		t.Fatalf("CreateScansTable: %v", err)
+		t.Fatalf("dynamostore.CreateScansTable: %v", err)
 	}
 	return client, name, arn
 }
 
-func newDynamoScanStore(t *testing.T) *ScanStore {
+func newDynamoScanStore(t *testing.T) *dynamostore.ScanStore {
 	t.Helper()
 	client, name, _ := newScansTable(t)
-	s, err := NewScanStore(client, name)
+	s, err := dynamostore.NewScanStore(client, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package dynamostore
+package dynamostore_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/dynamostore"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -22,7 +23,7 @@ func TestScanStoreContract(t *testing.T) {
 func TestScanStoreItemOnTable(t *testing.T) {
 	ctx := context.Background()
 	client, table, _ := newScansTable(t)
-	s, err := NewScanStore(client, table)
+	s, err := dynamostore.NewScanStore(client, table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +116,8 @@ func TestScanStoreUpdateGivesUp(t *testing.T) {
 		{
 			name:      "every attempt conflicts",
 			ctx:       context.Background,
-			wantErr:   ErrContention,
-			wantPuts:  maxUpdateAttempts,
+			wantErr:   dynamostore.ErrContention,
+			wantPuts:  dynamostore.MaxUpdateAttempts,
 			exactPuts: true,
 		},
 		{
@@ -134,11 +135,11 @@ func TestScanStoreUpdateGivesUp(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			client := &conflictingClient{}
-			s, err := NewScanStore(client, "scans")
+			s, err := dynamostore.NewScanStore(client, "scans")
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.backoff = func(int) time.Duration { return tc.backoff }
+			dynamostore.SetBackoff(s, func(int) time.Duration { return tc.backoff })
 			err = s.Update(tc.ctx(), randomDigest(t), func(*domain.Scan) error { return nil })
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("Update = %v, want %v", err, tc.wantErr)
@@ -151,10 +152,10 @@ func TestScanStoreUpdateGivesUp(t *testing.T) {
 }
 
 func TestNewScanStoreRejectsMissingDependencies(t *testing.T) {
-	if _, err := NewScanStore(nil, "t"); err == nil {
+	if _, err := dynamostore.NewScanStore(nil, "t"); err == nil {
 		t.Error("nil client accepted")
 	}
-	if _, err := NewScanStore(&conflictingClient{}, ""); err == nil {
+	if _, err := dynamostore.NewScanStore(&conflictingClient{}, ""); err == nil {
 		t.Error("empty table name accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package dynamostore
+package dynamostore_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/local/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,7 +29,7 @@ func TestCreateTables(t *testing.T) {
 		{
 			name: "scans",
 			create: func(name string) error {
-				arn, err := CreateScansTable(ctx, client, name)
+				arn, err := dynamostore.CreateScansTable(ctx, client, name)
 				if err == nil && arn == "" {
 					t.Error("no stream ARN returned")
 				}
@@ -39,7 +40,7 @@ func TestCreateTables(t *testing.T) {
 		},
 		{
 			name:   "idempotency",
-			create: func(name string) error { return CreateIdempotencyTable(ctx, client, name) },
+			create: func(name string) error { return dynamostore.CreateIdempotencyTable(ctx, client, name) },
 			key:    "key",
 		},
 	}
@@ -87,7 +88,7 @@ func TestCreateTables(t *testing.T) {
 func TestScansTableStream(t *testing.T) {
 	ctx := context.Background()
 	client, table, arn := newScansTable(t)
-	s, err := NewScanStore(client, table)
+	s, err := dynamostore.NewScanStore(client, table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestScansTableStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err := UnmarshalScanRecord(img)
+		rec, err := dynamostore.UnmarshalScanRecord(img)
 		if err != nil {
 			t.Fatalf("record %d: decode NewImage: %v", i, err)
 		}
@@ -162,7 +163,7 @@ func TestScansTableStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			old, err := UnmarshalScanRecord(img)
+			old, err := dynamostore.UnmarshalScanRecord(img)
 			if err != nil {
 				t.Fatalf("record %d: decode OldImage: %v", i, err)
 			}

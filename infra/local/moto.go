@@ -64,6 +64,10 @@ type Moto struct {
 // StartMoto finds moto_server, starts it in its own process group on a free
 // loopback port and waits until it answers HTTP. ctx bounds the start-up only:
 // the server runs until Stop. The caller must call Stop.
+//
+// When moto_server is a Python script (as pip installs it) the server handles
+// one request at a time, so that its conditional writes are atomic as AWS's
+// are (see serializeRequests).
 func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 	bin, err := findMoto(opts.Binary)
 	if err != nil {

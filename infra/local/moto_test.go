@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,4 +136,40 @@ func startOrSkip(t *testing.T) *Moto {
 		}
 	})
 	return m
+}
+
+func TestScriptInterpreter(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on PATH")
+	}
+	tests := []struct {
+		name   string
+		path   string
+		want   string
+		wantOK bool
+	}{
+		{name: "absolute interpreter", path: write("pip", "#!/venv/bin/python3\nimport sys\n"), want: "/venv/bin/python3", wantOK: true},
+		{name: "env lookup", path: write("envsh", "#!/usr/bin/env sh\necho\n"), want: sh, wantOK: true},
+		{name: "interpreter with argument", path: write("arg", "#!/usr/bin/python3 -u\n"), want: "/usr/bin/python3", wantOK: true},
+		{name: "binary", path: write("elf", "\x7fELF\x02\x01"), wantOK: false},
+		{name: "empty #! line", path: write("empty", "#!\n"), wantOK: false},
+		{name: "missing file", path: filepath.Join(dir, "nope"), wantOK: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := scriptInterpreter(tc.path)
+			if ok != tc.wantOK || got != tc.want {
+				t.Errorf("scriptInterpreter = %q, %v; want %q, %v", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
 }

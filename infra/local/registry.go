@@ -84,12 +84,30 @@ func (r *Registry) PushSample(ctx context.Context, client *ecr.Client, account, 
 	if err != nil {
 		return domain.ImageRef{}, err
 	}
+	return r.publish(ctx, client, img, account, region, repo, tag)
+}
+
+// Retag pushes the image src (held by this registry) to repo:tag as well, in
+// the registry and in moto's ECR: the same content, so the same digest.
+func (r *Registry) Retag(ctx context.Context, client *ecr.Client, src domain.ImageRef, repo, tag string) (domain.ImageRef, error) {
+	d, err := name.NewDigest(r.Host+"/"+src.Repository+"@"+src.Digest.String(), name.Insecure)
+	if err != nil {
+		return domain.ImageRef{}, err
+	}
+	img, err := remote.Image(d, remote.WithContext(ctx))
+	if err != nil {
+		return domain.ImageRef{}, fmt.Errorf("pull %s: %w", src.Display(), err)
+	}
+	return r.publish(ctx, client, img, src.Account, src.Region, repo, tag)
+}
+
+func (r *Registry) publish(ctx context.Context, client *ecr.Client, img v1.Image, account, region, repo, tag string) (domain.ImageRef, error) {
 	dst, err := name.NewTag(r.Host+"/"+repo+":"+tag, name.Insecure)
 	if err != nil {
 		return domain.ImageRef{}, err
 	}
 	if err := remote.Write(dst, img, remote.WithContext(ctx)); err != nil {
-		return domain.ImageRef{}, fmt.Errorf("push sample image: %w", err)
+		return domain.ImageRef{}, fmt.Errorf("push image: %w", err)
 	}
 	manifest, err := img.RawManifest()
 	if err != nil {
@@ -108,7 +126,7 @@ func (r *Registry) PushSample(ctx context.Context, client *ecr.Client, account, 
 		RepositoryName: aws.String(repo), ImageManifest: aws.String(string(manifest)), ImageTag: aws.String(tag),
 		ImageDigest: aws.String(digest), ImageManifestMediaType: aws.String(string(mt)),
 	}); err != nil {
-		return domain.ImageRef{}, fmt.Errorf("record sample image in ECR: %w", err)
+		return domain.ImageRef{}, fmt.Errorf("record image in ECR: %w", err)
 	}
 	return domain.NewImageRef(account, region, repo, digest, tag)
 }

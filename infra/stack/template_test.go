@@ -569,12 +569,12 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 	}{
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
 			"LOG_LEVEL", "SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
-			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS"}},
+			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
 		{"EnrichFunction", "enrich", "arm64", []string{"LOG_LEVEL"}},
-		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE"}},
-		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE"}},
+		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
+		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
 		{"AlertFunction", "alert", "arm64", []string{
-			"LOG_LEVEL", "TOPIC_ARN", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS"}},
+			"LOG_LEVEL", "TOPIC_ARN", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
@@ -729,5 +729,46 @@ func TestLogicalIDsOtherCodeReads(t *testing.T) {
 	bus, _ := tpl.Resources["ImageScansBus"].Properties["Name"].(map[string]any)
 	if bus["Fn::Sub"] != "${AWS::StackName}-image-scans" {
 		t.Errorf("ImageScansBus name = %#v", bus)
+	}
+}
+
+// A function parks permanent failures in the dead-letter queue of the queue
+// that feeds it, and may send to no other queue.
+func TestFunctionsParkInTheirOwnDeadLetterQueue(t *testing.T) {
+	tpl := load(t)
+	dlqOf := map[string]string{}
+	for _, q := range tpl.Queues() {
+		dlqOf[q.LogicalID] = q.DLQ
+	}
+	functions := map[string]stack.FunctionSpec{}
+	for _, f := range tpl.Functions() {
+		functions[f.LogicalID] = f
+	}
+	mappings := tpl.EventSourceMappings()
+	if len(mappings) == 0 {
+		t.Fatal("no event source mappings")
+	}
+	for _, m := range mappings {
+		t.Run(m.Function, func(t *testing.T) {
+			dlq := dlqOf[m.Queue]
+			f := functions[m.Function]
+			if dlq == "" {
+				t.Fatalf("%s has no dead-letter queue", m.Queue)
+			}
+			if want := map[string]any{"Ref": dlq}; !reflect.DeepEqual(f.Environment["DLQ_URL"], want) {
+				t.Errorf("DLQ_URL = %#v, want %#v", f.Environment["DLQ_URL"], want)
+			}
+			var sendsTo []any
+			for _, s := range identityStatements(tpl) {
+				if !strings.HasPrefix(s.where, f.Role+"/") || !slices.Contains(stringsOf(s.body["Action"]), "sqs:SendMessage") {
+					continue
+				}
+				sendsTo = append(sendsTo, s.body["Resource"])
+			}
+			want := []any{map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}}
+			if !reflect.DeepEqual(sendsTo, want) {
+				t.Errorf("%s may send to %#v, want only %s", f.Role, sendsTo, dlq)
+			}
+		})
 	}
 }

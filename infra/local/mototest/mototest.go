@@ -13,6 +13,11 @@
 //
 // When moto_server is missing, tests that need it skip with the reason; under
 // CI=true they fail instead, so a broken CI image is never mistaken for a pass.
+//
+// This package imports ecrscanner/infra/local, which imports some adapters
+// (dynamostore, stack, ...). An adapter that local imports must use mototest
+// from its external test package (package foo_test), or Go reports an import
+// cycle.
 package mototest
 
 import (

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/snsnotify"
+)
+
+// publisher sends one alert.
+type publisher interface {
+	// Publish sends a. An alert the channel can never accept is an error
+	// wrapping domain.ErrInvalid; other errors may be retried.
+	Publish(ctx context.Context, a snsnotify.Alert) error
+}
+
+// reportReader reads the full report a scan event points at; the alert
+// lists the report's secrets (never their matched text, which no report has).
+type reportReader interface {
+	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
+}
+
+// Handler publishes one alert per scan and repository when the alert policy
+// flags the scan's result, and one per repository when a scan fails for good.
+// A sent alert is recorded in the idempotency store under AlertKey, so that
+// redeliveries, and ImageReferenced events for a repository already alerted
+// for the same scan, send nothing; a replay (ReplayID set) alerts again.
+type Handler struct {
+	pub     publisher
+	reports reportReader
+	marks   domain.IdempotencyStore
+	cfg     Config
+	logger  *slog.Logger
+}
+
+// NewHandler rejects missing dependencies and settings at start-up.
+func NewHandler(pub publisher, reports reportReader, marks domain.IdempotencyStore, cfg Config, logger *slog.Logger) (*Handler, error) {
+	if pub == nil || reports == nil || marks == nil || logger == nil {
+		return nil, errors.New("alert handler: publisher, reports, idempotency store and logger are required")
+	}
+	if cfg.ResultsBucket == "" {
+		return nil, errors.New("alert handler: results bucket is required")
+	}
+	if cfg.Policy.MinSeverity == domain.SeverityUnknown {
+		cfg.Policy.MinSeverity = domain.SeverityHigh // as Evaluate reads it
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	return &Handler{pub: pub, reports: reports, marks: marks, cfg: cfg, logger: logger}, nil
+}
+
+// AlertKey is the idempotency key of the alert for ev's scan in repo:
+// alert#<scan ID>#<account>/<region>/<repository>, plus #replay#<replay ID>
+// for a replay. It does not depend on the event, so every event about the
+// same scan and repository shares it.
+func AlertKey(ev events.ScanEvent, repo events.Repository) string {
+	k := "alert#" + ev.ScanID + "#" + repo.Account + "/" + repo.Region + "/" + repo.Name
+	if ev.ReplayID != "" {
+		k += "#replay#" + ev.ReplayID
+	}
+	return k
+}
+
+// Handle alerts on ev for each repository it targets. Failures for some
+// repositories do not stop the others; the error returned is permanent only
+// if every failure was.
+func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
+	log := h.logger.With(slog.String("event_id", ev.EventID), slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+	if !h.cfg.Enabled {
+		log.InfoContext(ctx, "alerts disabled; event ignored", slog.String("event_type", string(ev.EventType)))
+		return nil
+	}
+	if ev.ScanID == "" {
+		return consume.Permanent(fmt.Errorf("alert %s: %w event: scan ID missing", ev.Digest, domain.ErrInvalid))
+	}
+
+	var compose func(view) snsnotify.Alert
+	var verdict domain.Verdict
+	switch ev.EventType {
+	case domain.EventScanCompleted, domain.EventImageReferenced:
+		if ev.Summary == nil || ev.ScannedAt.IsZero() {
+			return consume.Permanent(fmt.Errorf("alert %s: %w %s event: it needs a summary and a scan time", ev.Digest, domain.ErrInvalid, ev.EventType))
+		}
+		verdict = h.cfg.Policy.Evaluate(*ev.Summary)
+		if !verdict.Alert {
+			log.InfoContext(ctx, "scan result below the alert policy",
+				slog.String("min_severity", h.cfg.Policy.MinSeverity.String()),
+				slog.Int("vulnerabilities", ev.Summary.Vulnerabilities.Total()),
+				slog.Int("secrets", ev.Summary.Secrets))
+			return nil
+		}
+		secrets := h.secretsOnce(ev, verdict, log)
+		compose = func(v view) snsnotify.Alert {
+			v.verdict = verdict
+			v.secrets, v.secretsUnavailable = secrets(ctx)
+			return findingsAlert(v)
+		}
+	case domain.EventScanFailed:
+		compose = failureAlert
+	default:
+		return consume.Permanent(fmt.Errorf("alert %s: %w event type %q", ev.Digest, domain.ErrInvalid, ev.EventType))
+	}
+
+	var errs []error
+	allPermanent := true
+	for _, repo := range ev.Repositories() {
+		v := newView(ev, repo, h.cfg.ResultsBucket)
+		v.policy = h.cfg.Policy
+		err := h.publishOnce(ctx, ev, repo, func() snsnotify.Alert { return compose(v) }, log)
+		if err != nil {
+			allPermanent = allPermanent && consume.IsPermanent(err)
+			errs = append(errs, unwrapPermanent(err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	if allPermanent {
+		return consume.Permanent(errors.Join(errs...))
+	}
+	// At least one repository may succeed on a retry; those already alerted
+	// are skipped then.
+	return errors.Join(errs...)
+}
+
+// publishOnce publishes the alert for one repository unless it was sent
+// before: Start, Publish, Finish, and Abandon if the publish fails so that the
+// retry can go ahead at once.
+func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo events.Repository, compose func() snsnotify.Alert, log *slog.Logger) error {
+	key := AlertKey(ev, repo)
+	log = log.With(slog.String("repository", repo.Name), slog.String("alert_key", key))
+	switch err := h.marks.Start(ctx, key, h.cfg.Lease); {
+	case errors.Is(err, domain.ErrAlreadyDone):
+		log.InfoContext(ctx, "alert already sent for this scan and repository")
+		return nil
+	case errors.Is(err, domain.ErrInProgress):
+		return fmt.Errorf("alert %s for %s: %w", ev.Digest, repo.Name, consume.ErrBusy)
+	case err != nil:
+		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
+	}
+	a := compose()
+	if err := h.pub.Publish(ctx, a); err != nil {
+		if aerr := h.marks.Abandon(ctx, key); aerr != nil {
+			log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", slog.String("error", aerr.Error()))
+		}
+		err = fmt.Errorf("alert %s for %s: %w", ev.Digest, repo.Name, err)
+		if errors.Is(err, domain.ErrInvalid) {
+			return consume.Permanent(err)
+		}
+		return err
+	}
+	if err := h.marks.Finish(ctx, key, h.cfg.Retention); err != nil {
+		// The alert went out; failing now would only send it again.
+		log.WarnContext(ctx, "alert marker not finished; a redelivery may repeat the alert", slog.String("error", err.Error()))
+	}
+	log.InfoContext(ctx, "alert published",
+		slog.String("kind", a.Attributes[AttrKind]),
+		slog.String("severity", a.Attributes[AttrSeverity]),
+		slog.Int("body_bytes", len(a.Body)))
+	return nil
+}
+
+// secretsOnce returns a function that reads the report's secrets the first
+// time an alert needs them, and only when the alert is about secrets. A read
+// failure does not hold the alert back: the alert says the details are
+// unavailable and points at the report.
+func (h *Handler) secretsOnce(ev events.ScanEvent, verdict domain.Verdict, log *slog.Logger) func(context.Context) ([]domain.Secret, bool) {
+	var (
+		done        bool
+		secrets     []domain.Secret
+		unavailable bool
+	)
+	return func(ctx context.Context) ([]domain.Secret, bool) {
+		if done || verdict.Secrets == 0 {
+			return secrets, unavailable
+		}
+		done = true
+		if ev.Report == nil {
+			unavailable = true
+			return secrets, unavailable
+		}
+		rep, err := h.reports.GetReport(ctx, *ev.Report)
+		switch {
+		case err != nil:
+			log.WarnContext(ctx, "report not readable; the alert lists no secret details", slog.String("error", err.Error()))
+			unavailable = true
+		case rep.Digest != ev.Digest:
+			log.WarnContext(ctx, "report is for another digest; the alert lists no secret details", slog.String("report_digest", rep.Digest.String()))
+			unavailable = true
+		default:
+			secrets = rep.Secrets
+		}
+		return secrets, unavailable
+	}
+}
+
+// unwrapPermanent strips consume.Permanent's marker so that joining a
+// permanent failure with a retryable one does not make the whole permanent.
+func unwrapPermanent(err error) error {
+	if consume.IsPermanent(err) {
+		if u := errors.Unwrap(err); u != nil {
+			return u
+		}
+	}
+	return err
+}

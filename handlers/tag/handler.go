@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/ecrstore"
+)
+
+// RepositoryTagger keeps the latest scan's labels on a repository.
+type RepositoryTagger interface {
+	// LastScan reads what the repository's labels describe; ok is false when
+	// it carries none.
+	LastScan(ctx context.Context, repo ecrstore.RepositoryRef) (rec ecrstore.RecordedScan, ok bool, err error)
+	// TagRepository writes s's labels to the repository.
+	TagRepository(ctx context.Context, repo ecrstore.RepositoryRef, s ecrstore.ScanSummary) error
+}
+
+// SummaryAttacher attaches a scan summary to an image. Attaching the same
+// scan again must change nothing.
+type SummaryAttacher interface {
+	PutSummary(ctx context.Context, ref domain.ImageRef, s ecrstore.ScanSummary) (digest string, err error)
+}
+
+// Handler records scan results where registry users see them: labels on each
+// repository the image is in, and a summary artifact attached to the image
+// in each of them.
+type Handler struct {
+	tagger    RepositoryTagger
+	referrers SummaryAttacher
+	logger    *slog.Logger
+}
+
+// NewHandler rejects missing dependencies at start-up.
+func NewHandler(tagger RepositoryTagger, referrers SummaryAttacher, logger *slog.Logger) (*Handler, error) {
+	if tagger == nil || referrers == nil || logger == nil {
+		return nil, errors.New("tag handler: tagger, referrers and logger are required")
+	}
+	return &Handler{tagger: tagger, referrers: referrers, logger: logger}, nil
+}
+
+// Handle acts on a completed scan (for every repository the digest is in) or
+// a new reference to a scanned digest (for the new reference's repository
+// only); a failed scan leaves nothing to record. Every repository is
+// attempted whatever happens to the others. The error is permanent when
+// every failure is (a repository or image that is gone, an invalid event), so
+// that retries are spent only where they may help; redoing a repository that
+// succeeded is harmless.
+func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
+	switch ev.EventType {
+	case domain.EventScanCompleted, domain.EventImageReferenced:
+	case domain.EventScanFailed:
+		h.logger.InfoContext(ctx, "scan failed; nothing to tag",
+			slog.String("event_id", ev.EventID),
+			slog.String("image_digest", ev.Digest.String()),
+			slog.String("scan_id", ev.ScanID))
+		return nil
+	default:
+		h.logger.WarnContext(ctx, "event type not handled",
+			slog.String("event_id", ev.EventID),
+			slog.String("event_type", string(ev.EventType)))
+		return nil
+	}
+	s, err := scanSummary(ev)
+	if err != nil {
+		return consume.Permanent(fmt.Errorf("tag %s: %w", ev.Digest, err))
+	}
+	var retryable, permanent []error
+	for _, repo := range ev.Repositories() {
+		for _, err := range []error{h.tag(ctx, repo, s), h.attach(ctx, repo, s)} {
+			switch {
+			case err == nil:
+			case isPermanent(err):
+				permanent = append(permanent, err)
+			default:
+				retryable = append(retryable, err)
+			}
+		}
+	}
+	if len(retryable) > 0 {
+		return errors.Join(append(retryable, permanent...)...)
+	}
+	return consume.Permanent(errors.Join(permanent...))
+}
+
+// tag writes the scan's labels to the repository unless it already describes
+// a newer scan. Comparing scan times makes the labels converge on the newest
+// scan whatever order events arrive in; equal times (the same scan, seen
+// again through an ImageReferenced event) fall back to the digest, so that
+// even two scans finishing in the same instant settle on one.
+func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary) error {
+	ref := ecrstore.RepositoryRef{Account: repo.Account, Region: repo.Region, Name: repo.Name}
+	log := h.logger.With(slog.String("repository", repo.Name), slog.String("image_digest", s.Digest.String()), slog.String("scan_id", s.ScanID))
+	rec, ok, err := h.tagger.LastScan(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if ok && supersedes(rec, s) {
+		log.InfoContext(ctx, "repository describes a newer scan; tags kept",
+			slog.Time("recorded_scan_time", rec.ScannedAt),
+			slog.String("recorded_digest", rec.Digest))
+		return nil
+	}
+	if err := h.tagger.TagRepository(ctx, ref, s); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "repository tagged", slog.Time("scan_time", s.ScannedAt))
+	return nil
+}
+
+// supersedes reports whether the recorded scan is to be kept over s.
+func supersedes(rec ecrstore.RecordedScan, s ecrstore.ScanSummary) bool {
+	if !rec.ScannedAt.Equal(s.ScannedAt) {
+		return rec.ScannedAt.After(s.ScannedAt)
+	}
+	return rec.Digest > s.Digest.String()
+}
+
+// attach pushes the summary artifact for the image in the repository.
+func (h *Handler) attach(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary) error {
+	ref := domain.ImageRef{Account: repo.Account, Region: repo.Region, Repository: repo.Name, Digest: s.Digest}
+	digest, err := h.referrers.PutSummary(ctx, ref, s)
+	if err != nil {
+		return err
+	}
+	h.logger.InfoContext(ctx, "scan summary attached",
+		slog.String("repository", repo.Name),
+		slog.String("image_digest", s.Digest.String()),
+		slog.String("scan_id", s.ScanID),
+		slog.String("referrer_digest", digest))
+	return nil
+}
+
+// scanSummary takes what the writers record from the event. An
+// ImageReferenced event carries the cached scan's summary and time.
+func scanSummary(ev events.ScanEvent) (ecrstore.ScanSummary, error) {
+	if ev.Summary == nil {
+		return ecrstore.ScanSummary{}, fmt.Errorf("%w scan event: %s without a summary", domain.ErrInvalid, ev.EventType)
+	}
+	s := ecrstore.ScanSummary{
+		Digest:          ev.Digest,
+		ScanID:          ev.ScanID,
+		ScannedAt:       ev.ScannedAt,
+		QScannerVersion: ev.QScannerVersion,
+		Platform:        ev.Platform,
+		Summary:         *ev.Summary,
+	}
+	if err := s.Validate(); err != nil {
+		return ecrstore.ScanSummary{}, err
+	}
+	return s, nil
+}
+
+// isPermanent: a repository or image that is gone, or input no retry can
+// make acceptable.
+func isPermanent(err error) bool {
+	return errors.Is(err, domain.ErrNotFound) || errors.Is(err, domain.ErrInvalid) || consume.IsPermanent(err)
+}
