@@ -227,7 +227,7 @@ func imageActionRequest(ev *awsevents.CloudWatchEvent, d *imageActionDetail) (Sc
 			return ScanRequest{}, invalidPushf("%s %s: want type/subtype", m.field, pushQuote(m.value))
 		}
 	}
-	ref, err := domain.NewImageRef(ev.AccountID, ev.Region, d.RepositoryName, d.ImageDigest, d.ImageTag)
+	ref, err := domain.NewImageRef(pushAccount(ev, d.RepositoryName), ev.Region, d.RepositoryName, d.ImageDigest, d.ImageTag)
 	if err != nil {
 		return ScanRequest{}, invalidPushErr(err)
 	}
@@ -548,4 +548,20 @@ func pushTruncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// pushAccount is the event's account or, when an envelope lacks it (moto's
+// rule delivery drops it), the account in the repository ARN that ECR lists
+// in resources. The ARN must name the same region and repository.
+func pushAccount(ev *awsevents.CloudWatchEvent, repository string) string {
+	if ev.AccountID != "" {
+		return ev.AccountID
+	}
+	for _, r := range ev.Resources {
+		parts := strings.SplitN(r, ":", 6)
+		if len(parts) == 6 && strings.HasPrefix(parts[0], "arn") && parts[2] == "ecr" && parts[3] == ev.Region && parts[5] == "repository/"+repository {
+			return parts[4]
+		}
+	}
+	return ""
 }

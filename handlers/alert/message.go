@@ -32,16 +32,19 @@ const (
 	AttrImageDigest = "image_digest"
 )
 
-// Bounds on what one alert shows. Everything it prints is bounded (the
-// summary keeps 10 compact findings; names, tags and paths are clipped), so
-// a body stays in the tens of kilobytes; MaxBodyBytes is the backstop, far
+// Bounds on what one alert shows: at most 10 findings with 5 CVEs and 3
+// packages each, 10 secrets and 20 tags, every field clipped. A body thus
+// stays near 20 KB whatever the event holds; MaxBodyBytes is a backstop, far
 // below SNS's 256 KiB.
 const (
 	MaxBodyBytes    = 64 << 10
 	maxTagsShown    = 20
 	maxSecretsShown = 10
-	maxFieldBytes   = 200
-	maxReasonBytes  = 500
+	// As the summary's compact findings keep.
+	maxCVEsShown     = 5
+	maxPackagesShown = 3
+	maxFieldBytes    = 200
+	maxReasonBytes   = 500
 )
 
 // view is everything one alert for one repository shows.
@@ -223,6 +226,9 @@ func writeTopFindings(b *strings.Builder, v view) {
 	}
 	var shown []domain.Vulnerability
 	for _, f := range v.ev.Summary.Top {
+		if len(shown) == domain.TopFindings {
+			break
+		}
 		if f.Severity >= threshold && (!v.policy.FixableOnly || f.Fixable()) {
 			shown = append(shown, f)
 		}
@@ -238,13 +244,17 @@ func writeTopFindings(b *strings.Builder, v view) {
 		}
 		b.WriteString("\n")
 		if len(f.CVEs) > 0 {
-			cves := make([]string, len(f.CVEs))
-			for j, c := range f.CVEs {
-				cves[j] = clean(c, 32)
+			var cves []string
+			for _, c := range f.CVEs[:min(len(f.CVEs), maxCVEsShown)] {
+				cves = append(cves, clean(c, 32))
 			}
-			fmt.Fprintf(b, "     CVEs: %s\n", strings.Join(cves, ", "))
+			line := strings.Join(cves, ", ")
+			if n := len(f.CVEs) - len(cves); n > 0 {
+				line += fmt.Sprintf(" and %d more", n)
+			}
+			fmt.Fprintf(b, "     CVEs: %s\n", line)
 		}
-		for _, p := range f.Packages {
+		for _, p := range f.Packages[:min(len(f.Packages), maxPackagesShown)] {
 			fixed := clean(p.FixedVersion, 64)
 			if fixed == "" {
 				fixed = "no fixed version"
@@ -363,6 +373,15 @@ func sanitizeSubject(s string) string {
 // UTF-8 become '?', other line or tab breaks a space; the result is cut to at
 // most n bytes on a character boundary, marked with "…".
 func clean(s string, n int) string {
+	// Mapping never lengthens text and shortens it at most threefold, so
+	// what lies past 4n bytes cannot be shown: drop it before the work.
+	if len(s) > 4*n {
+		i := 4 * n
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
 	s = strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029':

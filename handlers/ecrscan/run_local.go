@@ -25,6 +25,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/local"
+	"ecrscanner/infra/local/motoserver"
 )
 
 func init() {
@@ -101,7 +102,7 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 		fmt.Fprintln(r.out, "            Set QSCANNER_BIN, QUALYS_POD and QUALYS_ACCESS_TOKEN to run the real one.")
 	}
 
-	moto, err := local.StartMoto(ctx, local.MotoOptions{})
+	moto, err := motoserver.StartMoto(ctx, motoserver.MotoOptions{})
 	if err != nil {
 		return err
 	}

@@ -75,9 +75,14 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 			},
 			"tag": {"REGISTRY_ENDPOINT": reg.Endpoint()},
 		},
-		RetryDelay: 300 * time.Millisecond,
+		RetryDelay: time.Second,
+		OnResult: func(fn string, received, failed int, took time.Duration, err error) {
+			if failed > 0 || err != nil {
+				t.Logf("%s: %d of %d messages failed in %v: %v", fn, failed, received, took, err)
+			}
+		},
 		Output: func(fn, line string) {
-			if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+			if !strings.Contains(line, `"level":"INFO"`) && !strings.Contains(line, `"level":"DEBUG"`) {
 				t.Logf("%s | %s", fn, line)
 			}
 		},
@@ -99,7 +104,7 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 func (e *e2e) push(ref domain.ImageRef) {
 	e.t.Helper()
 	e.putEvents(ebtypes.PutEventsRequestEntry{
-		Source: aws.String("aws.ecr"), DetailType: aws.String("ECR Image Action"),
+		Source: aws.String("aws.ecr"), DetailType: aws.String("ECR Image Action"), Resources: []string{local.RepositoryARN(ref)},
 		Detail: aws.String(fmt.Sprintf(`{"result":"SUCCESS","repository-name":%q,"image-digest":%q,"action-type":"PUSH","image-tag":%q}`, ref.Repository, ref.Digest, ref.Tag)),
 	})
 }
@@ -308,6 +313,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 	for _, dlq := range []string{"TagDLQ", "AlertDLQ", "ScanDLQ"} {
 		if n, _ := e.obs.QueueDepth(e.ctx, dlq); n != 0 {
 			t.Errorf("%s holds %d messages, want 0", dlq, n)
+			url, _ := e.p.Ref(dlq)
+			out, _ := sqs.NewFromConfig(e.cfg).ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{"All"}})
+			for _, m := range out.Messages {
+				t.Logf("%s: %v %.200s", dlq, m.Attributes, aws.ToString(m.Body))
+			}
 		}
 	}
 	dlqURL, _ := e.p.Ref("ArchiveDLQ")

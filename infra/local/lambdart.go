@@ -220,8 +220,7 @@ func (f *Function) next(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(inv.payload)
 	case <-r.Context().Done():
-	case <-f.stop:
-		http.Error(w, "stopping", http.StatusGone)
+		// A worker stopping, or the server shutting down: no invocation.
 	}
 }
 

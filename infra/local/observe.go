@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,6 +19,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/dynamostore"
+	"ecrscanner/infra/s3store"
 )
 
 // Observer reads the effects of the pipeline where people look for them: the
@@ -59,7 +62,8 @@ func (o *Observer) ArchiveObjects(ctx context.Context, repository string, d doma
 	if err != nil {
 		return "", nil, err
 	}
-	out, err := o.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(fmt.Sprintf("scan-results/%s/%s/", repository, d))})
+	prefix := path.Dir(s3store.ArchiveKey(repository, d, time.Time{})) + "/"
+	out, err := o.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	if err != nil {
 		return bucket, nil, err
 	}

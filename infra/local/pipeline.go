@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"ecrscanner/infra/local/motoserver"
 	"ecrscanner/infra/stack"
 )
 
@@ -141,6 +142,7 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 		poller := &Poller{
 			Function: p.Functions[m.Function], Name: m.Function, QueueURL: url, QueueARN: arn,
 			BatchSize: m.BatchSize, Concurrency: concurrency[m.Function], RetryDelay: opts.RetryDelay,
+			Visibility:              6 * p.Functions[m.Function].Timeout, // AWS's advice for a queue feeding a function
 			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqsClient, Logger: opts.Logger, OnResult: opts.OnResult,
 		}
 		p.wg.Add(1)
@@ -263,7 +265,7 @@ func BuildPackage(ctx context.Context, out, pkg string) error {
 }
 
 func goBuild(ctx context.Context, out string, pkgs ...string) error {
-	root, ok := moduleRoot()
+	root, ok := motoserver.ModuleRoot()
 	if !ok {
 		return errors.New("build: module root (go.mod) not found")
 	}

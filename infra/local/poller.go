@@ -32,6 +32,10 @@ type Poller struct {
 	QueueARN    string
 	BatchSize   int
 	Concurrency int
+	// Visibility hides a received message while the function handles it. It
+	// is passed on every receive, as the queue's own setting would be, since
+	// moto's CloudFormation does not apply a queue's VisibilityTimeout.
+	Visibility time.Duration
 	// RetryDelay is the visibility given back to a failed message (local runs
 	// keep it short; in AWS it is the queue's visibility timeout).
 	RetryDelay time.Duration
@@ -70,14 +74,24 @@ func (p *Poller) Run(ctx context.Context) {
 
 func (p *Poller) once(ctx context.Context) error {
 	out, err := p.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(p.QueueURL),
-		MaxNumberOfMessages:         int32(min(p.BatchSize, 10)),
-		WaitTimeSeconds:             1,
+		QueueUrl:            aws.String(p.QueueURL),
+		MaxNumberOfMessages: int32(min(p.BatchSize, 10)),
+		// Short polls: moto's receive is only atomic when serialized, which
+		// a long poll is not (see motoserver).
+		WaitTimeSeconds:             0,
+		VisibilityTimeout:           int32(max(p.Visibility, time.Second) / time.Second),
 		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		MessageAttributeNames:       []string{"All"},
 	})
-	if err != nil || len(out.Messages) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(out.Messages) == 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		return nil
 	}
 	ev := awsevents.SQSEvent{Records: make([]awsevents.SQSMessage, len(out.Messages))}
 	receipts := map[string]*string{}
@@ -108,7 +122,7 @@ func (p *Poller) once(ctx context.Context) error {
 	for id, rh := range receipts {
 		if failed[id] {
 			_, _ = p.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-				QueueUrl: aws.String(p.QueueURL), ReceiptHandle: rh, VisibilityTimeout: int32(p.RetryDelay / time.Second),
+				QueueUrl: aws.String(p.QueueURL), ReceiptHandle: rh, VisibilityTimeout: int32(max(p.RetryDelay, time.Second) / time.Second),
 			})
 			continue
 		}

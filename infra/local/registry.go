@@ -133,8 +133,14 @@ func (r *Registry) publish(ctx context.Context, client *ecr.Client, img v1.Image
 
 // PushEvent renders the EventBridge event ECR emits for a successful push.
 func PushEvent(ref domain.ImageRef, at time.Time) []byte {
-	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ECR Image Action","source":"aws.ecr","account":%q,"time":%q,"region":%q,"resources":[],"detail":{"result":"SUCCESS","repository-name":%q,"image-digest":%q,"action-type":"PUSH","image-tag":%q}}`,
-		domain.NewID(), ref.Account, at.UTC().Format(time.RFC3339), ref.Region, ref.Repository, ref.Digest, ref.Tag))
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ECR Image Action","source":"aws.ecr","account":%q,"time":%q,"region":%q,"resources":[%q],"detail":{"result":"SUCCESS","repository-name":%q,"image-digest":%q,"action-type":"PUSH","image-tag":%q}}`,
+		domain.NewID(), ref.Account, at.UTC().Format(time.RFC3339), ref.Region, RepositoryARN(ref), ref.Repository, ref.Digest, ref.Tag))
+}
+
+// RepositoryARN is the ARN of ref's repository, as ECR lists it in the
+// resources of its events.
+func RepositoryARN(ref domain.ImageRef) string {
+	return fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", ref.Region, ref.Account, ref.Repository)
 }
 
 // RecordImage records an image in moto's ECR under ref's digest, for a push

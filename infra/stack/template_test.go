@@ -574,7 +574,7 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
 		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
 		{"AlertFunction", "alert", "arm64", []string{
-			"LOG_LEVEL", "TOPIC_ARN", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL"}},
+			"LOG_LEVEL", "TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {

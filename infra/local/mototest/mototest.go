@@ -14,10 +14,8 @@
 // When moto_server is missing, tests that need it skip with the reason; under
 // CI=true they fail instead, so a broken CI image is never mistaken for a pass.
 //
-// This package imports ecrscanner/infra/local, which imports some adapters
-// (dynamostore, stack, ...). An adapter that local imports must use mototest
-// from its external test package (package foo_test), or Go reports an import
-// cycle.
+// It depends only on the leaf package motoserver, so any package's tests may
+// use it.
 package mototest
 
 import (
@@ -31,7 +29,7 @@ import (
 	"testing"
 	"time"
 
-	"ecrscanner/infra/local"
+	"ecrscanner/infra/local/motoserver"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -47,7 +45,7 @@ const startTimeout = 60 * time.Second
 var (
 	mu       sync.Mutex
 	running  bool // inside Run, so a started server will be stopped
-	server   *local.Moto
+	server   *motoserver.Moto
 	startErr error
 )
 
@@ -86,7 +84,7 @@ func Endpoint(t testing.TB) string {
 	}
 	if server == nil && startErr == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-		server, startErr = local.StartMoto(ctx, local.MotoOptions{})
+		server, startErr = motoserver.StartMoto(ctx, motoserver.MotoOptions{})
 		cancel()
 	}
 	if startErr != nil {

@@ -7,9 +7,8 @@ import (
 	"syscall"
 )
 
-// setProcessGroup puts moto_server (a Python script that may fork) in its own
-// group so that Stop reaches every process it started and a Ctrl-C in the
-// terminal is left to the parent to handle.
+// setProcessGroup puts a function worker in its own group so that a timeout
+// or Stop reaches every process it started.
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }

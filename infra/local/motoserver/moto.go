@@ -1,7 +1,7 @@
-// Package local runs the scanner's AWS dependencies on the developer's machine:
-// a moto_server on loopback for tests and `make run`, and the small runners that
-// play the parts moto does not (see ARCHITECTURE.md, "Local and test strategy").
-package local
+// Package motoserver starts and stops moto_server, the AWS emulator the tests
+// and local runs use. It is a leaf package (standard library only) so that
+// any package's tests can use it through mototest without an import cycle.
+package motoserver
 
 import (
 	"bytes"
@@ -216,16 +216,29 @@ func (m *Moto) Stop() error {
 // two steps, while its server handles requests on parallel threads: two
 // writers can both pass the same condition and one update is lost. DynamoDB
 // itself is atomic here, and the stores' concurrency tests depend on it, so
-// requests run one at a time. SQS ReceiveMessage is exempt because a long poll
-// would stall every other request.
+// requests run one at a time. Its SQS receive is not atomic either (two
+// concurrent receives can both take the same message), so short receives are
+// serialized too; only a long poll (WaitTimeSeconds > 0) is exempt, because
+// it would stall every other request. Pollers that share a queue should
+// short-poll.
 const serializeRequests = `
-import sys, threading
+import io, json, sys, threading
 from moto.server import main
 try:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication as app
     lock, call = threading.Lock(), app.__call__
+    def long_poll(environ):
+        if environ.get("HTTP_X_AMZ_TARGET", "") != "AmazonSQS.ReceiveMessage":
+            return False
+        n = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(n) if n else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            return int(json.loads(body or b"{}").get("WaitTimeSeconds") or 0) > 0
+        except Exception:
+            return False
     def serialized(self, environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET", "") == "AmazonSQS.ReceiveMessage":
+        if long_poll(environ):
             return call(self, environ, start_response)
         with lock:
             return call(self, environ, start_response)
@@ -291,7 +304,7 @@ func findMoto(explicit string) (string, error) {
 		}
 		return p, nil
 	}
-	if root, ok := moduleRoot(); ok {
+	if root, ok := ModuleRoot(); ok {
 		if p, err := lookExecutable(filepath.Join(root, ".venv", "bin", "moto_server")); err == nil {
 			return p, nil
 		}
@@ -310,9 +323,9 @@ func lookExecutable(path string) (string, error) {
 	return p, nil
 }
 
-// moduleRoot walks up from the working directory to the nearest go.mod, so
+// ModuleRoot walks up from the working directory to the nearest go.mod, so
 // tests (run from their package directory) and `make run` find the same venv.
-func moduleRoot() (string, bool) {
+func ModuleRoot() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", false

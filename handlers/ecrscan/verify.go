@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"ecrscanner/infra/deployer"
+)
+
+func init() {
+	register("verify", command{
+		usage: "check the deployed stack, QScanner and the Qualys token; exit 1 on any FAIL (make verify)",
+		run:   runVerify,
+	})
+}
+
+const verifyHelp = `usage: ecrscan verify [flags]
+
+Checks the deployment and prints a PASS/FAIL/SKIP table:
+  stack, resources     the stack is complete and every resource it should have exists
+  functions            each function is active, on its architecture, with code
+  event sources, bus rules, pipe
+                       the queue mappings, the EventBridge rules and the Pipe are enabled
+  qscanner layer       the scan function has the QScanner layer for its architecture
+  qscanner runs        QScanner (QSCANNER_LAYER_BIN, else the deployed layer) runs --help
+  qualys token         the token is in the stack's secret (or QUALYS_TOKEN_SECRET_ARN)
+  qualys gateway       the pod's Qualys gateway accepts it (an authenticated HTTPS request)
+The token is never printed. With AWS_ENDPOINT_URL set (moto), checks that need
+AWS itself or a Qualys account are skipped with the reason. Exit 1 on any FAIL.
+
+Settings: STACK_NAME, QUALYS_TOKEN_SECRET_ARN, QUALYS_ACCESS_TOKEN, QUALYS_POD,
+QUALYS_GATEWAY_URL (a private platform), QSCANNER_LAYER_BIN.
+
+flags:
+`
+
+func runVerify(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("verify", stderr, verifyHelp)
+	stackName := stackFlag(fs)
+	qscanner := fs.String("qscanner", os.Getenv("QSCANNER_LAYER_BIN"), "local QScanner binary to run (default: build/layer/bin/qscanner if present, else the deployed layer's)")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	failed := false
+	code := withDeployer("verify", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, root string) error {
+		bin := *qscanner
+		if bin == "" {
+			bin = root + "/" + deployer.DefaultQScannerBinary
+		}
+		report, err := d.Verify(ctx, deployer.VerifyInput{
+			StackName:      *stackName,
+			TokenSecretID:  os.Getenv("QUALYS_TOKEN_SECRET_ARN"),
+			Token:          os.Getenv("QUALYS_ACCESS_TOKEN"),
+			Pod:            os.Getenv("QUALYS_POD"),
+			GatewayURL:     os.Getenv("QUALYS_GATEWAY_URL"),
+			QScannerBinary: bin,
+		})
+		if rerr := report.Render(stdout); rerr != nil && err == nil {
+			err = rerr
+		}
+		failed = report.Failed()
+		return err
+	})
+	if code == 0 && failed {
+		return 1
+	}
+	return code
+}
