@@ -49,7 +49,7 @@ lint-template: $(VENV_STAMP) ## Lint the CloudFormation template with cfn-lint a
 	@echo "==> cfn-lint $(TEMPLATE)"
 	$(VENV)/bin/cfn-lint $(TEMPLATE)
 	@echo "==> checkov $(TEMPLATE)"
-	$(VENV)/bin/checkov --quiet --compact --framework cloudformation -f $(TEMPLATE)
+	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(TEMPLATE)
 
 .PHONY: bench
 bench: ## Run the benchmarks (parsing, decoding, report upload)

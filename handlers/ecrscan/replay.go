@@ -43,12 +43,6 @@ const defaultStack = "qualys-ecr-scanner"
 // loadAWSConfig loads the SDK configuration; tests aim it at moto.
 var loadAWSConfig = func(ctx context.Context) (aws.Config, error) { return awsconfig.Load(ctx) }
 
-// signalContext is the context replay runs under: cancelled by SIGINT or
-// SIGTERM, so an interrupted replay stops after its current batch.
-var signalContext = func() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
 func init() {
 	register("replay", command{
 		usage: "re-emit scan results to the handlers (all, or chosen ones) from the scans table or the bus archive",
@@ -84,6 +78,7 @@ Options:
   --checkpoint PATH  progress file (default .ecrscan-replay-<replay id>.json)
   --resume PATH      continue an interrupted replay from its checkpoint
   --page-size N      records read per page of the table scan (default 100)
+  --poll D           how often to check an archive replay's progress (default 5s)
 
 Exit 0: done. Exit 1: failed, or selected digests have no record. Exit 2: bad
 usage. Exit 130: interrupted; resume with --resume.`
@@ -122,7 +117,9 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ecrscan replay: %v\nsee ecrscan replay -h\n", err)
 		return exitUsage
 	}
-	ctx, stop := signalContext()
+	// SIGINT or SIGTERM stops the replay after its current batch; the
+	// checkpoint holds everything up to the last full page.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r := &replayRun{opts: opts, stdout: stdout, stderr: stderr}
 	return r.run(ctx)
@@ -257,6 +254,7 @@ type replayRun struct {
 	opts           replayOptions
 	stdout, stderr io.Writer
 	lastProgress   time.Time
+	lastLine       string
 	latest         replay.Progress
 }
 
@@ -355,12 +353,19 @@ func (r *replayRun) run(ctx context.Context) int {
 		table.Flush()
 	}
 	switch {
+	case err != nil && r.opts.dryRun:
+		fmt.Fprintf(r.stderr, "ecrscan replay: %v\n", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitFailed
+	case err != nil && ctx.Err() != nil && cp.Started.IsZero():
+		fmt.Fprintln(r.stderr, "ecrscan replay: interrupted before anything was sent")
+		return exitInterrupted
 	case err != nil && ctx.Err() != nil:
 		r.printProgress(cp.Sent, cp.Skipped, cp.Total, r.latest.Rate)
 		fmt.Fprintf(r.stderr, "ecrscan replay: interrupted after %d events; resume with: ecrscan replay --resume %s\n", cp.Sent, r.opts.checkpoint)
 		return exitInterrupted
-	case err != nil && r.opts.dryRun:
-		return r.fail("%v", err)
 	case err != nil:
 		fmt.Fprintf(r.stderr, "ecrscan replay: %v\n", err)
 		if !cp.Started.IsZero() {
@@ -374,11 +379,11 @@ func (r *replayRun) run(ctx context.Context) int {
 			fmt.Fprintf(r.stderr, "ecrscan replay: remove checkpoint: %v\n", err)
 		}
 	}
-	verb := "sent"
 	if r.opts.dryRun {
-		verb = "would send"
+		fmt.Fprintf(r.stdout, "would send %d event(s) to %s (%d skipped)\n", cp.Sent, target, cp.Skipped)
+	} else {
+		fmt.Fprintf(r.stdout, "sent %d event(s) to %s (%d skipped) in %.1fs\n", cp.Sent, target, cp.Skipped, time.Since(start).Seconds())
 	}
-	fmt.Fprintf(r.stdout, "%s %d events to %s (%d skipped) in %.1fs\n", verb, cp.Sent, target, cp.Skipped, time.Since(start).Seconds())
 	for _, d := range cp.Missing {
 		fmt.Fprintf(r.stderr, "ecrscan replay: no scan record for %s\n", d)
 	}
@@ -431,7 +436,11 @@ func (r *replayRun) progress(p replay.Progress) {
 }
 
 func (r *replayRun) printProgress(sent, skipped, total int, rate float64) {
-	fmt.Fprintf(r.stderr, "sent %d/%d (%d skipped), %.1f events/s\n", sent, total, skipped, rate)
+	line := fmt.Sprintf("sent %d/%d (%d skipped), %.1f events/s", sent, total, skipped, rate)
+	if line != r.lastLine {
+		fmt.Fprintln(r.stderr, line)
+		r.lastLine = line
+	}
 }
 
 func (r *replayRun) skip(rec domain.ScanRecord, reason error) {

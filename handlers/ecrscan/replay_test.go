@@ -9,7 +9,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -274,7 +273,7 @@ func TestReplayDryRunSendsNothing(t *testing.T) {
 		"dry run: nothing is sent",
 		ok.Digest.String() + "  ScanCompleted  team/app      alert,archive,tag",
 		bad.Digest.String() + "  ScanFailed     team/app      alert",
-		"would send 2 events",
+		"would send 2 event(s)",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
@@ -426,7 +425,7 @@ func TestReplayFromArchive(t *testing.T) {
 	}
 }
 
-func TestReplayIDsAreListedFirst(t *testing.T) {
+func TestReplayDefaults(t *testing.T) {
 	o, err := parseReplayArgs([]string{"--all"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -434,7 +433,7 @@ func TestReplayIDsAreListedFirst(t *testing.T) {
 	if !replayIDRE.MatchString(o.replayID) || o.checkpoint != ".ecrscan-replay-"+o.replayID+".json" || o.stack == "" || o.rate != 50 {
 		t.Errorf("defaults %+v", o)
 	}
-	if !slices.Equal(o.handlers, nil) {
-		t.Errorf("handlers %v", o.handlers)
+	if len(o.handlers) != 0 || o.fromArchive || o.dryRun {
+		t.Errorf("options %+v", o)
 	}
 }

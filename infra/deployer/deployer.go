@@ -115,18 +115,27 @@ type Clients struct {
 	Identity       IdentityAPI
 }
 
-// NewClients builds every client from one aws.Config. S3 uses path-style
-// addressing when the endpoint is overridden (moto).
+// NewClients builds every client from one aws.Config. When the endpoint is
+// overridden (moto), S3 uses path-style addressing and Lambda responses get
+// moto's type quirks fixed (see motoLambdaFix).
 func NewClients(cfg aws.Config) Clients {
+	var lambdaOpts []func(*lambda.Options)
+	if cfg.BaseEndpoint != nil {
+		lambdaOpts = append(lambdaOpts, motoLambdaFix)
+	}
 	return Clients{
 		CloudFormation: cloudformation.NewFromConfig(cfg),
-		S3:             s3.NewFromConfig(cfg, awsconfig.S3Options(cfg)),
-		Lambda:         lambda.NewFromConfig(cfg),
-		Logs:           cloudwatchlogs.NewFromConfig(cfg),
-		Pipes:          pipes.NewFromConfig(cfg),
-		Events:         eventbridge.NewFromConfig(cfg),
-		Secrets:        secretsmanager.NewFromConfig(cfg),
-		Identity:       sts.NewFromConfig(cfg),
+		S3: s3.NewFromConfig(cfg, awsconfig.S3Options(cfg), func(o *s3.Options) {
+			// Objects uploaded without a checksum (moto's, older ones) are
+			// fine; the SDK would log a line for each download.
+			o.DisableLogOutputChecksumValidationSkipped = true
+		}),
+		Lambda:   lambda.NewFromConfig(cfg, lambdaOpts...),
+		Logs:     cloudwatchlogs.NewFromConfig(cfg),
+		Pipes:    pipes.NewFromConfig(cfg),
+		Events:   eventbridge.NewFromConfig(cfg),
+		Secrets:  secretsmanager.NewFromConfig(cfg),
+		Identity: sts.NewFromConfig(cfg),
 	}
 }
 

@@ -95,13 +95,14 @@ func (ps Params) Value(key string) string {
 }
 
 // CloudFormation returns the parameters for CreateStack or UpdateStack:
-// explicit values, UsePreviousValue for kept ones, and nothing for template
-// defaults.
+// UsePreviousValue for kept ones, explicit values for all others. Defaults
+// are sent too, so that every parameter has a previous value to keep on the
+// next update (moto refuses UsePreviousValue for a parameter the stack was
+// created without).
 func (ps Params) CloudFormation() []cfntypes.Parameter {
 	var out []cfntypes.Parameter
 	for _, p := range ps {
 		switch p.From {
-		case FromDefault:
 		case FromPrevious:
 			out = append(out, cfntypes.Parameter{ParameterKey: aws.String(p.Key), UsePreviousValue: aws.Bool(true)})
 		default:

@@ -39,8 +39,8 @@ type Updated struct {
 
 // Update rebuilds the functions and replaces their code in place with
 // UpdateFunctionCode, leaving the stack, its parameters and the QScanner
-// layer alone. Each function is built for the architecture it is deployed
-// with. A function whose deployed code already matches is left untouched.
+// layer alone. Each function is built for the architecture the stack gives
+// it. A function whose deployed code already matches is left untouched.
 func (d *Deployer) Update(ctx context.Context, in UpdateInput) ([]Updated, error) {
 	s, err := d.inspect(ctx, in.StackName)
 	if err != nil {
@@ -48,6 +48,16 @@ func (d *Deployer) Update(ctx context.Context, in UpdateInput) ([]Updated, error
 	}
 	if !stable(s.Status) {
 		return nil, fmt.Errorf("stack %s is %s: its functions cannot be updated now (make status)", in.StackName, s.Status)
+	}
+	// The stack says which architecture each function runs on; a code
+	// update keeps to it.
+	declared, err := FunctionTargets(s.Template, paramsOf(s.Params))
+	if err != nil {
+		return nil, err
+	}
+	archOf := map[string]string{}
+	for _, t := range declared {
+		archOf[t.Dir] = t.Arch
 	}
 	type fn struct {
 		dir, name, arch, sha string
@@ -67,11 +77,7 @@ func (d *Deployer) Update(ctx context.Context, in UpdateInput) ([]Updated, error
 		if err != nil {
 			return nil, fmt.Errorf("read function %s: %w", r.PhysicalID, err)
 		}
-		arch := ArchX86
-		if len(cfg.Architectures) > 0 {
-			arch = string(cfg.Architectures[0])
-		}
-		fns = append(fns, fn{dir: f.HandlerDir, name: r.PhysicalID, arch: arch, sha: aws.ToString(cfg.CodeSha256)})
+		fns = append(fns, fn{dir: f.HandlerDir, name: r.PhysicalID, arch: archOf[f.HandlerDir], sha: aws.ToString(cfg.CodeSha256)})
 	}
 	for _, want := range in.Functions {
 		if !slices.Contains(known, want) {

@@ -263,6 +263,9 @@ func (d *Deployer) checkFunctions(ctx context.Context, r *Report, s *Deployed, p
 			problems = append(problems, fmt.Sprintf("%s is %s: %s", f.HandlerDir, cfg.State, aws.ToString(cfg.StateReason)))
 		case cfg.LastUpdateStatus == "Failed":
 			problems = append(problems, fmt.Sprintf("%s: last update failed: %s", f.HandlerDir, aws.ToString(cfg.LastUpdateStatusReason)))
+		case df.arch != want[f.HandlerDir] && d.local:
+			// moto's CloudFormation drops the Architectures property.
+			fine = append(fine, fmt.Sprintf("%s (%s; moto ignores Architectures)", f.HandlerDir, want[f.HandlerDir]))
 		case df.arch != want[f.HandlerDir]:
 			problems = append(problems, fmt.Sprintf("%s runs on %s, the stack says %s", f.HandlerDir, df.arch, want[f.HandlerDir]))
 		case cfg.CodeSize == 0:
@@ -458,7 +461,7 @@ func (d *Deployer) checkLayer(ctx context.Context, r *Report, s *Deployed, fns [
 	res, _ := s.Resource(layerID)
 	if len(user.layers) == 0 {
 		if d.local && res.PhysicalID == "" {
-			r.add(CheckLayer, Skip, "moto's CloudFormation creates %s but reports no ARN for it, so %s has no layer attached", layerID, user.spec.HandlerDir)
+			r.add(CheckLayer, Skip, "moto's CloudFormation creates %s but reports no ARN for it and ignores the Layers of %s", layerID, user.spec.HandlerDir)
 			return
 		}
 		r.add(CheckLayer, Fail, "function %s has no layers: QScanner is missing at /opt/bin/qscanner", user.name)
