@@ -74,3 +74,43 @@ build: ## Build each function's bootstrap zip for provided.al2023 into build/
 .PHONY: clean
 clean: ## Remove build artifacts
 	rm -rf $(BUILD)
+
+# ------------------------------------------------------------------ deploy
+# The stack's parameters come from the environment: QUALYS_POD, and the token
+# as QUALYS_ACCESS_TOKEN (stored in a new secret) or QUALYS_TOKEN_SECRET_ARN
+# (an existing secret), SCAN_TYPES, CACHE_TTL_DAYS, ALERT_EMAIL, … — the full
+# mapping is in `go run ./handlers/ecrscan deploy -h`. An unset variable keeps
+# the deployed value. STACK_NAME defaults to qualys-ecr-scanner;
+# QSCANNER_LAYER_BIN to build/layer/bin/qscanner; AWS_ENDPOINT_URL aims
+# everything at moto.
+ECRSCAN  := $(GO) run ./handlers/ecrscan
+FUNCTION ?=
+FORCE    ?=
+
+.PHONY: deploy
+deploy: ## Build, package (QScanner layer) and upload, then create or update the stack
+	$(ECRSCAN) deploy $(ARGS)
+
+.PHONY: update
+update: ## Update Lambda code only (UpdateFunctionCode; FUNCTION=scan for one)
+	$(ECRSCAN) update $(if $(FUNCTION),--function $(FUNCTION)) $(ARGS)
+
+.PHONY: logs
+logs: ## Tail Lambda logs (FUNCTION=scan for one)
+	$(ECRSCAN) logs $(if $(FUNCTION),--function $(FUNCTION)) $(ARGS)
+
+.PHONY: status
+status: ## Show stack status, resources and outputs
+	$(ECRSCAN) stack-status $(ARGS)
+
+.PHONY: validate
+validate: lint-template ## Validate CloudFormation: cfn-lint, checkov and the Go template tests (no AWS account)
+	$(GO) test -count=1 ./infra/stack/...
+
+.PHONY: verify
+verify: ## Verify the stack and the Qualys integration (PASS/FAIL/SKIP, exit 1 on FAIL)
+	$(ECRSCAN) verify $(ARGS)
+
+.PHONY: destroy
+destroy: ## Delete the stack, emptying its deletable buckets first (asks unless FORCE=1)
+	$(ECRSCAN) destroy $(if $(filter 1 true yes,$(FORCE)),--yes) $(ARGS)

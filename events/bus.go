@@ -177,7 +177,8 @@ func (e ScanEvent) Validate() error {
 
 // DecodeBusMessage reads an EventBridge event as a rule delivers it to SQS
 // (the message body) and returns its validated ScanEvent detail. An event
-// replayed from the bus archive gets the replay's name as its ReplayID.
+// replayed from the bus archive gets "archive:<replay name>" as its ReplayID,
+// whatever the detail carried.
 func DecodeBusMessage(body []byte) (ScanEvent, error) {
 	var env struct {
 		awsevents.CloudWatchEvent
@@ -200,8 +201,9 @@ func DecodeBusMessage(body []byte) (ScanEvent, error) {
 	if err := ev.Validate(); err != nil {
 		return ScanEvent{}, err
 	}
-	if ev.ReplayID == "" && env.ReplayName != "" {
-		// A replay from the bus archive redoes the work like any replay.
+	if env.ReplayName != "" {
+		// A replay from the bus archive redoes the work like any replay,
+		// including events an earlier table replay had put on the bus.
 		ev.ReplayID = "archive:" + env.ReplayName
 	}
 	return ev, nil

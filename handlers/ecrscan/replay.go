@@ -319,7 +319,7 @@ func (r *replayRun) run(ctx context.Context) int {
 		fmt.Fprintf(r.stdout, "dry run: nothing is sent; would send to %s\n", target)
 		table = tabwriter.NewWriter(r.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(table, "DIGEST\tEVENT\tREPOSITORIES\tHANDLERS")
-		runner.Sink = replay.PlanSink{Routes: routes, Report: func(ev events.ScanEvent, hs []string) {
+		runner.Sink = replay.PlanSink{Routes: routes, Account: st.Account, Region: st.Region, Report: func(ev events.ScanEvent, hs []string) {
 			h := strings.Join(hs, ",")
 			if h == "" {
 				h = "none (no chosen handler subscribes)"

@@ -83,6 +83,19 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 
 	functionEnv := map[string]map[string]string{"scan": {}, "tag": {}}
 	params := map[string]string{"QualysAccessToken": "local-run-token"}
+	var custom []byte
+	if eventFile != "" {
+		var err error
+		if custom, err = os.ReadFile(eventFile); err != nil {
+			return err
+		}
+		if strings.Contains(string(custom), `"AWS API Call via CloudTrail"`) {
+			// The template routes CloudTrail PutImage events only when the
+			// stack is deployed with that trigger.
+			params["ScanTrigger"] = "cloudtrail"
+			fmt.Fprintln(r.out, "  trigger   CloudTrail PutImage (the stack is deployed with ScanTrigger=cloudtrail for this event)")
+		}
+	}
 	if bin := os.Getenv("QSCANNER_BIN"); bin != "" {
 		pod, token := os.Getenv("QUALYS_POD"), os.Getenv("QUALYS_ACCESS_TOKEN")
 		if pod == "" || token == "" {
@@ -148,21 +161,27 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 	defer p.Stop()
 	r.say("stack %q running: %d functions, the Pipe and %d queue pollers", p.Deployment.Name, len(p.Functions), len(p.Deployment.Template.EventSourceMappings()))
 
-	ref, body, err := r.prepareEvent(ctx, cfg, reg, eventFile)
+	ref, body, err := r.prepareEvent(ctx, cfg, reg, custom)
 	if err != nil {
 		return err
 	}
-	var skip *events.SkipError
-	if _, derr := events.DecodePush(body); errors.As(derr, &skip) || derr != nil {
-		// Sent anyway: the scan function is what rejects or skips it.
-		r.say("note: this event will not be scanned: %v", derr)
-	}
 	r.pushed = time.Now()
-	r.say("push     %s (sent to the default bus as ECR does)", ref.Name())
+	if _, derr := events.DecodePush(body); derr != nil {
+		// Sent anyway: the rules and the scan function are what skip or
+		// reject it, and the run shows that they do.
+		r.say("event    not scannable: %v", derr)
+		if err := putEvent(ctx, cfg, body); err != nil {
+			return err
+		}
+		r.awaitScanInvocation(ctx, 15*time.Second)
+		fmt.Fprintln(r.out, "\nthe event was not scanned, as expected for it; nothing else to show")
+		return nil
+	}
+	r.say("push     %s → %s (an ECR push event on the default bus)", ref.Display(), ref.Name())
 	if err := putEvent(ctx, cfg, body); err != nil {
 		return err
 	}
-	seen := r.watch(ctx, cfg, p, reg, ref, timeout, eventFile != "")
+	seen := r.watch(ctx, cfg, p, reg, ref, timeout, custom != nil)
 	r.summary(seen)
 	if keep {
 		fmt.Fprintln(r.out, "stack kept running; press Ctrl-C to stop")
@@ -176,18 +195,14 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 
 // prepareEvent makes the pushed image exist, in moto's ECR and in the local
 // registry, and returns the push event to send.
-func (r *localRun) prepareEvent(ctx context.Context, cfg aws.Config, reg *local.Registry, eventFile string) (domain.ImageRef, []byte, error) {
+func (r *localRun) prepareEvent(ctx context.Context, cfg aws.Config, reg *local.Registry, body []byte) (domain.ImageRef, []byte, error) {
 	client := ecr.NewFromConfig(cfg)
-	if eventFile == "" {
+	if body == nil {
 		ref, err := reg.PushSample(ctx, client, local.Account, local.Region, "demo/app", "v1")
 		if err != nil {
 			return domain.ImageRef{}, nil, err
 		}
 		return ref, local.PushEvent(ref, time.Now()), nil
-	}
-	body, err := os.ReadFile(eventFile)
-	if err != nil {
-		return domain.ImageRef{}, nil, err
 	}
 	req, err := events.DecodePush(body)
 	if err != nil {
@@ -288,7 +303,7 @@ func (r *localRun) watch(ctx context.Context, cfg aws.Config, p *local.Pipeline,
 		if _, ok := e.seenAt["referrer"]; !ok && e.want["referrer"] {
 			if refs, err := reg.Referrers(ref); err == nil && len(refs) > 0 {
 				mark("referrer")
-				r.say("referrer %s on %s@%s (%s)", refs[0].Digest, ref.Repository, ref.Digest.Short(), refs[0].ArtifactType)
+				r.say("referrer %s attached to %s@sha256:%s (OCI 1.1 subject)", refs[0].Digest, ref.Repository, ref.Digest.Short())
 			}
 		}
 		if alerts, _ := obs.Alerts(ctx); len(alerts) > 0 {
@@ -322,6 +337,22 @@ func (r *localRun) summary(e effects) {
 		}
 		fmt.Fprintf(r.out, "  %-16s %d invocation(s), %.0f ms each on average\n", n, len(ts), float64(total.Milliseconds())/float64(len(ts)))
 	}
+}
+
+// awaitScanInvocation waits until the scan function has handled a message,
+// or the time is up.
+func (r *localRun) awaitScanInvocation(ctx context.Context, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		r.mu.Lock()
+		n := len(r.timings["ScanFunction"])
+		r.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.say("no rule of the stack routed the event to the scan queue")
 }
 
 func (r *localRun) invoked(function string, received, failed int, took time.Duration, err error) {

@@ -208,7 +208,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitFailed, "%v", err)
 	}
-	rep, err := buildStatus(ctx, rec, routes, markers)
+	rep, err := buildStatus(ctx, st, rec, routes, markers)
 	if err != nil {
 		return fail(exitFailed, "%v", err)
 	}
@@ -234,7 +234,7 @@ type markerReader interface {
 // event when that event was published, and every handler's markers for
 // replays of it (an archive replay keeps the event's ID; a replay from the
 // table uses events.ReplayEventID).
-func buildStatus(ctx context.Context, rec domain.ScanRecord, routes []replay.Route, markers markerReader) (statusReport, error) {
+func buildStatus(ctx context.Context, st replay.Stack, rec domain.ScanRecord, routes []replay.Route, markers markerReader) (statusReport, error) {
 	rep := statusReport{
 		Digest: rec.Digest, Status: rec.Status, ScanID: rec.ScanID, Attempts: rec.Attempts,
 		StartedAt: rec.StartedAt, ScannedAt: rec.CompletedAt, Failure: rec.Failure, Report: rec.Report,
@@ -271,7 +271,7 @@ func buildStatus(ctx context.Context, rec domain.ScanRecord, routes []replay.Rou
 	}
 	subscribed := map[string]bool{}
 	if shown.EventID != "" {
-		hs, err := replay.Routed(routes, shown)
+		hs, err := replay.Routed(routes, shown, st.Account, st.Region)
 		if err != nil {
 			return rep, err
 		}

@@ -244,7 +244,7 @@ func TestStatusOfARunningScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &fakeMarkers{}
-	rep, err := buildStatus(context.Background(), sc.Record(), []replay.Route{route}, m)
+	rep, err := buildStatus(context.Background(), replay.Stack{Account: "123456789012", Region: "us-east-1"}, sc.Record(), []replay.Route{route}, m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package deployer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -193,12 +195,13 @@ func (d *Deployer) Deploy(ctx context.Context, in DeployInput) (*DeployResult, e
 	if existing == nil {
 		d.say("==> Creating stack %s in %s (account %s)", in.StackName, d.reg, account)
 		out, err := d.c.CloudFormation.CreateStack(ctx, &cloudformation.CreateStackInput{
-			StackName:    aws.String(in.StackName),
-			TemplateURL:  aws.String(templateURL),
-			Parameters:   params.CloudFormation(),
-			Capabilities: caps,
-			Tags:         []cfntypes.Tag{{Key: aws.String("project"), Value: aws.String("ecr-image-scanner")}},
-		})
+			StackName:          aws.String(in.StackName),
+			TemplateURL:        aws.String(templateURL),
+			Parameters:         params.CloudFormation(),
+			Capabilities:       caps,
+			Tags:               []cfntypes.Tag{{Key: aws.String("project"), Value: aws.String("ecr-image-scanner")}},
+			ClientRequestToken: aws.String(requestToken()),
+		}, d.noRetryLocally)
 		if err != nil {
 			return nil, fmt.Errorf("create stack %s: %w", in.StackName, err)
 		}
@@ -210,11 +213,12 @@ func (d *Deployer) Deploy(ctx context.Context, in DeployInput) (*DeployResult, e
 		}
 		d.say("==> Updating stack %s in %s (account %s)", in.StackName, d.reg, account)
 		_, err := d.c.CloudFormation.UpdateStack(ctx, &cloudformation.UpdateStackInput{
-			StackName:    aws.String(existing.ID),
-			TemplateURL:  aws.String(templateURL),
-			Parameters:   params.CloudFormation(),
-			Capabilities: caps,
-		})
+			StackName:          aws.String(existing.ID),
+			TemplateURL:        aws.String(templateURL),
+			Parameters:         params.CloudFormation(),
+			Capabilities:       caps,
+			ClientRequestToken: aws.String(requestToken()),
+		}, d.noRetryLocally)
 		if noUpdates(err) {
 			d.say("    no changes: the stack already runs this code, template and parameters")
 			res.Changed = false
@@ -270,6 +274,25 @@ func (d *Deployer) printOutputs(outputs map[string]string) {
 		fmt.Fprintf(tw, "  %s\t%s\n", k, outputs[k])
 	}
 	_ = tw.Flush()
+}
+
+// requestToken makes a CloudFormation operation idempotent, so the SDK's
+// retry of a create, update or delete whose first attempt went through does
+// not fail or start a second operation.
+func requestToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "ecrscan-" + hex.EncodeToString(b[:])
+}
+
+// noRetryLocally turns retries off for stack operations against moto: it
+// ignores request tokens, and its retried UpdateStack after an internal
+// error answers "No updates are to be performed", which would read as
+// success.
+func (d *Deployer) noRetryLocally(o *cloudformation.Options) {
+	if d.local {
+		o.RetryMaxAttempts = 1
+	}
 }
 
 // noUpdates reports CloudFormation's refusal of an update that changes
@@ -380,7 +403,9 @@ func (d *Deployer) deleteAndWait(ctx context.Context, stackID, name string) erro
 	if err != nil {
 		return err
 	}
-	if _, err := d.c.CloudFormation.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackID)}); err != nil {
+	if _, err := d.c.CloudFormation.DeleteStack(ctx, &cloudformation.DeleteStackInput{
+		StackName: aws.String(stackID), ClientRequestToken: aws.String(requestToken()),
+	}, d.noRetryLocally); err != nil {
 		return fmt.Errorf("delete stack %s: %w", name, err)
 	}
 	st, err := d.waitStack(ctx, stackID, marker)

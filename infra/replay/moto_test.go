@@ -167,7 +167,7 @@ func TestSelectionOnTheTable(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []domain.Digest
-			sink := replay.PlanSink{Routes: routes(t, e), Report: func(ev events.ScanEvent, _ []string) {
+			sink := replay.PlanSink{Routes: routes(t, e), Account: e.st.Account, Region: e.st.Region, Report: func(ev events.ScanEvent, _ []string) {
 				got = append(got, ev.Digest)
 				if want, ok := tc.repos[ev.Digest]; ok {
 					var repos []string

@@ -243,9 +243,10 @@ func (r Route) Matches(body []byte) (bool, error) {
 	return ok, nil
 }
 
-// Routed lists the handlers of routes whose rules would deliver ev.
-func Routed(routes []Route, ev events.ScanEvent) ([]string, error) {
-	body, err := ev.RuleMessage(newEnvelopeID(), "000000000000", "us-east-1")
+// Routed lists the handlers of routes whose rules would deliver ev, put on
+// the bus of account and region.
+func Routed(routes []Route, ev events.ScanEvent, account, region string) ([]string, error) {
+	body, err := ev.RuleMessage(newEnvelopeID(), account, region)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +322,9 @@ func (s *QueueSink) Send(ctx context.Context, evs []events.ScanEvent) (int, erro
 // receive it, for a dry run.
 type PlanSink struct {
 	Routes []Route
-	Report func(ev events.ScanEvent, handlers []string)
+	// Account and Region are the bus's, as a rule would see them.
+	Account, Region string
+	Report          func(ev events.ScanEvent, handlers []string)
 }
 
 var _ Sink = PlanSink{}
@@ -330,7 +333,7 @@ var _ Sink = PlanSink{}
 func (s PlanSink) Send(_ context.Context, evs []events.ScanEvent) (int, error) {
 	n := 0
 	for _, ev := range evs {
-		hs, err := Routed(s.Routes, ev)
+		hs, err := Routed(s.Routes, ev, s.Account, s.Region)
 		if err != nil {
 			return n, err
 		}
