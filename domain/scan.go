@@ -215,6 +215,10 @@ type Claim struct {
 	Now         time.Time // the push handler's clock
 	LeaseUntil  time.Time // when the claimant's invocation must have ended
 	TraceHeader string
+	// MaxAttempts, when positive, bounds takeovers of expired leases: a
+	// scan whose attempts all died is recorded as failed instead of retried
+	// forever.
+	MaxAttempts int
 }
 
 // Decision is what the claimant must do after Claim.
@@ -229,6 +233,9 @@ const (
 	// DecideSkip: nothing to do (already recorded, or being scanned by another
 	// invocation, which will report this reference too).
 	DecideSkip
+	// DecideGaveUp: earlier attempts all died holding the lease and the
+	// attempts are used up; the record now says ScanFailed. Nothing to run.
+	DecideGaveUp
 )
 
 func (d Decision) String() string {
@@ -239,6 +246,8 @@ func (d Decision) String() string {
 		return "referenced"
 	case DecideSkip:
 		return "skip"
+	case DecideGaveUp:
+		return "gave up"
 	}
 	return "unknown"
 }
@@ -279,6 +288,18 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 		s.r.TraceHeader = c.TraceHeader
 		s.setEvent(EventImageReferenced, c.Ref, c.Now)
 		return DecideReferenced, nil
+	}
+	if s.r.Status == StatusScanning && c.MaxAttempts > 0 && s.r.Attempts >= c.MaxAttempts {
+		// Every attempt so far died holding its lease (a crash or a timeout
+		// that left no failure behind): give up rather than loop, and say so.
+		s.addReference(c.Ref, c.Now)
+		s.r.Status = StatusFailed
+		s.r.Lease = nil
+		s.r.Failure = &Failure{Class: FailureCrashed, Reason: fmt.Sprintf("no attempt finished: %d attempts ended without a result (the function crashed or ran out of time)", s.r.Attempts)}
+		s.r.FinalFailure = true
+		s.r.CompletedAt = c.Now
+		s.setEvent(EventScanFailed, s.r.StartedBy, c.Now)
+		return DecideGaveUp, nil
 	}
 	// Start (or restart) a scan.
 	if s.r.Status != StatusScanning && s.r.Status != StatusFailed || s.r.FinalFailure {

@@ -118,7 +118,7 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	var scanID string
 	err = h.store.Update(ctx, ref.Digest, func(s *domain.Scan) error {
 		var err error
-		decision, err = s.Claim(domain.Claim{Ref: ref, Owner: owner, Now: now, LeaseUntil: leaseUntil, TraceHeader: traceHeader(ctx)})
+		decision, err = s.Claim(domain.Claim{Ref: ref, Owner: owner, Now: now, LeaseUntil: leaseUntil, TraceHeader: traceHeader(ctx), MaxAttempts: h.cfg.MaxAttempts})
 		scanID = s.ScanID()
 		return err
 	})
@@ -137,6 +137,9 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	case domain.DecideSkip:
 		log.InfoContext(ctx, "scan in progress elsewhere; reference queued for it")
 		return OutcomeInProgress, nil
+	case domain.DecideGaveUp:
+		log.WarnContext(ctx, "scan failed for good: every attempt died without a result", slog.String("failure_class", string(domain.FailureCrashed)))
+		return OutcomeFailed, nil
 	}
 
 	platform, err := info.ChoosePlatform(h.cfg.Platforms)

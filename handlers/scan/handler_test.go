@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -350,5 +351,31 @@ func TestInvalidEventIsRejectedPermanently(t *testing.T) {
 	}
 	if r.scanner.runs.Load() != 0 {
 		t.Error("QScanner ran for an invalid event")
+	}
+}
+
+func TestCrashLoopEndsInScanFailed(t *testing.T) {
+	r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
+	ref := testRef(t, "team/app", "v1")
+	// Three invocations in a row died holding the lease.
+	for i := 0; i < 3; i++ {
+		if err := r.store.Update(context.Background(), ref.Digest, func(s *domain.Scan) error {
+			_, err := s.Claim(domain.Claim{Ref: ref, Owner: fmt.Sprintf("crashed-%d", i), Now: r.clock, LeaseUntil: r.clock.Add(time.Minute)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		r.clock = r.clock.Add(2 * time.Minute)
+	}
+	out, err := r.h.Scan(context.Background(), ref)
+	if err != nil || out != OutcomeFailed {
+		t.Fatalf("Scan = %q, %v; want failed", out, err)
+	}
+	rec := r.store.record(ref.Digest)
+	if rec.Event.Type != domain.EventScanFailed || rec.Failure == nil || rec.Failure.Class != domain.FailureCrashed || rec.Lease != nil {
+		t.Errorf("event %s failure %+v lease %+v; want ScanFailed, crashed, no lease", rec.Event.Type, rec.Failure, rec.Lease)
+	}
+	if r.scanner.runs.Load() != 0 {
+		t.Errorf("QScanner ran %d times after the attempts were used up", r.scanner.runs.Load())
 	}
 }

@@ -510,7 +510,7 @@ func splitLayerARN(arn string) (string, int64, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("%q is not a layer version ARN", arn)
 	}
-	return strings.Join(parts[:7], ":"), v, nil
+	return parts[6], v, nil
 }
 
 // checkQScanner runs `qscanner --help`: the local binary when there is one,
