@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"ecrscanner/infra/eventpattern"
 )
 
 // Invoker runs one invocation of a function.
@@ -47,7 +49,7 @@ type SenderAPI interface {
 // and the target's source and detail-type path.
 type Pipe struct {
 	StreamARN  string
-	Filters    []*Pattern
+	Filters    []*eventpattern.Pattern
 	BatchSize  int
 	MaxRetries int
 	Enrich     Invoker

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"ecrscanner/infra/eventpattern"
 	"ecrscanner/infra/local/motoserver"
 	"ecrscanner/infra/stack"
 )
@@ -190,7 +191,7 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 		pipe.DLQURL, _ = d.ref(spec.DeadLetterQueue)
 	}
 	for _, f := range spec.Filters {
-		pat, err := CompilePattern([]byte(f))
+		pat, err := eventpattern.Compile([]byte(f))
 		if err != nil {
 			return nil, fmt.Errorf("pipe filter: %w", err)
 		}

@@ -15,7 +15,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
-	"ecrscanner/infra/local"
+	"ecrscanner/infra/eventpattern"
 )
 
 // Sink delivers replay events.
@@ -197,7 +197,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type Route struct {
 	Handler string
 	Queue   string
-	pattern *local.Pattern
+	pattern *eventpattern.Pattern
 }
 
 // RuleAPI is the part of the EventBridge API that reads a rule.
@@ -214,7 +214,7 @@ func LoadRoutes(ctx context.Context, client RuleAPI, st Stack, handlers []Handle
 		if err != nil {
 			return nil, fmt.Errorf("read rule of handler %s: %w", h.Name, err)
 		}
-		p, err := local.CompilePattern([]byte(aws.ToString(out.EventPattern)))
+		p, err := eventpattern.Compile([]byte(aws.ToString(out.EventPattern)))
 		if err != nil {
 			return nil, fmt.Errorf("rule of handler %s: %w", h.Name, err)
 		}
@@ -226,7 +226,7 @@ func LoadRoutes(ctx context.Context, client RuleAPI, st Stack, handlers []Handle
 // NewRoute is a route whose rule has the given event pattern, for tests and
 // for callers that read patterns elsewhere.
 func NewRoute(handler, queue string, pattern []byte) (Route, error) {
-	p, err := local.CompilePattern(pattern)
+	p, err := eventpattern.Compile(pattern)
 	if err != nil {
 		return Route{}, fmt.Errorf("route %s: %w", handler, err)
 	}

@@ -1,4 +1,7 @@
-package local
+// Package eventpattern matches EventBridge event patterns, for the roles
+// this project plays where no AWS service or emulator matches for it: the
+// local Pipe filter and routing replayed events to one handler's queue.
+package eventpattern
 
 import (
 	"encoding/json"
@@ -10,14 +13,14 @@ import (
 // criteria. There is no Go event-pattern library and moto implements no
 // TestEventPattern, so this supports exactly the operators this project's
 // template uses — nested fields, literal lists, "prefix" and "exists" — with
-// EventBridge's documented semantics (see pattern_test.go); any other
+// EventBridge's documented semantics (see eventpattern_test.go); any other
 // operator is refused when the pattern is compiled rather than mis-matched.
 type Pattern struct {
 	root map[string]any
 }
 
-// CompilePattern parses and checks a pattern.
-func CompilePattern(src []byte) (*Pattern, error) {
+// Compile parses and checks a pattern.
+func Compile(src []byte) (*Pattern, error) {
 	var root map[string]any
 	dec := json.NewDecoder(strings.NewReader(string(src)))
 	dec.UseNumber()
@@ -55,7 +58,7 @@ func checkPattern(node map[string]any, path string) error {
 								return fmt.Errorf("event pattern %s: exists wants a boolean", p)
 							}
 						default:
-							return fmt.Errorf("event pattern %s: operator %q is not supported by the local runner", p, name)
+							return fmt.Errorf("event pattern %s: operator %q is not supported by the local runner (infra/local) and the replay command", p, name)
 						}
 					}
 				}

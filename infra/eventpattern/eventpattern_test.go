@@ -1,4 +1,4 @@
-package local
+package eventpattern
 
 import "testing"
 
@@ -32,7 +32,7 @@ func TestPatternMatchesLikeEventBridge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := CompilePattern([]byte(tc.pattern))
+			p, err := Compile([]byte(tc.pattern))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,8 +55,8 @@ func TestPatternRefusesWhatItCannotMatch(t *testing.T) {
 		"bad prefix":           `{"a":[{"prefix":1}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := CompilePattern([]byte(src)); err == nil {
-				t.Error("CompilePattern accepted it")
+			if _, err := Compile([]byte(src)); err == nil {
+				t.Error("Compile accepted it")
 			}
 		})
 	}
