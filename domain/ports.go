@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -93,23 +94,51 @@ type IdempotencyStore interface {
 	Abandon(ctx context.Context, key string) error
 }
 
-// ChoosePlatform picks the platform to scan: for an index, the first of wanted
-// (default linux/amd64) that the index holds; for a single image, "".
+// DefaultPlatforms is what ChoosePlatform looks for when none are configured.
+var DefaultPlatforms = []string{"linux/amd64"}
+
+// ChoosePlatform picks the platform to scan: for an index, the first of
+// wanted (DefaultPlatforms when empty) that the index holds; for a single
+// image, "". A wanted platform without a variant matches the first entry of
+// that os/arch; linux/arm64 and linux/arm64/v8 are the same platform. The
+// index's own spelling is returned. When nothing matches, the error wraps
+// ErrNoPlatform and names what the index has.
 func (i ImageInfo) ChoosePlatform(wanted []string) (string, error) {
 	if i.Kind != ArtifactIndex {
 		return "", nil
 	}
 	if len(wanted) == 0 {
-		wanted = []string{"linux/amd64"}
+		wanted = DefaultPlatforms
 	}
 	for _, w := range wanted {
+		wn := normalizePlatform(w)
 		for _, p := range i.Platforms {
-			if p == w {
+			if normalizePlatform(p) == wn {
 				return p, nil
 			}
 		}
+		if strings.Count(wn, "/") == 1 {
+			for _, p := range i.Platforms {
+				if strings.HasPrefix(normalizePlatform(p), wn+"/") {
+					return p, nil
+				}
+			}
+		}
 	}
-	return "", fmt.Errorf("%w: image index has none of the platforms %v (it has %v)", ErrNoPlatform, wanted, i.Platforms)
+	has := "none"
+	if len(i.Platforms) > 0 {
+		has = strings.Join(i.Platforms, ", ")
+	}
+	return "", fmt.Errorf("%w: wanted %s; the index has %s", ErrNoPlatform, strings.Join(wanted, ", "), has)
+}
+
+// normalizePlatform lowercases a platform and drops arm64's default variant.
+func normalizePlatform(p string) string {
+	p = strings.ToLower(strings.TrimSpace(p))
+	if rest, ok := strings.CutSuffix(p, "/arm64/v8"); ok {
+		return rest + "/arm64"
+	}
+	return p
 }
 
 // ErrNoPlatform: an image index holds none of the platforms configured for scanning.

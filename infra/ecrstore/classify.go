@@ -2,7 +2,6 @@ package ecrstore
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -207,56 +206,4 @@ func platforms(entries []descriptor) []string {
 		}
 	}
 	return out
-}
-
-// DefaultPlatforms is what ChoosePlatform looks for when the caller names
-// none: the platform QScanner itself defaults to for a remote index.
-var DefaultPlatforms = []string{"linux/amd64"}
-
-// ErrNoPlatform means an index holds none of the platforms asked for.
-var ErrNoPlatform = errors.New("no wanted platform in the image index")
-
-// ChoosePlatform picks the platform to scan in an index: the first of wanted
-// (DefaultPlatforms when empty) that the index has. A wanted platform without
-// a variant matches the index's first entry of that os/arch whatever its
-// variant, and linux/arm64 and linux/arm64/v8 are the same. It returns the
-// index's own spelling. For anything but an index it returns "" (scan the
-// manifest as it is). When nothing matches, the error wraps ErrNoPlatform and
-// lists what the index has.
-func ChoosePlatform(info domain.ImageInfo, wanted []string) (string, error) {
-	if info.Kind != domain.ArtifactIndex {
-		return "", nil
-	}
-	if len(wanted) == 0 {
-		wanted = DefaultPlatforms
-	}
-	for _, w := range wanted {
-		wn := normalizePlatform(w)
-		for _, p := range info.Platforms {
-			if normalizePlatform(p) == wn {
-				return p, nil
-			}
-		}
-		if strings.Count(wn, "/") == 1 {
-			for _, p := range info.Platforms {
-				if strings.HasPrefix(normalizePlatform(p), wn+"/") {
-					return p, nil
-				}
-			}
-		}
-	}
-	has := "none"
-	if len(info.Platforms) > 0 {
-		has = strings.Join(info.Platforms, ", ")
-	}
-	return "", fmt.Errorf("%w: wanted %s; the index has %s", ErrNoPlatform, strings.Join(wanted, ", "), has)
-}
-
-// normalizePlatform lowercases a platform and drops arm64's default variant.
-func normalizePlatform(p string) string {
-	p = strings.ToLower(strings.TrimSpace(p))
-	if rest, ok := strings.CutSuffix(p, "/arm64/v8"); ok {
-		return rest + "/arm64"
-	}
-	return p
 }
