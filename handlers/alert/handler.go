@@ -111,25 +111,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	}
 
 	var errs []error
-	allPermanent := true
 	for _, repo := range ev.Repositories() {
 		v := newView(ev, repo, h.cfg.ResultsBucket)
 		v.policy = h.cfg.Policy
-		err := h.publishOnce(ctx, ev, repo, func() snsnotify.Alert { return compose(v) }, log)
-		if err != nil {
-			allPermanent = allPermanent && consume.IsPermanent(err)
-			errs = append(errs, unwrapPermanent(err))
-		}
+		errs = append(errs, h.publishOnce(ctx, ev, repo, func() snsnotify.Alert { return compose(v) }, log))
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	if allPermanent {
-		return consume.Permanent(errors.Join(errs...))
-	}
-	// At least one repository may succeed on a retry; those already alerted
-	// are skipped then.
-	return errors.Join(errs...)
+	// Permanent only if every repository failed for good; otherwise the
+	// retry redoes the rest, and those already alerted are skipped then.
+	return consume.Join(errs...)
 }
 
 // publishOnce publishes the alert for one repository unless it was sent
@@ -201,15 +190,4 @@ func (h *Handler) secretsOnce(ev events.ScanEvent, verdict domain.Verdict, log *
 		}
 		return secrets, unavailable
 	}
-}
-
-// unwrapPermanent strips consume.Permanent's marker so that joining a
-// permanent failure with a retryable one does not make the whole permanent.
-func unwrapPermanent(err error) error {
-	if consume.IsPermanent(err) {
-		if u := errors.Unwrap(err); u != nil {
-			return u
-		}
-	}
-	return err
 }

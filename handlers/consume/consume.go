@@ -85,10 +85,42 @@ func Permanent(err error) error {
 	return permanentError{err}
 }
 
-// IsPermanent reports whether err, or any error it wraps, was marked Permanent.
+// IsPermanent reports whether err, or an error it wraps, was marked
+// Permanent. It does not look inside joined errors: several failures are
+// permanent only when marked so as a whole (see Join), so one permanent part
+// cannot send a message whose other parts may yet succeed to the DLQ.
 func IsPermanent(err error) bool {
-	var p permanentError
-	return errors.As(err, &p)
+	for err != nil {
+		if _, ok := err.(permanentError); ok {
+			return true
+		}
+		err = errors.Unwrap(err) // nil for a joined error
+	}
+	return false
+}
+
+// Join combines the failures of independent parts of one message's work
+// (one per repository, say): nil when there are none, permanent when every
+// one is, retryable otherwise — a retry is worth it while any part may yet
+// succeed, and redoing the parts that did is harmless in an idempotent
+// handler.
+func Join(errs ...error) error {
+	var failed []error
+	all := true
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed = append(failed, err)
+		all = all && IsPermanent(err)
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case all:
+		return Permanent(errors.Join(failed...))
+	}
+	return errors.Join(failed...)
 }
 
 // Standard wraps h in the middleware every function uses: outcome logging,

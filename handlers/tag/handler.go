@@ -70,22 +70,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	if err != nil {
 		return consume.Permanent(fmt.Errorf("tag %s: %w", ev.Digest, err))
 	}
-	var retryable, permanent []error
+	var errs []error
 	for _, repo := range ev.Repositories() {
 		for _, err := range []error{h.tag(ctx, repo, s), h.attach(ctx, repo, s)} {
-			switch {
-			case err == nil:
-			case isPermanent(err):
-				permanent = append(permanent, err)
-			default:
-				retryable = append(retryable, err)
+			if isPermanent(err) {
+				err = consume.Permanent(err)
 			}
+			errs = append(errs, err)
 		}
 	}
-	if len(retryable) > 0 {
-		return errors.Join(append(retryable, permanent...)...)
-	}
-	return consume.Permanent(errors.Join(permanent...))
+	return consume.Join(errs...)
 }
 
 // tag writes the scan's labels to the repository unless it already describes
@@ -159,5 +153,5 @@ func scanSummary(ev events.ScanEvent) (ecrstore.ScanSummary, error) {
 // isPermanent: a repository or image that is gone, or input no retry can
 // make acceptable.
 func isPermanent(err error) bool {
-	return errors.Is(err, domain.ErrNotFound) || errors.Is(err, domain.ErrInvalid) || consume.IsPermanent(err)
+	return err != nil && (errors.Is(err, domain.ErrNotFound) || errors.Is(err, domain.ErrInvalid) || consume.IsPermanent(err))
 }
