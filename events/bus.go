@@ -122,7 +122,8 @@ func (e ScanEvent) Targets() []domain.ImageRef {
 type Repository struct {
 	Account, Region, Name string
 	Tags                  []string
-	// Ref is a representative reference (the first tag seen) for display.
+	// Ref is a representative reference for display: the first tagged one,
+	// or the first one if the digest is untagged there.
 	Ref domain.ImageRef
 }
 
@@ -139,6 +140,9 @@ func (e ScanEvent) Repositories() []Repository {
 			out = append(out, Repository{Account: ref.Account, Region: ref.Region, Name: ref.Repository, Ref: ref})
 		}
 		if ref.Tag != "" {
+			if len(out[i].Tags) == 0 {
+				out[i].Ref = ref
+			}
 			out[i].Tags = append(out[i].Tags, ref.Tag)
 		}
 	}

@@ -123,14 +123,15 @@ func Join(errs ...error) error {
 	return errors.Join(failed...)
 }
 
-// Standard wraps h in the middleware every function uses: outcome logging,
-// dead-lettering of permanent failures (when dlq is not nil) and panic
+// Standard wraps h in the middleware every function uses: dead-lettering of
+// permanent failures (when dlq is not nil), outermost; outcome logging, which
+// so sees every failure as it happened, dead-lettered or not; and panic
 // recovery, innermost, so that a panic is logged and parked like any other
 // permanent failure.
 func Standard(h Handler, logger *slog.Logger, dlq DeadLetters) Handler {
-	mws := []Middleware{Log(logger)}
+	var mws []Middleware
 	if dlq != nil {
 		mws = append(mws, DeadLetter(dlq, logger))
 	}
-	return Chain(h, append(mws, Recover())...)
+	return Chain(h, append(mws, Log(logger), Recover())...)
 }

@@ -56,6 +56,14 @@ func Dedupe(store domain.IdempotencyStore, cfg DedupeConfig, logger *slog.Logger
 			case err != nil:
 				return fmt.Errorf("%s event %s: idempotency check: %w", cfg.Handler, ev.EventID, err)
 			}
+			defer func() {
+				// A panic is recovered further out; drop the marker first so
+				// that the redelivery need not wait for the lease to expire.
+				if r := recover(); r != nil {
+					_ = store.Abandon(ctx, key)
+					panic(r)
+				}
+			}()
 			if err := next(ctx, ev); err != nil {
 				if aerr := store.Abandon(ctx, key); aerr != nil {
 					logger.WarnContext(ctx, "idempotency marker not dropped; the retry waits for it to expire", slog.String("event_id", ev.EventID), slog.String("error", aerr.Error()))

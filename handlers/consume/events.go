@@ -32,9 +32,10 @@ func Events(h EventHandler, mws ...EventMiddleware) Handler {
 	}
 }
 
-// LogEvent adds the event's identity to the context's logger attributes and
-// logs the event's arrival, so every line about it can be found by
-// event_id, image_digest or scan_id.
+// LogEvent logs the event's arrival with its identity (handler, event_id,
+// event_type, image_digest, scan_id, replay_id), so that one event's
+// deliveries can be found by any of them. It leaves ctx and the logger as they
+// are: lines logged further in carry only the attributes they add themselves.
 func LogEvent(logger *slog.Logger, handler string) EventMiddleware {
 	return func(next EventHandler) EventHandler {
 		return func(ctx context.Context, ev events.ScanEvent) error {

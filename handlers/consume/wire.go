@@ -18,6 +18,7 @@ import (
 	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/lambdaenv"
 	"ecrscanner/infra/queue"
+	"ecrscanner/infra/tracing"
 )
 
 // Deps is what a downstream handler's constructor gets from RunDownstream.
@@ -36,19 +37,21 @@ type Build func(ctx context.Context, d Deps) (EventHandler, error)
 
 // RunDownstream is the whole main of a handler on the image-scans bus: it
 // reads the shared settings (IDEMPOTENCY_TABLE, optional DLQ_URL), loads one
-// aws.Config, builds the handler, wraps it in the standard middleware and
-// starts the Lambda runtime. Configuration problems are reported together and
+// aws.Config with every client's calls traced, builds the handler, wraps it
+// in the standard middleware (Trace puts each event's work, deduplication
+// included, into the scan's trace) and starts the Lambda runtime. Configuration problems are reported together and
 // stop the function at start-up.
 func RunDownstream(name string, build Build) {
 	ctx := context.Background()
 	logger := lambdacontext.NewLogger().With(slog.String("handler", name))
+	tracing.Setup(logger)
 	env := lambdaenv.New()
 	table := env.Required("IDEMPOTENCY_TABLE")
 	dlqURL := env.String("DLQ_URL", "")
 	lease := env.Duration("IDEMPOTENCY_LEASE", 5*time.Minute)
 	retention := env.Duration("IDEMPOTENCY_RETENTION", 8*24*time.Hour)
 
-	cfg, err := awsconfig.Load(ctx)
+	cfg, err := awsconfig.Load(ctx, tracing.Instrument)
 	if err != nil {
 		fatal(logger, err)
 	}
@@ -68,6 +71,7 @@ func RunDownstream(name string, build Build) {
 	}
 	handler := Events(h,
 		LogEvent(logger, name),
+		Trace(name),
 		Dedupe(store, DedupeConfig{Handler: name, Lease: lease, Retention: retention}, logger),
 	)
 	lambda.StartHandlerFunc(Batch(Standard(handler, logger, dlq)))

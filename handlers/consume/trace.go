@@ -1,0 +1,52 @@
+package consume
+
+import (
+	"context"
+	"fmt"
+
+	"ecrscanner/events"
+	"ecrscanner/infra/tracing"
+)
+
+// Trace records a handler's work for an event in the scan's own X-Ray trace.
+// X-Ray does not carry context through the stream, the Pipe and the bus, so
+// the scan stores its invocation's trace header on the record and every bus
+// event carries it (ev.TraceHeader); Trace opens a segment named handler in
+// that trace, under the scan function's segment, beside the segment Lambda
+// records for this invocation. It is annotated with handler, event_id,
+// scan_id, image_digest and repository (the first target), so the trace is
+// found from any of them. The context passed on carries the segment: AWS
+// calls made with it (the SDK clients being instrumented) become its
+// subsegments. A failure marks the segment: a permanent one as an error, any
+// other as a fault; a panic as a fault before it goes on up. Without a
+// sampled header the handler runs untraced.
+func Trace(handler string) EventMiddleware {
+	return func(next EventHandler) EventHandler {
+		return func(ctx context.Context, ev events.ScanEvent) (err error) {
+			ctx, span := tracing.Continue(ctx, handler, ev.TraceHeader)
+			if span == nil {
+				return next(ctx, ev)
+			}
+			span.Annotate("handler", handler)
+			span.Annotate("event_id", ev.EventID)
+			span.Annotate("scan_id", ev.ScanID)
+			span.Annotate("image_digest", ev.Digest.String())
+			if targets := ev.Targets(); len(targets) > 0 {
+				span.Annotate("repository", targets[0].Repository)
+			}
+			defer func() {
+				if r := recover(); r != nil {
+					span.End(fmt.Errorf("panic: %v", r))
+					panic(r)
+				}
+			}()
+			err = next(ctx, ev)
+			if IsPermanent(err) {
+				span.Reject(err)
+			} else {
+				span.End(err)
+			}
+			return err
+		}
+	}
+}

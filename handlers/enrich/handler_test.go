@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+)
+
+// The stream fixtures are written by events/stream_test.go from the same
+// records as the bus goldens beside them (go test ./events -update), so a
+// published fixture must enrich to exactly its golden.
+const busDir = "../../testdata/bus"
+
+func readRecord(t *testing.T, name string) awsevents.DynamoDBEventRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(busDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec awsevents.DynamoDBEventRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return rec
+}
+
+func newTestEnricher() (*Enricher, *bytes.Buffer) {
+	var buf bytes.Buffer
+	return &Enricher{logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}, &buf
+}
+
+func TestEnrichFixtures(t *testing.T) {
+	tests := []struct {
+		fixture string
+		golden  string // empty: dropped
+	}{
+		{fixture: "stream-scan-completed.json", golden: "scan-completed.golden.json"},
+		{fixture: "stream-image-referenced.json", golden: "image-referenced.golden.json"},
+		{fixture: "stream-scan-failed.json", golden: "scan-failed.golden.json"},
+		{fixture: "stream-scan-started.json"},
+		{fixture: "stream-remove.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fixture, func(t *testing.T) {
+			e, logs := newTestEnricher()
+			out, err := e.Enrich(context.Background(), []awsevents.DynamoDBEventRecord{readRecord(t, tc.fixture)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.golden == "" {
+				if len(out) != 0 {
+					t.Fatalf("published %+v, want the record dropped", out)
+				}
+				if !strings.Contains(logs.String(), `"msg":"stream record dropped"`) {
+					t.Errorf("drop not logged: %s", logs)
+				}
+				return
+			}
+			if len(out) != 1 {
+				t.Fatalf("published %d events, want 1", len(out))
+			}
+			got, err := json.MarshalIndent(out[0], "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join(busDir, tc.golden))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(append(got, '\n'), want) {
+				t.Errorf("event differs from %s:\n%s", tc.golden, got)
+			}
+			if !strings.Contains(logs.String(), `"event_id":"`+out[0].EventID+`"`) {
+				t.Errorf("publication not logged with its event_id: %s", logs)
+			}
+		})
+	}
+}
+
+func TestEnrichBatch(t *testing.T) {
+	rec := func(name string) awsevents.DynamoDBEventRecord { return readRecord(t, name) }
+	tests := []struct {
+		name    string
+		records []awsevents.DynamoDBEventRecord
+		want    []domain.EventType
+		wantErr bool
+	}{
+		{
+			name: "keeps order and drops unpublished records",
+			records: []awsevents.DynamoDBEventRecord{
+				rec("stream-scan-started.json"), rec("stream-scan-completed.json"), rec("stream-remove.json"),
+				rec("stream-image-referenced.json"), rec("stream-scan-failed.json"),
+			},
+			want: []domain.EventType{domain.EventScanCompleted, domain.EventImageReferenced, domain.EventScanFailed},
+		},
+		{
+			name:    "order follows the records, not the event types",
+			records: []awsevents.DynamoDBEventRecord{rec("stream-scan-failed.json"), rec("stream-image-referenced.json"), rec("stream-scan-completed.json")},
+			want:    []domain.EventType{domain.EventScanFailed, domain.EventImageReferenced, domain.EventScanCompleted},
+		},
+		{
+			name:    "a batch of bookkeeping only publishes nothing",
+			records: []awsevents.DynamoDBEventRecord{rec("stream-scan-started.json"), rec("stream-remove.json")},
+			want:    []domain.EventType{},
+		},
+		{
+			name:    "empty batch",
+			records: nil,
+			want:    []domain.EventType{},
+		},
+		{
+			name:    "an undecodable record fails the whole batch",
+			records: []awsevents.DynamoDBEventRecord{rec("stream-scan-completed.json"), rec("stream-garbage.json"), rec("stream-scan-failed.json")},
+			wantErr: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := newTestEnricher()
+			out, err := e.Enrich(context.Background(), tc.records)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("no error; published %d events", len(out))
+				}
+				if out != nil {
+					t.Errorf("published %d events from a failed batch", len(out))
+				}
+				if !errors.Is(err, domain.ErrInvalid) || errors.Is(err, events.ErrNotPublished) {
+					t.Errorf("error %v, want an invalid record", err)
+				}
+				if !strings.Contains(err.Error(), "0badc0de0badc0de0badc0de0badc0de") {
+					t.Errorf("error %q does not name the stream record", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]domain.EventType, len(out))
+			for i, ev := range out {
+				got[i] = ev.EventType
+			}
+			if strings.Join(eventTypes(got), ",") != strings.Join(eventTypes(tc.want), ",") {
+				t.Errorf("published %v, want %v", got, tc.want)
+			}
+			// The Pipe reads the function's output as a JSON array; null
+			// would not be one.
+			b, err := json.Marshal(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.want) == 0 && string(b) != "[]" {
+				t.Errorf("output %s, want []", b)
+			}
+			for _, ev := range out {
+				if err := ev.Validate(); err != nil {
+					t.Errorf("published an invalid event %s: %v", ev.EventID, err)
+				}
+			}
+		})
+	}
+}
+
+func eventTypes(ts []domain.EventType) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t)
+	}
+	return out
+}
+
+// What the Pipe sends is a JSON array of stream records; what goes back is
+// an array of events whose detailType the Pipe uses as the detail-type.
+func TestEnrichOverTheWire(t *testing.T) {
+	var batch []json.RawMessage
+	for _, name := range []string{"stream-scan-completed.json", "stream-scan-started.json", "stream-image-referenced.json"} {
+		b, err := os.ReadFile(filepath.Join(busDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, b)
+	}
+	payload, err := json.Marshal(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []awsevents.DynamoDBEventRecord
+	if err := json.Unmarshal(payload, &records); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := newTestEnricher()
+	out, err := e.Enrich(context.Background(), records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic []map[string]any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{events.DetailTypeScanCompleted, events.DetailTypeImageReferenced}
+	if len(generic) != len(want) {
+		t.Fatalf("output %s", b)
+	}
+	for i, dt := range want {
+		if generic[i]["detailType"] != dt || generic[i]["schemaVersion"] != events.SchemaVersion {
+			t.Errorf("event %d has detailType %v, schemaVersion %v; want %q, %q", i, generic[i]["detailType"], generic[i]["schemaVersion"], dt, events.SchemaVersion)
+		}
+	}
+}
