@@ -14,12 +14,12 @@ import (
 // event carries it (ev.TraceHeader); Trace opens a segment named handler in
 // that trace, under the scan function's segment, beside the segment Lambda
 // records for this invocation. It is annotated with handler, event_id,
-// scan_id, image_digest and repository (the first target), so the trace is
-// found from any of them. The context passed on carries the segment: AWS
-// calls made with it (the SDK clients being instrumented) become its
-// subsegments. A failure marks the segment: a permanent one as an error, any
-// other as a fault; a panic as a fault before it goes on up. Without a
-// sampled header the handler runs untraced.
+// scan_id, image_digest, repository (the first target) and, for a replay,
+// replay_id, so the trace is found from any of them. The context passed on
+// carries the segment: AWS calls made with it (the SDK clients being
+// instrumented) become its subsegments. A failure marks the segment: a
+// permanent one as an error, any other as a fault; a panic as a fault before
+// it goes on up. Without a sampled header the handler runs untraced.
 func Trace(handler string) EventMiddleware {
 	return func(next EventHandler) EventHandler {
 		return func(ctx context.Context, ev events.ScanEvent) (err error) {
@@ -33,6 +33,11 @@ func Trace(handler string) EventMiddleware {
 			span.Annotate("image_digest", ev.Digest.String())
 			if targets := ev.Targets(); len(targets) > 0 {
 				span.Annotate("repository", targets[0].Repository)
+			}
+			if ev.ReplayID != "" {
+				// A replay joins the original scan's trace; this tells its
+				// segments from the first delivery's.
+				span.Annotate("replay_id", ev.ReplayID)
 			}
 			defer func() {
 				if r := recover(); r != nil {

@@ -40,8 +40,9 @@ func TestTrace(t *testing.T) {
 	unsampled := sampled()
 	unsampled.Sampled = false
 	tests := []struct {
-		name   string
-		header string
+		name     string
+		header   string
+		replayID string
 		// handle is the handler's work; it opens a span of its own to show
 		// that the context it gets carries the segment.
 		handle    func(ctx context.Context) error
@@ -52,6 +53,7 @@ func TestTrace(t *testing.T) {
 		wantFault, wantError bool
 	}{
 		{name: "sampled", header: sampled().String(), handle: work(nil), wantSegment: true},
+		{name: "replay", header: sampled().String(), replayID: "archive:rerun-1", handle: work(nil), wantSegment: true},
 		{name: "retryable failure is a fault", header: sampled().String(), handle: work(errors.New("S3 unavailable")), wantErr: true, wantSegment: true, wantFault: true},
 		{name: "permanent failure is an error", header: sampled().String(), handle: work(Permanent(errors.New("report missing"))), wantErr: true, wantSegment: true, wantError: true},
 		{name: "panic is a fault and goes on up", header: sampled().String(), handle: func(context.Context) error { panic("boom") }, wantPanic: true, wantSegment: true, wantFault: true},
@@ -64,6 +66,7 @@ func TestTrace(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := traceEvent(t, tc.header)
+			ev.ReplayID = tc.replayID
 			called := false
 			h := Trace("archive")(func(ctx context.Context, got events.ScanEvent) error {
 				called = true
@@ -93,7 +96,7 @@ func TestTrace(t *testing.T) {
 			if seg.Name != "archive" || seg.Type != "" || seg.ParentID != hdr.ParentID {
 				t.Errorf("%q type %q parent %s; want segment archive under %s", seg.Name, seg.Type, seg.ParentID, hdr.ParentID)
 			}
-			want := map[string]string{"handler": "archive", "event_id": ev.EventID, "scan_id": "scan-1", "image_digest": traceTestDigest, "repository": "team/app"}
+			want := map[string]string{"handler": "archive", "event_id": ev.EventID, "scan_id": "scan-1", "image_digest": traceTestDigest, "repository": "team/app", "replay_id": tc.replayID}
 			for k, v := range want {
 				if got := seg.Annotation(k); got != v {
 					t.Errorf("annotation %s = %q, want %q", k, got, v)

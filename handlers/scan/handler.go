@@ -10,6 +10,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/tracing"
 )
 
 // Config is the scan handler's behaviour that deployments tune.
@@ -79,15 +80,21 @@ func (h *Handler) Handle(ctx context.Context, m consume.Message) error {
 
 // HandlePush decodes a push event and acts on it.
 func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) {
+	_, span := startSpan(ctx, "decode", domain.ImageRef{}, "")
 	req, err := events.DecodePush(body)
 	var skip *events.SkipError
 	switch {
 	case errors.As(err, &skip):
+		span.End(nil)
 		h.logger.InfoContext(ctx, "push not scanned", slog.String("reason", skip.Reason))
 		return OutcomeSkipped, nil
 	case err != nil:
-		return "", consume.Permanent(fmt.Errorf("reject event: %w", err))
+		err = consume.Permanent(fmt.Errorf("reject event: %w", err))
+		span.Reject(err)
+		return "", err
 	}
+	annotateRef(span, req.Ref)
+	span.End(nil)
 	return h.Scan(ctx, req.Ref)
 }
 
@@ -96,7 +103,9 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error) {
 	log := h.logger.With(slog.String("image_digest", ref.Digest.String()), slog.String("repository", ref.Repository), slog.String("tag", ref.Tag))
 
-	info, err := h.inspector.Inspect(ctx, ref)
+	inspectCtx, span := startSpan(ctx, "inspect", ref, "")
+	info, err := h.inspector.Inspect(inspectCtx, ref)
+	span.End(unless(err, domain.ErrNotFound))
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		log.InfoContext(ctx, "image no longer in the registry; not scanned")
@@ -116,12 +125,16 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	}
 	var decision domain.Decision
 	var scanID string
-	err = h.store.Update(ctx, ref.Digest, func(s *domain.Scan) error {
+	claimCtx, span := startSpan(ctx, "cache claim", ref, "")
+	err = h.store.Update(claimCtx, ref.Digest, func(s *domain.Scan) error {
 		var err error
 		decision, err = s.Claim(domain.Claim{Ref: ref, Owner: owner, Now: now, LeaseUntil: leaseUntil, TraceHeader: traceHeader(ctx), MaxAttempts: h.cfg.MaxAttempts})
 		scanID = s.ScanID()
 		return err
 	})
+	span.Annotate("scan_id", scanID)
+	span.Annotate("decision", decision.String())
+	span.End(unless(err, domain.ErrUnchanged))
 	switch {
 	case errors.Is(err, domain.ErrUnchanged):
 		log.InfoContext(ctx, "already recorded; nothing to do")
@@ -148,7 +161,9 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	}
 	log.InfoContext(ctx, "scan started", slog.String("platform", platform))
 	start := h.now()
-	report, err := h.scanner.Scan(ctx, domain.ScanTarget{Ref: ref, Platform: platform, Deadline: leaseUntil})
+	runCtx, span := startSpan(ctx, "qscanner run", ref, scanID)
+	report, err := h.scanner.Scan(runCtx, domain.ScanTarget{Ref: ref, Platform: platform, Deadline: leaseUntil})
+	span.End(err)
 	if err != nil {
 		var f domain.Failure
 		if !errors.As(err, &f) {
@@ -159,14 +174,18 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	if report.Platform == "" {
 		report.Platform = platform
 	}
-	loc, err := h.reports.PutReport(ctx, scanID, report)
+	uploadCtx, span := startSpan(ctx, "report upload", ref, scanID)
+	loc, err := h.reports.PutReport(uploadCtx, scanID, report)
+	span.End(err)
 	if err != nil {
 		return h.fail(ctx, log, ref.Digest, owner, scanID, domain.Failure{Class: domain.FailureInternal, Reason: "store report: " + err.Error()}, nil)
 	}
 	summary := domain.Summarize(report)
-	err = h.store.Update(ctx, ref.Digest, func(s *domain.Scan) error {
+	writeCtx, span := startSpan(ctx, "record write", ref, scanID)
+	err = h.store.Update(writeCtx, ref.Digest, func(s *domain.Scan) error {
 		return s.Complete(owner, domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion}, h.now(), h.cfg.CacheTTL)
 	})
+	span.End(unless(err, domain.ErrLeaseLost))
 	if errors.Is(err, domain.ErrLeaseLost) {
 		log.WarnContext(ctx, "lease lost before the result was recorded; the newer scan's result stands")
 		return OutcomeInProgress, nil
@@ -189,20 +208,27 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 // (the ScanFailed event tells people); a retryable one returns an error so SQS
 // redelivers the push.
 func (h *Handler) fail(ctx context.Context, log *slog.Logger, d domain.Digest, owner, scanID string, f domain.Failure, partial *domain.Report) (Outcome, error) {
+	ref := domain.ImageRef{Digest: d}
 	var res *domain.ScanResult
 	if partial != nil {
-		if loc, err := h.reports.PutReport(ctx, scanID, partial); err == nil {
+		uploadCtx, span := startSpan(ctx, "report upload", ref, scanID)
+		loc, err := h.reports.PutReport(uploadCtx, scanID, partial)
+		span.End(err)
+		if err == nil {
 			res = &domain.ScanResult{Summary: domain.Summarize(partial), Report: loc, Platform: partial.Platform, QScannerVersion: partial.QScannerVersion}
 		} else {
 			log.WarnContext(ctx, "partial report not stored", slog.String("error", err.Error()))
 		}
 	}
 	var final bool
-	err := h.store.Update(ctx, d, func(s *domain.Scan) error {
+	writeCtx, span := startSpan(ctx, "record write", ref, scanID)
+	span.Annotate("failure_class", string(f.Class))
+	err := h.store.Update(writeCtx, d, func(s *domain.Scan) error {
 		var err error
 		final, err = s.Fail(owner, f, res, h.cfg.MaxAttempts, h.now(), h.cfg.CacheTTL)
 		return err
 	})
+	span.End(unless(err, domain.ErrLeaseLost))
 	if errors.Is(err, domain.ErrLeaseLost) {
 		log.WarnContext(ctx, "lease lost before the failure was recorded", slog.String("failure", f.Error()))
 		return OutcomeInProgress, nil
@@ -217,11 +243,37 @@ func (h *Handler) fail(ctx context.Context, log *slog.Logger, d domain.Digest, o
 	return OutcomeRetrying, fmt.Errorf("scan %s: %w (will retry)", d, f)
 }
 
-// traceHeader is the X-Ray trace header Lambda put on the invocation's
-// context, stored on the record so downstream handlers join the same trace.
-func traceHeader(ctx context.Context) string {
-	if v, ok := ctx.Value("x-amzn-trace-id").(string); ok {
-		return v
+// traceHeader is the trace header Lambda gave the invocation, in full
+// (Root=…;Parent=…;Sampled=…), stored on the record so that downstream
+// handlers continue the same trace under this function's segment.
+func traceHeader(ctx context.Context) string { return tracing.InvocationHeader(ctx) }
+
+// startSpan opens a span for one step of handling a push, in the
+// invocation's trace, annotated with what is known of the scan so far.
+func startSpan(ctx context.Context, name string, ref domain.ImageRef, scanID string) (context.Context, *tracing.Span) {
+	ctx, span := tracing.Start(ctx, name)
+	span.Annotate("handler", "scan")
+	annotateRef(span, ref)
+	if scanID != "" {
+		span.Annotate("scan_id", scanID)
 	}
-	return ""
+	return ctx, span
+}
+
+func annotateRef(span *tracing.Span, ref domain.ImageRef) {
+	if ref.Digest != "" {
+		span.Annotate("image_digest", ref.Digest.String())
+	}
+	if ref.Repository != "" {
+		span.Annotate("repository", ref.Repository)
+	}
+}
+
+// unless is err, or nil when err is the expected outcome target, which is
+// handled and is no failure of the step.
+func unless(err, target error) error {
+	if errors.Is(err, target) {
+		return nil
+	}
+	return err
 }

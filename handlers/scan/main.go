@@ -26,11 +26,13 @@ import (
 	"ecrscanner/infra/queue"
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/secretstore"
+	"ecrscanner/infra/tracing"
 )
 
 func main() {
 	ctx := context.Background()
 	logger := lambdacontext.NewLogger().With(slog.String("handler", "scan"))
+	tracing.Setup(logger)
 
 	env := lambdaenv.New()
 	table := env.Required("SCANS_TABLE")
@@ -52,11 +54,11 @@ func main() {
 	secretID := env.String("QUALYS_TOKEN_SECRET_ARN", "")
 	dlqURL := env.String("DLQ_URL", "")
 
-	awsCfg, err := awsconfig.Load(ctx)
+	awsCfg, err := awsconfig.Load(ctx, tracing.Instrument)
 	env.Check(err)
 	tokens, err := secretstore.New(secretstore.Config{SecretID: secretID, SecretIDSetting: "QUALYS_TOKEN_SECRET_ARN"}, secretsmanager.NewFromConfig(awsCfg))
 	env.Check(err)
-	runner, err := qscanner.NewRunner(qcfg, tokens, logger)
+	runner, err := qscanner.NewRunner(qcfg, traceTokens(tokens), logger)
 	env.Check(err)
 	store, err := dynamostore.NewScanStore(dynamodb.NewFromConfig(awsCfg), table)
 	env.Check(err)
@@ -79,4 +81,23 @@ func main() {
 		os.Exit(1)
 	}
 	lambda.StartHandlerFunc(consume.Batch(consume.Standard(h.Handle, logger, dlq)))
+}
+
+// tracedTokens records each Qualys token fetch (a Secrets Manager read, or a
+// cache hit) as a "token fetch" span; the runner asks inside its own run, so
+// the span sits under "qscanner run".
+type tracedTokens struct{ qscanner.TokenSource }
+
+func traceTokens(ts qscanner.TokenSource) qscanner.TokenSource {
+	if ts == nil {
+		return nil // NewRunner reports the missing source
+	}
+	return tracedTokens{ts}
+}
+
+func (t tracedTokens) Token(ctx context.Context) (string, error) {
+	ctx, span := tracing.Start(ctx, "token fetch")
+	tok, err := t.TokenSource.Token(ctx)
+	span.End(err)
+	return tok, err
 }

@@ -59,6 +59,9 @@ type Pipe struct {
 	// enriched event.
 	DetailType string
 	DLQURL     string
+	// TraceHeader, when set, gives each enrichment invocation its trace
+	// header, as Lambda does for a function with active tracing.
+	TraceHeader func() string
 
 	Streams StreamsAPI
 	Events  BusAPI
@@ -211,7 +214,7 @@ func (p *Pipe) deliver(ctx context.Context, batch []json.RawMessage) {
 }
 
 func (p *Pipe) deliverOnce(ctx context.Context, payload []byte) error {
-	out, err := p.Enrich.Invoke(ctx, payload, "")
+	out, err := p.Enrich.Invoke(ctx, payload, traceHeader(p.TraceHeader))
 	if err != nil {
 		return fmt.Errorf("enrichment: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"ecrscanner/infra/eventpattern"
 	"ecrscanner/infra/local/motoserver"
 	"ecrscanner/infra/stack"
+	"ecrscanner/infra/tracing"
 )
 
 // PipelineOptions configures a local run of the whole stack.
@@ -40,6 +42,11 @@ type PipelineOptions struct {
 	FunctionEnv map[string]map[string]string
 	// RetryDelay is how soon a failed message is retried (default 1s).
 	RetryDelay time.Duration
+	// XRayDaemon, when set, is the UDP address (host:port) of an X-Ray
+	// daemon, and the functions trace as they do in Lambda with active
+	// tracing: they get AWS_XRAY_DAEMON_ADDRESS and the other variables
+	// Lambda sets, and every invocation a fresh sampled trace header.
+	XRayDaemon string
 	Logger     *slog.Logger
 	// Output receives the functions' log lines.
 	Output   func(function, line string)
@@ -70,6 +77,11 @@ func StartPipeline(ctx context.Context, cfg aws.Config, opts PipelineOptions) (*
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = time.Second
+	}
+	if opts.XRayDaemon != "" {
+		if _, _, err := net.SplitHostPort(opts.XRayDaemon); err != nil {
+			return nil, fmt.Errorf("X-Ray daemon address %q: %w", opts.XRayDaemon, err)
+		}
 	}
 	tmpl, err := stack.Load()
 	if err != nil {
@@ -111,6 +123,9 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 		if err != nil {
 			return err
 		}
+		for k, v := range tracingEnv(opts.XRayDaemon, opts.BuildDir) {
+			env[k] = v
+		}
 		for k, v := range opts.Env {
 			env[k] = v
 		}
@@ -145,6 +160,7 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 			BatchSize: m.BatchSize, Concurrency: concurrency[m.Function], RetryDelay: opts.RetryDelay,
 			Visibility:              6 * p.Functions[m.Function].Timeout, // AWS's advice for a queue feeding a function
 			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqsClient, Logger: opts.Logger, OnResult: opts.OnResult,
+			TraceHeader: newTrace(opts.XRayDaemon),
 		}
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); poller.Run(runCtx) }()
@@ -185,7 +201,7 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 		StreamARN: aws.ToString(desc.Table.LatestStreamArn), BatchSize: spec.BatchSize, MaxRetries: min(spec.MaximumRetryAttempts, 3),
 		Enrich: p.Functions[spec.Enrichment], Bus: bus, Source: spec.Source, DetailType: spec.DetailType,
 		Streams: dynamodbstreams.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), DLQ: sqs.NewFromConfig(cfg),
-		Logger: opts.Logger, OnEvent: opts.OnEvent,
+		Logger: opts.Logger, OnEvent: opts.OnEvent, TraceHeader: newTrace(opts.XRayDaemon),
 	}
 	if spec.DeadLetterQueue != "" {
 		pipe.DLQURL, _ = d.ref(spec.DeadLetterQueue)
@@ -198,6 +214,32 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 		pipe.Filters = append(pipe.Filters, pat)
 	}
 	return pipe, nil
+}
+
+// tracingEnv is what Lambda adds to a function's environment with active
+// tracing, for a daemon at addr; nothing without one. LAMBDA_TASK_ROOT is
+// where the function's code is (the SDK checks it to know it runs in Lambda).
+func tracingEnv(addr, taskRoot string) map[string]string {
+	if addr == "" {
+		return nil
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	return map[string]string{
+		"AWS_XRAY_DAEMON_ADDRESS":  addr,
+		"_AWS_XRAY_DAEMON_ADDRESS": host,
+		"_AWS_XRAY_DAEMON_PORT":    port,
+		"AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+		"LAMBDA_TASK_ROOT":         taskRoot,
+	}
+}
+
+// newTrace gives invocations a fresh sampled trace header each when a
+// daemon records them, and none otherwise.
+func newTrace(daemon string) func() string {
+	if daemon == "" {
+		return nil
+	}
+	return func() string { return tracing.NewHeader(time.Now()).String() }
 }
 
 // observeAlerts subscribes a queue to every SNS topic of the stack, so the

@@ -41,6 +41,9 @@ type Poller struct {
 	RetryDelay time.Duration
 	// ReportBatchItemFailures follows the mapping's FunctionResponseTypes.
 	ReportBatchItemFailures bool
+	// TraceHeader, when set, gives each invocation its trace header, as
+	// Lambda does for a function with active tracing; nil invokes untraced.
+	TraceHeader func() string
 
 	SQS    QueueAPI
 	Logger *slog.Logger
@@ -101,7 +104,7 @@ func (p *Poller) once(ctx context.Context) error {
 	}
 	payload, _ := json.Marshal(ev)
 	start := time.Now()
-	resp, err := p.Function.Invoke(ctx, payload, "")
+	resp, err := p.Function.Invoke(ctx, payload, traceHeader(p.TraceHeader))
 	failed := map[string]bool{}
 	if err != nil {
 		for id := range receipts {
@@ -134,6 +137,13 @@ func (p *Poller) once(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func traceHeader(next func() string) string {
+	if next == nil {
+		return ""
+	}
+	return next()
 }
 
 // toLambdaSQS renders an SDK message as the Lambda SQS event record.
