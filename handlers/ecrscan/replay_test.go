@@ -271,7 +271,7 @@ func TestReplayDryRunSendsNothing(t *testing.T) {
 	replayIDOf(t, stdout)
 	for _, want := range []string{
 		"dry run: nothing is sent",
-		ok.Digest.String() + "  ScanCompleted  team/app      alert,archive,tag",
+		ok.Digest.String() + "  ScanCompleted  team/app      alert,archive,securityhub,tag",
 		bad.Digest.String() + "  ScanFailed     team/app      alert",
 		"would send 2 event(s)",
 	} {
@@ -318,7 +318,7 @@ func TestReplayToOneHandler(t *testing.T) {
 		t.Errorf("a digest without a record: exit %d, stderr %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "replay", "--stack", s.st.Name, "--all", "--handler", "nosuch", "--checkpoint", checkpoint)
-	if code != exitUsage || !strings.Contains(stderr, "alert, archive, tag") {
+	if code != exitUsage || !strings.Contains(stderr, "alert, archive, securityhub, tag") {
 		t.Errorf("an unknown handler: exit %d, stderr %q", code, stderr)
 	}
 }

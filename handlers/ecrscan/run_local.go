@@ -335,7 +335,7 @@ func (r *localRun) summary(e effects) {
 		for _, t := range ts {
 			total += t
 		}
-		fmt.Fprintf(r.out, "  %-16s %d invocation(s), %.0f ms each on average\n", n, len(ts), float64(total.Milliseconds())/float64(len(ts)))
+		fmt.Fprintf(r.out, "  %-20s %d invocation(s), %.0f ms each on average\n", n, len(ts), float64(total.Milliseconds())/float64(len(ts)))
 	}
 }
 

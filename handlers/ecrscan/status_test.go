@@ -125,10 +125,11 @@ func TestStatusOfACompletedScan(t *testing.T) {
 		"trace id    1-65f0c0de-0123456789abcdef01234567",
 		"last event  ScanCompleted " + rec.Event.ID + " at 2024-05-01T10:03:00Z (published)",
 		"team/other  stable  123456789012  us-east-1",
-		"alert    DONE",
+		"alert        DONE",
 		"replay-7 DONE",
-		"archive  IN_PROGRESS (lease until 2024-05-01T10:10:00Z)",
-		"tag      none",
+		"archive      IN_PROGRESS (lease until 2024-05-01T10:10:00Z)",
+		"securityhub  none",
+		"tag          none",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
@@ -155,6 +156,7 @@ func TestStatusOfACompletedScan(t *testing.T) {
 	want := []handlerOutcome{
 		{Handler: "alert", Outcome: replay.MarkerDone, Replays: []replayOutcome{{ReplayID: "replay-7", EventID: replayed.EventID, Outcome: replay.MarkerDone}}},
 		{Handler: "archive", Outcome: replay.MarkerInProgress, LeaseUntil: clock.Add(5 * time.Minute), Replays: []replayOutcome{}},
+		{Handler: "securityhub", Outcome: outcomeNone, Replays: []replayOutcome{}},
 		{Handler: "tag", Outcome: outcomeNone, Replays: []replayOutcome{}},
 	}
 	if len(got.Handlers) != len(want) {

@@ -326,6 +326,20 @@ func (d *Deployment) sub(tmpl string) (string, error) {
 	}
 }
 
+// Created reports whether the template creates the resource for this
+// deployment's parameters: it has no condition, or its condition holds.
+func (d *Deployment) Created(logicalID string) bool {
+	r, ok := d.Template.Resources[logicalID]
+	if !ok {
+		return false
+	}
+	if r.Condition == "" {
+		return true
+	}
+	ok, err := d.Condition(r.Condition)
+	return err == nil && ok
+}
+
 // Condition evaluates one of the template's conditions.
 func (d *Deployment) Condition(name string) (bool, error) {
 	c, ok := d.Template.Conditions[name]

@@ -39,3 +39,18 @@ func TestTemplateDeploysIntoMoto(t *testing.T) {
 		}
 	}
 }
+
+// A resource whose condition is false is neither created nor started.
+func TestOptionalHandlerCanBeLeftOut(t *testing.T) {
+	cfg := mototest.Config(t)
+	d, err := local.Deploy(context.Background(), cfg, local.DeployOptions{StackName: mototest.UniqueName("optional"), Params: map[string]string{"EnableSecurityHub": "false"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Created("SecurityHubFunction") || d.Physical["SecurityHubQueue"] != "" {
+		t.Error("the Security Hub handler was created although EnableSecurityHub=false")
+	}
+	if !d.Created("ArchiveFunction") {
+		t.Error("an unconditional function counts as not created")
+	}
+}

@@ -119,6 +119,9 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 		concurrency[m.Function] = max(1, min(m.MaximumConcurrency, 4))
 	}
 	for _, fs := range tmpl.Functions() {
+		if !d.Created(fs.LogicalID) {
+			continue // its condition is false for these parameters
+		}
 		env, err := d.Environment(fs)
 		if err != nil {
 			return err
@@ -150,6 +153,9 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 
 	sqsClient := sqs.NewFromConfig(cfg)
 	for _, m := range mappings {
+		if !d.Created(m.LogicalID) || p.Functions[m.Function] == nil {
+			continue
+		}
 		url, err := d.ref(m.Queue)
 		if err != nil {
 			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)

@@ -29,8 +29,8 @@ func TestLoadStackFindsTheTemplatesResources(t *testing.T) {
 	if e.st.ScansTable != e.d.Physical["ScansTable"] || e.st.IdempotencyTable != e.d.Physical["IdempotencyTable"] || e.st.Bus != e.d.Physical["ImageScansBus"] {
 		t.Errorf("stack %+v does not match the deployment", e.st)
 	}
-	if got := e.st.HandlerNames(); !slices.Equal(got, []string{"alert", "archive", "tag"}) {
-		t.Errorf("handlers %v, want alert, archive, tag", got)
+	if got := e.st.HandlerNames(); !slices.Equal(got, []string{"alert", "archive", "securityhub", "tag"}) {
+		t.Errorf("handlers %v, want alert, archive, securityhub, tag", got)
 	}
 	for _, h := range e.st.Handlers {
 		if h.Queue == "" || h.Rule == "" {

@@ -233,7 +233,7 @@ func TestHandlerSpecs(t *testing.T) {
 			t.Errorf("spec %+v", h)
 		}
 	}
-	if !slices.Equal(names, []string{"alert", "archive", "tag"}) {
+	if !slices.Equal(names, []string{"alert", "archive", "securityhub", "tag"}) {
 		t.Errorf("handlers %v", names)
 	}
 	extra, err := stack.Parse([]byte(`

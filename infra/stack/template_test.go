@@ -2,6 +2,8 @@ package stack_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -121,8 +123,8 @@ func stringsOf(v any) []string {
 func TestEveryFunctionHasARoleOfItsOwn(t *testing.T) {
 	tpl := load(t)
 	functions := tpl.Functions()
-	if len(functions) != 5 {
-		t.Fatalf("found %d functions, want 5", len(functions))
+	if len(functions) != 6 {
+		t.Fatalf("found %d functions, want 6", len(functions))
 	}
 	owner := map[string]string{}
 	for _, f := range functions {
@@ -198,6 +200,8 @@ var actionsWithoutResourceARN = []string{
 	"xray:PutTraceSegments",
 	"xray:PutTelemetryRecords",
 	"cloudwatch:PutMetricData",
+	"securityhub:GetFindings",
+	"securityhub:BatchUpdateFindings",
 }
 
 func TestStarResourcesOnlyForActionsWithoutResourceARNs(t *testing.T) {
@@ -236,6 +240,7 @@ func TestQueuesRedriveToDeadLetterQueues(t *testing.T) {
 		{"ArchiveQueue", "ArchiveDLQ", 5},
 		{"TagQueue", "TagDLQ", 5},
 		{"AlertQueue", "AlertDLQ", 5},
+		{"SecurityHubQueue", "SecurityHubDLQ", 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.queue, func(t *testing.T) {
@@ -397,6 +402,7 @@ func TestEachHandlerHasItsOwnRuleQueueAndFunction(t *testing.T) {
 		{"Archive", []string{"Scan Completed", "Image Referenced"}},
 		{"Tag", []string{"Scan Completed", "Image Referenced"}},
 		{"Alert", []string{"Scan Completed", "Image Referenced", "Scan Failed"}},
+		{"SecurityHub", []string{"Scan Completed", "Image Referenced"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.handler, func(t *testing.T) {
@@ -575,6 +581,7 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
 		{"AlertFunction", "alert", "arm64", []string{
 			"LOG_LEVEL", "TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL"}},
+		{"SecurityHubFunction", "securityhub", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
@@ -770,5 +777,72 @@ func TestFunctionsParkInTheirOwnDeadLetterQueue(t *testing.T) {
 				t.Errorf("%s may send to %#v, want only %s", f.Role, sendsTo, dlq)
 			}
 		})
+	}
+}
+
+// The Security Hub handler can be left out (EnableSecurityHub=false) as a
+// whole, and may import findings only as the account's own default product
+// and change no more of a finding than its workflow status.
+func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
+	tpl := load(t)
+	p, ok := tpl.Parameters["EnableSecurityHub"]
+	if !ok || p.Default != "true" || !slices.Equal(p.AllowedValues, []string{"true", "false"}) {
+		t.Errorf("EnableSecurityHub = %+v, want default true of true/false", p)
+	}
+	want := map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "EnableSecurityHub"}, "true"}}
+	if got := tpl.Conditions["UseSecurityHub"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("UseSecurityHub = %#v, want %#v", got, want)
+	}
+	n := 0
+	for id, r := range tpl.Resources {
+		if strings.HasPrefix(id, "SecurityHub") {
+			n++
+			if r.Condition != "UseSecurityHub" {
+				t.Errorf("%s has condition %q, want UseSecurityHub", id, r.Condition)
+			}
+		}
+	}
+	if n != 10 {
+		t.Errorf("%d SecurityHub resources, want 10 (rule, queue, DLQ, queue policy, log group, role, function, mapping, two alarms)", n)
+	}
+	for id, o := range tpl.Outputs {
+		if strings.HasPrefix(id, "SecurityHub") && o.Condition != "UseSecurityHub" {
+			t.Errorf("output %s has condition %q, want UseSecurityHub", id, o.Condition)
+		}
+	}
+
+	product := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"}
+	var fn stack.FunctionSpec
+	for _, f := range tpl.Functions() {
+		if f.LogicalID == "SecurityHubFunction" {
+			fn = f
+		}
+	}
+	if !reflect.DeepEqual(fn.Environment["PRODUCT_ARN"], product) {
+		t.Errorf("PRODUCT_ARN = %#v, want %#v", fn.Environment["PRODUCT_ARN"], product)
+	}
+	granted := map[string]statement{}
+	for _, s := range identityStatements(tpl) {
+		if strings.HasPrefix(s.where, "SecurityHubRole/") {
+			for _, a := range stringsOf(s.body["Action"]) {
+				if strings.HasPrefix(a, "securityhub:") {
+					granted[a] = s
+				}
+			}
+		}
+		if !strings.HasPrefix(s.where, "SecurityHubRole/") && strings.Contains(fmt.Sprint(s.body["Action"]), "securityhub:") {
+			t.Errorf("%s grants Security Hub actions; only SecurityHubRole may", s.where)
+		}
+	}
+	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}) {
+		t.Errorf("SecurityHubRole may call %v", got)
+	}
+	if r := granted["securityhub:BatchImportFindings"].body["Resource"]; !reflect.DeepEqual(r, product) {
+		t.Errorf("BatchImportFindings granted on %#v, want only the default product %#v", r, product)
+	}
+	cond := granted["securityhub:BatchUpdateFindings"].body["Condition"]
+	wantCond := map[string]any{"StringEquals": map[string]any{"securityhub:ASFFSyntaxPath/Workflow.Status": "RESOLVED"}}
+	if !reflect.DeepEqual(cond, wantCond) {
+		t.Errorf("BatchUpdateFindings condition %#v, want %#v", cond, wantCond)
 	}
 }

@@ -1,0 +1,477 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"ecrscanner/domain"
+	"ecrscanner/infra/securityhubstore"
+)
+
+// Finding identity. A finding's Id names the repository, not the image: a
+// rescan of the repository (a new digest pushed, or the cache expiring)
+// updates the same findings, and those its report no longer has are
+// resolved. Security Hub thus shows each repository as its most recently
+// scanned image.
+const (
+	// idScheme starts every Id:
+	// qualys-qscanner:<account>:<region>:<repository>:vuln:<QID> and
+	// qualys-qscanner:<account>:<region>:<repository>:secret:<hash of rule, file, line>.
+	// ECR repository names cannot hold ':', so the prefix of one repository
+	// never matches another's.
+	idScheme        = "qualys-qscanner"
+	generatorPrefix = "qualys-qscanner/"
+	vulnGenerator   = generatorPrefix + "vuln/"
+	secretGenerator = generatorPrefix + "secret/"
+)
+
+// ASFF types (the namespace/category/classifier taxonomy).
+const (
+	typeCVE    = "Software and Configuration Checks/Vulnerabilities/CVE"
+	typeVuln   = "Software and Configuration Checks/Vulnerabilities"
+	typeSecret = "Sensitive Data Identifications/Passwords"
+)
+
+// Bounds on what one finding carries, so that it stays far below Security
+// Hub's 240 KB whatever the scanner reported; the description says how many
+// were left out.
+const (
+	maxCVEs     = 10
+	maxPackages = 10
+)
+
+// repositoryPrefix is the Id prefix shared by every finding of one
+// repository, and only by them.
+func repositoryPrefix(account, region, repository string) string {
+	return idScheme + ":" + account + ":" + region + ":" + repository + ":"
+}
+
+var plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// vulnKey is a QID as it goes into an Id: as it is when it is a plain token
+// (QIDs are numbers), else a hash of it.
+func vulnKey(qid string) string {
+	if plainKeyRE.MatchString(qid) {
+		return qid
+	}
+	return "h" + hashOf(qid)
+}
+
+// secretKey identifies a secret by rule, file and line: the same credential
+// found again in the same place is the same finding.
+func secretKey(s domain.Secret) string {
+	return hashOf(s.RuleID, s.File, strconv.Itoa(s.StartLine))
+}
+
+func hashOf(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// image is what every finding of one repository's scan shares.
+type image struct {
+	product         securityhubstore.Product
+	account, region string
+	repository      string
+	digest          domain.Digest
+	tags            []string
+	platform        string
+	qscannerVersion string
+	scanID          string
+	// observedAt is when the repository was seen holding this image: the
+	// event's time, so that every delivery of one event writes the same
+	// finding.
+	observedAt time.Time
+}
+
+func (im image) prefix() string { return repositoryPrefix(im.account, im.region, im.repository) }
+
+// resourceID names the image the way Amazon Inspector does in Security Hub:
+// the repository ARN followed by the digest.
+func (im image) resourceID() string {
+	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s/%s", im.product.Partition, im.region, im.account, im.repository, im.digest)
+}
+
+func (im image) resource() securityhubstore.Resource {
+	return securityhubstore.Resource{
+		Type:      "AwsEcrContainerImage",
+		ID:        im.resourceID(),
+		Partition: im.product.Partition,
+		Region:    im.region,
+		Details: &securityhubstore.ResourceDetails{AwsEcrContainerImage: &securityhubstore.EcrContainerImage{
+			RegistryID:     im.account,
+			RepositoryName: im.repository,
+			ImageDigest:    im.digest.String(),
+			ImageTags:      im.tags,
+			Architecture:   architecture(im.platform),
+		}},
+	}
+}
+
+// architecture maps an OCI platform to the values ASFF accepts (arm64, i386,
+// x86_64); others are left out.
+func architecture(platform string) string {
+	parts := strings.Split(platform, "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	switch parts[1] {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "arm64"
+	case "386":
+		return "i386"
+	}
+	return ""
+}
+
+// where is the image as text: repository@sha256:<12 hex> (platform).
+func (im image) where() string {
+	s := im.repository + "@sha256:" + im.digest.Short()
+	if im.platform != "" {
+		s += " (" + im.platform + ")"
+	}
+	return s
+}
+
+func (im image) productFields(extra ...string) map[string]string {
+	m := map[string]string{}
+	set := func(k, v string) {
+		if v = text(v, securityhubstore.MaxFieldValueLen); v != "" {
+			m["qualys-qscanner/"+k] = v
+		}
+	}
+	set("scan_id", im.scanID)
+	set("image_digest", im.digest.String())
+	set("platform", im.platform)
+	set("qscanner_version", im.qscannerVersion)
+	for i := 0; i+1 < len(extra); i += 2 {
+		set(extra[i], extra[i+1])
+	}
+	return m
+}
+
+// label maps a severity onto Security Hub's labels. ASFF has no UNKNOWN: an
+// unknown severity is INFORMATIONAL, with Original saying UNKNOWN.
+func label(s domain.Severity) string {
+	switch s {
+	case domain.SeverityCritical:
+		return securityhubstore.SeverityCritical
+	case domain.SeverityHigh:
+		return securityhubstore.SeverityHigh
+	case domain.SeverityMedium:
+		return securityhubstore.SeverityMedium
+	case domain.SeverityLow:
+		return securityhubstore.SeverityLow
+	}
+	return securityhubstore.SeverityInformational
+}
+
+// finding fills in what every finding has. CreatedAt and FirstObservedAt are
+// the observation time here; the handler keeps an existing finding's own.
+func (im image) finding(id, generator string, types []string, sev securityhubstore.Severity, title, description string) securityhubstore.Finding {
+	return securityhubstore.Finding{
+		SchemaVersion:   securityhubstore.SchemaVersion,
+		ID:              id,
+		ProductARN:      im.product.ARN,
+		GeneratorID:     generator,
+		AwsAccountID:    im.account,
+		Types:           types,
+		CreatedAt:       im.observedAt,
+		UpdatedAt:       im.observedAt,
+		FirstObservedAt: im.observedAt,
+		LastObservedAt:  im.observedAt,
+		Severity:        sev,
+		Title:           text(title, securityhubstore.MaxTitleLen),
+		Description:     text(description, securityhubstore.MaxDescriptionLen),
+		Resources:       []securityhubstore.Resource{im.resource()},
+		FindingProviderFields: &securityhubstore.FindingProviderFields{
+			Severity: &securityhubstore.Severity{Label: sev.Label, Original: sev.Original},
+			Types:    append([]string(nil), types...),
+		},
+		Workflow:    securityhubstore.Workflow{Status: securityhubstore.WorkflowNew},
+		RecordState: securityhubstore.RecordStateActive,
+	}
+}
+
+// findingsOf maps a report to one finding per QID and one per secret (rule,
+// file, line), in the report's order. Repeats of one identity are merged, so
+// every Id appears once.
+func findingsOf(im image, rep *domain.Report) []securityhubstore.Finding {
+	var out []securityhubstore.Finding
+	vulns := map[string]int{}
+	var merged []domain.Vulnerability
+	for _, v := range rep.Vulnerabilities {
+		k := vulnKey(v.QID)
+		if i, ok := vulns[k]; ok {
+			m := &merged[i]
+			m.Severity = max(m.Severity, v.Severity)
+			m.QualysSeverity = max(m.QualysSeverity, v.QualysSeverity)
+			m.CVSS3 = max(m.CVSS3, v.CVSS3)
+			m.CVEs = append(m.CVEs, v.CVEs...)
+			m.Packages = append(m.Packages, v.Packages...)
+			continue
+		}
+		vulns[k] = len(merged)
+		v.CVEs = append([]string(nil), v.CVEs...)
+		v.Packages = append([]domain.Package(nil), v.Packages...)
+		merged = append(merged, v)
+	}
+	for _, v := range merged {
+		out = append(out, vulnFinding(im, v))
+	}
+	secrets := map[string]bool{}
+	for _, s := range rep.Secrets {
+		k := secretKey(s)
+		if secrets[k] {
+			continue
+		}
+		secrets[k] = true
+		out = append(out, secretFinding(im, s))
+	}
+	return out
+}
+
+var cveRE = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
+
+func vulnFinding(im image, v domain.Vulnerability) securityhubstore.Finding {
+	qid := text(v.QID, 64)
+	original := v.Severity.String()
+	if v.QualysSeverity >= 1 && v.QualysSeverity <= 5 {
+		original = strconv.Itoa(v.QualysSeverity)
+	}
+	sev := securityhubstore.Severity{Label: label(v.Severity), Original: original}
+
+	cves := unique(v.CVEs)
+	types := []string{typeVuln}
+	if len(cves) > 0 {
+		types = []string{typeCVE}
+	}
+	pkgs := uniquePackages(v.Packages)
+
+	title := "QID " + qid
+	switch {
+	case v.Title != "":
+		title += ": " + v.Title
+	case len(pkgs) > 0:
+		title += " in " + pkgs[0].Name
+	}
+
+	var d strings.Builder
+	fmt.Fprintf(&d, "Qualys QID %s, %s", qid, v.Severity)
+	if v.QualysSeverity > 0 {
+		fmt.Fprintf(&d, " (Qualys severity %d", v.QualysSeverity)
+		if v.CVSS3 > 0 {
+			fmt.Fprintf(&d, ", CVSS v3 %.1f", v.CVSS3)
+		}
+		d.WriteString(")")
+	} else if v.CVSS3 > 0 {
+		fmt.Fprintf(&d, " (CVSS v3 %.1f)", v.CVSS3)
+	}
+	fmt.Fprintf(&d, ", in %s.", im.where())
+	if len(cves) > 0 {
+		fmt.Fprintf(&d, " %s.", strings.Join(cves, ", "))
+	}
+	if len(pkgs) > 0 {
+		d.WriteString(" Affected packages:")
+		for i, p := range pkgs {
+			if i > 0 {
+				d.WriteString(",")
+			}
+			fmt.Fprintf(&d, " %s %s", p.Name, p.InstalledVersion)
+			if p.FixedVersion != "" {
+				fmt.Fprintf(&d, " (fixed in %s)", p.FixedVersion)
+			} else {
+				d.WriteString(" (no fixed version yet)")
+			}
+		}
+		d.WriteString(".")
+	}
+	if im.qscannerVersion != "" {
+		fmt.Fprintf(&d, " Found by QScanner %s.", im.qscannerVersion)
+	}
+
+	f := im.finding(im.prefix()+"vuln:"+vulnKey(v.QID), vulnGenerator+vulnKey(v.QID), types, sev, title, d.String())
+	f.Remediation = &securityhubstore.Remediation{Recommendation: securityhubstore.Recommendation{
+		Text: text(vulnRemediation(pkgs), securityhubstore.MaxRemediationLen),
+	}}
+	f.ProductFields = im.productFields("qid", v.QID, "qualys_severity", nonZero(v.QualysSeverity), "category", v.Category)
+
+	fix := fixAvailable(pkgs)
+	shown := pkgs[:min(len(pkgs), maxPackages)]
+	var packages []securityhubstore.SoftwarePackage
+	for _, p := range shown {
+		packages = append(packages, securityhubstore.SoftwarePackage{
+			Name: text(p.Name, 256), Version: text(p.InstalledVersion, 256), FixedInVersion: text(p.FixedVersion, 256), FilePath: text(p.Path, 512),
+		})
+	}
+	ids := cves
+	if len(ids) == 0 {
+		ids = []string{"QID-" + qid}
+	}
+	for _, id := range ids[:min(len(ids), maxCVEs)] {
+		vuln := securityhubstore.Vulnerability{
+			ID:                 text(id, 128),
+			VulnerablePackages: packages,
+			Vendor:             &securityhubstore.Vendor{Name: "Qualys", VendorSeverity: nonZero(v.QualysSeverity)},
+			FixAvailable:       fix,
+		}
+		if v.CVSS3 > 0 {
+			vuln.Cvss = []securityhubstore.Cvss{{Version: "3", BaseScore: v.CVSS3}}
+		}
+		if cveRE.MatchString(id) {
+			vuln.ReferenceURLs = []string{"https://nvd.nist.gov/vuln/detail/" + id}
+		}
+		f.Vulnerabilities = append(f.Vulnerabilities, vuln)
+	}
+	return f
+}
+
+// vulnRemediation says which upgrades fix the vulnerability.
+func vulnRemediation(pkgs []domain.Package) string {
+	var fixes, open []string
+	for _, p := range pkgs {
+		if p.FixedVersion != "" {
+			fixes = append(fixes, p.Name+" to "+p.FixedVersion)
+		} else {
+			open = append(open, p.Name)
+		}
+	}
+	var b strings.Builder
+	if len(fixes) > 0 {
+		b.WriteString("Upgrade " + strings.Join(fixes, ", ") + ", then rebuild and push the image.")
+	}
+	if len(open) > 0 {
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString("No fixed version is known yet for " + strings.Join(open, ", ") + ": rebuild the image once one is published, or remove the package.")
+	}
+	if b.Len() == 0 {
+		b.WriteString("No fixed version is known yet: rebuild the image once one is published.")
+	}
+	return b.String()
+}
+
+// fixAvailable is YES when every affected package has a fixed version,
+// PARTIAL when some have, NO otherwise.
+func fixAvailable(pkgs []domain.Package) string {
+	fixed := 0
+	for _, p := range pkgs {
+		if p.FixedVersion != "" {
+			fixed++
+		}
+	}
+	switch {
+	case fixed == 0:
+		return securityhubstore.FixNo
+	case fixed == len(pkgs):
+		return securityhubstore.FixYes
+	}
+	return securityhubstore.FixPartial
+}
+
+// secretFinding describes where a secret is, never what it is: a
+// domain.Secret has no matched text to leak.
+func secretFinding(im image, s domain.Secret) securityhubstore.Finding {
+	rule := text(s.RuleID, 200)
+	if rule == "" {
+		rule = "unknown"
+	}
+	sev := securityhubstore.Severity{Label: label(s.Severity), Original: s.Severity.String()}
+	what := s.Title
+	if what == "" {
+		what = rule
+	}
+	at := s.File
+	if s.StartLine > 0 {
+		at += ":" + strconv.Itoa(s.StartLine)
+	}
+
+	var d strings.Builder
+	fmt.Fprintf(&d, "QScanner rule %s", rule)
+	if s.Category != "" {
+		fmt.Fprintf(&d, " (%s)", s.Category)
+	}
+	fmt.Fprintf(&d, " matched %s", s.File)
+	switch {
+	case s.StartLine > 0 && s.EndLine > s.StartLine:
+		fmt.Fprintf(&d, ", lines %d-%d", s.StartLine, s.EndLine)
+	case s.StartLine > 0:
+		fmt.Fprintf(&d, ", line %d", s.StartLine)
+	}
+	if s.Layer != "" {
+		fmt.Fprintf(&d, ", in layer %s", s.Layer)
+	}
+	fmt.Fprintf(&d, ", in %s. The matched text is not recorded.", im.where())
+
+	f := im.finding(im.prefix()+"secret:"+secretKey(s), secretGenerator+rule, []string{typeSecret}, sev, "Secret: "+what+" in "+at, d.String())
+	f.Remediation = &securityhubstore.Remediation{Recommendation: securityhubstore.Recommendation{
+		Text: "Revoke and rotate this credential: anyone who can pull the image can read it. Then rebuild the image without it and supply secrets at run time, for example from AWS Secrets Manager.",
+	}}
+	f.ProductFields = im.productFields(
+		"secret_rule", s.RuleID, "secret_category", s.Category, "file", s.File,
+		"line", nonZero(s.StartLine), "end_line", nonZero(s.EndLine), "layer", s.Layer)
+	return f
+}
+
+// unique drops empty and repeated entries, keeping the first-seen order.
+func unique(ss []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// uniquePackages drops nameless and repeated packages.
+func uniquePackages(ps []domain.Package) []domain.Package {
+	var out []domain.Package
+	seen := map[domain.Package]bool{}
+	for _, p := range ps {
+		p.Layer = ""
+		if p.Name == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+func nonZero(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// text makes scanner output fit an ASFF field: valid UTF-8, at most max
+// bytes, cut at a character boundary with an ellipsis when too long.
+func text(s string, max int) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	const ellipsis = "…"
+	n := max - len(ellipsis)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + ellipsis
+}

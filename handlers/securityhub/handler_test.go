@@ -1,0 +1,418 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/s3store"
+	"ecrscanner/infra/securityhubstore"
+)
+
+func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
+	env := newTestEnv(t)
+	product := testProductOf(t)
+	tests := []struct {
+		name    string
+		reports reportReader
+		hub     findingStore
+		product securityhubstore.Product
+	}{
+		{"no reports", nil, env.hub, product},
+		{"no hub", env.reports, nil, product},
+		{"no product", env.reports, env.hub, securityhubstore.Product{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewHandler(tt.reports, tt.hub, tt.product, env.h.logger); err == nil {
+				t.Error("NewHandler accepted a missing dependency")
+			}
+		})
+	}
+}
+
+func TestHandleImportsOneFindingPerVulnerabilityAndSecret(t *testing.T) {
+	env := newTestEnv(t)
+	rep := testReport()
+	ev := scanEvent(rep, testScanID, testScannedAt, mustRef(t, "team/app", "v1.2.3"))
+	if err := env.handle(t, ev, rep); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	got := env.hub.snapshot()
+	want := []string{vulnID("team/app", "379201"), vulnID("team/app", "380112"), secretID("team/app", rep.Secrets[0])}
+	if len(got) != len(want) {
+		t.Fatalf("%d findings, want %d", len(got), len(want))
+	}
+	for _, id := range want {
+		f, ok := got[id]
+		if !ok {
+			t.Fatalf("no finding %s", id)
+		}
+		if f.RecordState != securityhubstore.RecordStateActive || f.Workflow.Status != securityhubstore.WorkflowNew ||
+			!f.CreatedAt.Equal(testScannedAt) || !f.UpdatedAt.Equal(testScannedAt) || f.ProductARN != testProduct || f.AwsAccountID != testAccount {
+			t.Errorf("%s: state %s workflow %s created %v updated %v product %s", id, f.RecordState, f.Workflow.Status, f.CreatedAt, f.UpdatedAt, f.ProductARN)
+		}
+		img := f.Resources[0].Details.AwsEcrContainerImage
+		if f.Resources[0].ID != "arn:aws:ecr:eu-west-1:123456789012:repository/team/app/"+testDigest.String() || img.ImageDigest != testDigest.String() || !slices.Equal(img.ImageTags, []string{"v1.2.3"}) {
+			t.Errorf("%s: resource %+v %+v", id, f.Resources[0], img)
+		}
+	}
+	if v := got[want[0]]; v.GeneratorID != "qualys-qscanner/vuln/379201" || v.Severity != (securityhubstore.Severity{Label: "CRITICAL", Original: "5"}) || len(v.Vulnerabilities) != 2 {
+		t.Errorf("vulnerability finding: generator %s severity %+v, %d vulnerabilities", v.GeneratorID, v.Severity, len(v.Vulnerabilities))
+	}
+	if s := got[want[2]]; s.GeneratorID != "qualys-qscanner/secret/aws-access-key-id" || !slices.Equal(s.Types, []string{typeSecret}) {
+		t.Errorf("secret finding: generator %s types %v", s.GeneratorID, s.Types)
+	}
+}
+
+// rescanReport is a later scan of the repository (a new image): QID 379201
+// is still there, 380112 was fixed, 390001 is new, the secret is still there.
+func rescanReport() *domain.Report {
+	rep := testReport()
+	rep.Digest = testDigest2
+	rep.Vulnerabilities = []domain.Vulnerability{
+		rep.Vulnerabilities[0],
+		{QID: "390001", Title: "zlib overflow", Severity: domain.SeverityMedium, QualysSeverity: 3, CVEs: []string{"CVE-2025-1111"},
+			Packages: []domain.Package{{Name: "zlib", InstalledVersion: "1.3-r0", FixedVersion: "1.3.1-r0"}}},
+	}
+	return rep
+}
+
+func TestRescanUpdatesTheSameFindingsAndResolvesVanishedOnes(t *testing.T) {
+	env := newTestEnv(t)
+	first := testReport()
+	if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+		t.Fatal(err)
+	}
+	later := testScannedAt.Add(72 * time.Hour)
+	second := rescanReport()
+	if err := env.handle(t, scanEvent(second, "scan2", later, mustRefOf(t, testDigest2, "team/app", "v2")), second); err != nil {
+		t.Fatal(err)
+	}
+
+	kept := env.hub.get(t, vulnID("team/app", "379201"))
+	if !kept.CreatedAt.Equal(testScannedAt) || !kept.FirstObservedAt.Equal(testScannedAt) || !kept.UpdatedAt.Equal(later) || !kept.LastObservedAt.Equal(later) {
+		t.Errorf("kept finding: created %v first seen %v updated %v last seen %v; want first seen kept, updated advanced", kept.CreatedAt, kept.FirstObservedAt, kept.UpdatedAt, kept.LastObservedAt)
+	}
+	if d := kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testDigest2.String() || kept.ProductFields["qualys-qscanner/scan_id"] != "scan2" || kept.RecordState != securityhubstore.RecordStateActive {
+		t.Errorf("kept finding names digest %s scan %s state %s, want the rescan's", d, kept.ProductFields["qualys-qscanner/scan_id"], kept.RecordState)
+	}
+	if s := env.hub.get(t, secretID("team/app", first.Secrets[0])); s.RecordState != securityhubstore.RecordStateActive || !s.UpdatedAt.Equal(later) {
+		t.Errorf("secret still present: state %s updated %v", s.RecordState, s.UpdatedAt)
+	}
+	gone := env.hub.get(t, vulnID("team/app", "380112"))
+	if gone.RecordState != securityhubstore.RecordStateArchived || gone.Workflow.Status != securityhubstore.WorkflowResolved || !gone.UpdatedAt.Equal(later) || !gone.CreatedAt.Equal(testScannedAt) {
+		t.Errorf("vanished finding: state %s workflow %s updated %v created %v; want ARCHIVED RESOLVED at the rescan", gone.RecordState, gone.Workflow.Status, gone.UpdatedAt, gone.CreatedAt)
+	}
+	if d := gone.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testDigest.String() {
+		t.Errorf("vanished finding names %s, want the image it was found in", d)
+	}
+	if fresh := env.hub.get(t, vulnID("team/app", "390001")); !fresh.CreatedAt.Equal(later) || fresh.RecordState != securityhubstore.RecordStateActive {
+		t.Errorf("new finding: created %v state %s", fresh.CreatedAt, fresh.RecordState)
+	}
+	if len(env.hub.snapshot()) != 4 {
+		t.Errorf("%d findings, want 4 (three active, one archived)", len(env.hub.snapshot()))
+	}
+	if !reflect.DeepEqual(env.hub.workflows, [][]string{{vulnID("team/app", "380112")}}) {
+		t.Errorf("SetWorkflow calls %v, want one for the vanished finding", env.hub.workflows)
+	}
+
+	t.Run("a finding that comes back is active again", func(t *testing.T) {
+		third := testReport()
+		at := later.Add(24 * time.Hour)
+		if err := env.handle(t, scanEvent(third, "scan3", at, mustRef(t, "team/app", "v3")), third); err != nil {
+			t.Fatal(err)
+		}
+		back := env.hub.get(t, vulnID("team/app", "380112"))
+		if back.RecordState != securityhubstore.RecordStateActive || back.Workflow.Status != securityhubstore.WorkflowNew || !back.CreatedAt.Equal(testScannedAt) {
+			t.Errorf("returning finding: state %s workflow %s created %v", back.RecordState, back.Workflow.Status, back.CreatedAt)
+		}
+		if z := env.hub.get(t, vulnID("team/app", "390001")); z.RecordState != securityhubstore.RecordStateArchived {
+			t.Errorf("390001 is %s after a scan without it", z.RecordState)
+		}
+	})
+}
+
+func TestHandleIsIdempotent(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, env *testEnv) (events.ScanEvent, *domain.Report)
+	}{
+		{"first scan", func(t *testing.T, env *testEnv) (events.ScanEvent, *domain.Report) {
+			rep := testReport()
+			return scanEvent(rep, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), rep
+		}},
+		{"rescan that resolves", func(t *testing.T, env *testEnv) (events.ScanEvent, *domain.Report) {
+			first := testReport()
+			if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+				t.Fatal(err)
+			}
+			rep := rescanReport()
+			return scanEvent(rep, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2")), rep
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			ev, rep := tt.setup(t, env)
+			if err := env.handle(t, ev, rep); err != nil {
+				t.Fatal(err)
+			}
+			once := env.hub.snapshot()
+			workflows := len(env.hub.workflows)
+			if err := env.handle(t, ev, rep); err != nil {
+				t.Fatal(err)
+			}
+			if twice := env.hub.snapshot(); !reflect.DeepEqual(once, twice) {
+				t.Errorf("the second delivery changed the findings:\n once %+v\ntwice %+v", once, twice)
+			}
+			if len(env.hub.workflows) != workflows {
+				t.Errorf("the second delivery set workflows again: %v", env.hub.workflows[workflows:])
+			}
+		})
+	}
+}
+
+func TestAnOlderEventLeavesTheRepositoryAlone(t *testing.T) {
+	env := newTestEnv(t)
+	newer := rescanReport()
+	if err := env.handle(t, scanEvent(newer, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2")), newer); err != nil {
+		t.Fatal(err)
+	}
+	before := env.hub.snapshot()
+	calls := env.hub.importCalls()
+	older := testReport()
+	if err := env.handle(t, scanEvent(older, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), older); err != nil {
+		t.Fatal(err)
+	}
+	if after := env.hub.snapshot(); !reflect.DeepEqual(before, after) {
+		t.Error("an older scan changed the findings of a newer one")
+	}
+	if env.hub.importCalls() != calls || len(env.hub.workflows) != 0 {
+		t.Errorf("an older scan imported (%d calls) or resolved (%v)", env.hub.importCalls()-calls, env.hub.workflows)
+	}
+	if !strings.Contains(env.logs.String(), "newer scan") {
+		t.Error("skipping an older scan was not logged")
+	}
+}
+
+func TestResolutionLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		// prepare changes the stored findings after the first scan.
+		prepare func(h *fakeHub)
+		rescan  func(r *domain.Report)
+		// want is the record state and workflow of 380112 and of the secret
+		// after the rescan.
+		wantVuln, wantSecret [2]string
+		wantWorkflowCalls    int
+	}{
+		{
+			name:              "vanished vulnerability and secret are resolved",
+			rescan:            func(r *domain.Report) { r.Secrets = nil },
+			wantVuln:          [2]string{"ARCHIVED", "RESOLVED"},
+			wantSecret:        [2]string{"ARCHIVED", "RESOLVED"},
+			wantWorkflowCalls: 1,
+		},
+		{
+			name: "a suppressed finding is archived but stays suppressed",
+			prepare: func(h *fakeHub) {
+				f := h.findings[vulnID("team/app", "380112")]
+				f.Workflow.Status = securityhubstore.WorkflowSuppressed
+				h.findings[f.ID] = f
+			},
+			rescan:            func(r *domain.Report) {},
+			wantVuln:          [2]string{"ARCHIVED", "SUPPRESSED"},
+			wantSecret:        [2]string{"ACTIVE", "NEW"},
+			wantWorkflowCalls: 0,
+		},
+		{
+			name:       "a scan without the secret scan type resolves no secret",
+			rescan:     func(r *domain.Report) { r.Secrets, r.ScanTypes = nil, []string{"os", "sca"} },
+			wantVuln:   [2]string{"ARCHIVED", "RESOLVED"},
+			wantSecret: [2]string{"ACTIVE", "NEW"}, wantWorkflowCalls: 1,
+		},
+		{
+			name:       "a partial report resolves nothing",
+			rescan:     func(r *domain.Report) { r.Secrets, r.Partial = nil, true },
+			wantVuln:   [2]string{"ACTIVE", "NEW"},
+			wantSecret: [2]string{"ACTIVE", "NEW"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			first := testReport()
+			if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+				t.Fatal(err)
+			}
+			if tt.prepare != nil {
+				tt.prepare(env.hub)
+			}
+			second := rescanReport()
+			tt.rescan(second)
+			if err := env.handle(t, scanEvent(second, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2")), second); err != nil {
+				t.Fatal(err)
+			}
+			state := func(id string) [2]string {
+				f := env.hub.get(t, id)
+				return [2]string{f.RecordState, f.Workflow.Status}
+			}
+			if got := state(vulnID("team/app", "380112")); got != tt.wantVuln {
+				t.Errorf("380112 is %v, want %v", got, tt.wantVuln)
+			}
+			if got := state(secretID("team/app", first.Secrets[0])); got != tt.wantSecret {
+				t.Errorf("secret is %v, want %v", got, tt.wantSecret)
+			}
+			if len(env.hub.workflows) != tt.wantWorkflowCalls {
+				t.Errorf("%d SetWorkflow calls, want %d", len(env.hub.workflows), tt.wantWorkflowCalls)
+			}
+		})
+	}
+}
+
+func TestImageReferencedActsForTheNewRepositoryOnly(t *testing.T) {
+	env := newTestEnv(t)
+	rep := testReport()
+	app := mustRef(t, "team/app", "v1")
+	if err := env.handle(t, scanEvent(rep, testScanID, testScannedAt, app), rep); err != nil {
+		t.Fatal(err)
+	}
+	before := env.hub.snapshot()
+	env.hub.reads = nil
+
+	mirror := mustRef(t, "mirror/app", "v2")
+	if err := env.handle(t, referencedEvent(rep, testScannedAt.Add(time.Hour), mirror, app), rep); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{repositoryPrefix(testAccount, testRegion, "mirror/app")}; !slices.Equal(env.hub.reads, want) {
+		t.Errorf("read findings of %v, want only %v", env.hub.reads, want)
+	}
+	after := env.hub.snapshot()
+	for id, f := range before {
+		if !reflect.DeepEqual(after[id], f) {
+			t.Errorf("%s of team/app changed on a push to mirror/app", id)
+		}
+	}
+	m := env.hub.get(t, vulnID("mirror/app", "379201"))
+	if img := m.Resources[0].Details.AwsEcrContainerImage; img.RepositoryName != "mirror/app" || !slices.Equal(img.ImageTags, []string{"v2"}) || !m.CreatedAt.Equal(testScannedAt.Add(time.Hour)) {
+		t.Errorf("mirror finding: repository %s tags %v created %v", img.RepositoryName, img.ImageTags, m.CreatedAt)
+	}
+
+	t.Run("a new tag in the same repository lists every tag", func(t *testing.T) {
+		latest := mustRef(t, "team/app", "latest")
+		if err := env.handle(t, referencedEvent(rep, testScannedAt.Add(2*time.Hour), latest, app, mirror), rep); err != nil {
+			t.Fatal(err)
+		}
+		f := env.hub.get(t, vulnID("team/app", "379201"))
+		if tags := f.Resources[0].Details.AwsEcrContainerImage.ImageTags; !slices.Equal(tags, []string{"latest", "v1"}) {
+			t.Errorf("tags %v, want [latest v1]", tags)
+		}
+	})
+}
+
+func TestScanFailedChangesNothing(t *testing.T) {
+	env := newTestEnv(t)
+	ev := scanEvent(testReport(), testScanID, testScannedAt, mustRef(t, "team/app", "v1"))
+	ev.EventType, ev.DetailType, ev.Summary, ev.Report = domain.EventScanFailed, events.DetailTypeScanFailed, nil, nil
+	ev.Failure = &domain.Failure{Class: "image_not_found", Reason: "gone"}
+	if err := env.h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(env.hub.reads) != 0 || env.hub.importCalls() != 0 {
+		t.Errorf("a failed scan touched Security Hub: %d reads, %d imports", len(env.hub.reads), env.hub.importCalls())
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	failed := &securityhubstore.ImportError{Failed: []securityhubstore.FailedFinding{{ID: "x", Code: "InternalError"}}}
+	notEnabled := &securityhubstore.ImportError{Failed: []securityhubstore.FailedFinding{{ID: "x", Code: "InvalidAccess"}}}
+	tests := []struct {
+		name      string
+		change    func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report)
+		permanent bool
+	}{
+		{"report not there yet", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			env.reports.err = fmt.Errorf("get report: %w", domain.ErrNotFound)
+		}, false},
+		{"report location invalid", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			env.reports.err = fmt.Errorf("get report: %w location", domain.ErrInvalid)
+		}, true},
+		{"report too large", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			env.reports.err = fmt.Errorf("get report: %w", s3store.ErrReportTooLarge)
+		}, true},
+		{"report of another digest", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			rep.Digest = testDigest2
+		}, true},
+		{"no report pointer", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			ev.Report = nil
+		}, true},
+		{"image in another region", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			ref, _ := domain.NewImageRef(testAccount, "us-west-2", "team/app", string(testDigest), "v1")
+			ev.Ref, ev.References = ref, []domain.ImageRef{ref}
+		}, true},
+		{"security hub unreachable", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			env.hub.findingsErr = errors.New("connection reset")
+		}, false},
+		{"findings refused", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			env.hub.importErr = fmt.Errorf("import 3 findings: %w", failed)
+		}, false},
+		{"security hub not enabled", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			env.hub.importErr = fmt.Errorf("import 3 findings: %w", notEnabled)
+		}, true},
+		{"request invalid", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
+			env.hub.importErr = fmt.Errorf("import: %w request", domain.ErrInvalid)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			rep := testReport()
+			ev := scanEvent(rep, testScanID, testScannedAt, mustRef(t, "team/app", "v1"))
+			loc := *ev.Report
+			tt.change(t, env, &ev, rep)
+			env.reports.put(loc, rep)
+			err := env.h.Handle(context.Background(), ev)
+			if err == nil {
+				t.Fatal("Handle succeeded")
+			}
+			if got := consume.IsPermanent(err); got != tt.permanent {
+				t.Errorf("permanent = %v, want %v: %v", got, tt.permanent, err)
+			}
+		})
+	}
+}
+
+// A failure between setting the workflow and archiving leaves the findings
+// active, so the retry finds them and does both again.
+func TestResolutionIsRetried(t *testing.T) {
+	env := newTestEnv(t)
+	first := testReport()
+	if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+		t.Fatal(err)
+	}
+	second := rescanReport()
+	ev := scanEvent(second, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2"))
+	env.hub.workflowErr = errors.New("throttled")
+	if err := env.handle(t, ev, second); err == nil || consume.IsPermanent(err) {
+		t.Fatalf("Handle = %v, want a retryable error", err)
+	}
+	if f := env.hub.get(t, vulnID("team/app", "380112")); f.RecordState != securityhubstore.RecordStateActive {
+		t.Fatalf("archived although its workflow was not set: %s", f.RecordState)
+	}
+	env.hub.workflowErr = nil
+	if err := env.handle(t, ev, second); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if f := env.hub.get(t, vulnID("team/app", "380112")); f.RecordState != securityhubstore.RecordStateArchived || f.Workflow.Status != securityhubstore.WorkflowResolved {
+		t.Errorf("after the retry: %s %s, want ARCHIVED RESOLVED", f.RecordState, f.Workflow.Status)
+	}
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+	"ecrscanner/infra/awsconfig"
+	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/s3store"
+	"ecrscanner/infra/securityhubstore"
+)
+
+func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }
+
+// workflowRecorder passes every call to moto except BatchUpdateFindings,
+// which moto 5.2 does not implement (infra/securityhubstore's TestMotoGaps
+// pins that): it records the call and answers as Security Hub would.
+type workflowRecorder struct {
+	*securityhub.Client
+	mu    sync.Mutex
+	calls []*securityhub.BatchUpdateFindingsInput
+}
+
+func (w *workflowRecorder) BatchUpdateFindings(_ context.Context, in *securityhub.BatchUpdateFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls = append(w.calls, in)
+	return &securityhub.BatchUpdateFindingsOutput{ProcessedFindings: in.FindingIdentifiers, UnprocessedFindings: []types.BatchUpdateFindingsUnprocessedFinding{}}, nil
+}
+
+// TestHandleWithRealAdapters runs the handler with the real report store on
+// moto's S3 and the real Security Hub adapter on moto's Security Hub: a
+// scan, a rescan of the repository that fixed one vulnerability, the rescan
+// again, and a push of the first image to a second repository.
+func TestHandleWithRealAdapters(t *testing.T) {
+	cfg := mototest.Config(t)
+	ctx := context.Background()
+	s3Client := s3.NewFromConfig(cfg, awsconfig.S3Options(cfg))
+	bucket := mototest.UniqueName("results")
+	if err := s3store.CreateBucket(ctx, s3Client, bucket, mototest.Region); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := s3store.NewReports(s3Client, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &workflowRecorder{Client: securityhub.NewFromConfig(cfg)}
+	hub, err := securityhubstore.New(api, "arn:aws:securityhub:"+mototest.Region+":123456789012:product/123456789012/default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(reports, hub, hub.Product(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	repoName := mototest.UniqueName("sh/app")
+	ref := func(d domain.Digest, repo, tag string) domain.ImageRef {
+		r, err := domain.NewImageRef("123456789012", mototest.Region, repo, string(d), tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	handle := func(rep *domain.Report, scanID string, at time.Time, refs ...domain.ImageRef) events.ScanEvent {
+		t.Helper()
+		loc, err := reports.PutReport(ctx, scanID, rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := scanEvent(rep, scanID, at, refs...)
+		ev.Report = &loc
+		if err := h.Handle(ctx, ev); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		return ev
+	}
+	stored := func(repo string) map[string]securityhubstore.Finding {
+		t.Helper()
+		fs, err := hub.Findings(ctx, repositoryPrefix("123456789012", mototest.Region, repo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]securityhubstore.Finding{}
+		for _, f := range fs {
+			out[f.ID] = f
+		}
+		return out
+	}
+	id := func(repo, kind, key string) string {
+		return repositoryPrefix("123456789012", mototest.Region, repo) + kind + ":" + key
+	}
+
+	first := testReport()
+	handle(first, "scan1", testScannedAt, ref(testDigest, repoName, "v1"))
+	if got := stored(repoName); len(got) != 3 {
+		t.Fatalf("%d findings after the first scan, want 3", len(got))
+	}
+
+	later := testScannedAt.Add(24 * time.Hour)
+	second := rescanReport()
+	rescan := handle(second, "scan2", later, ref(testDigest2, repoName, "v2"))
+	got := stored(repoName)
+	if len(got) != 4 {
+		t.Fatalf("%d findings after the rescan, want 4", len(got))
+	}
+	kept := got[id(repoName, "vuln", "379201")]
+	if !kept.CreatedAt.Equal(testScannedAt) || !kept.UpdatedAt.Equal(later) || kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest != testDigest2.String() {
+		t.Errorf("kept finding: created %v updated %v digest %s", kept.CreatedAt, kept.UpdatedAt, kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest)
+	}
+	gone := got[id(repoName, "vuln", "380112")]
+	if gone.RecordState != securityhubstore.RecordStateArchived || gone.Workflow.Status != securityhubstore.WorkflowResolved {
+		t.Errorf("vanished finding: %s %s, want ARCHIVED RESOLVED", gone.RecordState, gone.Workflow.Status)
+	}
+	if len(api.calls) != 1 || len(api.calls[0].FindingIdentifiers) != 1 || aws.ToString(api.calls[0].FindingIdentifiers[0].Id) != gone.ID ||
+		api.calls[0].Workflow.Status != types.WorkflowStatusResolved {
+		t.Errorf("BatchUpdateFindings calls %+v, want one resolving %s", api.calls, gone.ID)
+	}
+
+	// The same event again: the same findings, nothing more to resolve.
+	if err := h.Handle(ctx, rescan); err != nil {
+		t.Fatal(err)
+	}
+	if again := stored(repoName); !reflect.DeepEqual(again, got) {
+		t.Error("a redelivery of the rescan changed the findings")
+	}
+	if len(api.calls) != 1 {
+		t.Errorf("a redelivery set workflows again: %d calls", len(api.calls))
+	}
+
+	// The first image pushed to a second repository: its own findings, the
+	// first repository's untouched.
+	mirror := mototest.UniqueName("sh/mirror")
+	loc := *rescan.Report
+	loc.Key = s3store.ReportKey(testDigest, "scan1")
+	ev := referencedEvent(first, later.Add(time.Hour), ref(testDigest, mirror, "m1"), ref(testDigest, repoName, "v1"))
+	ev.Report = &loc
+	if err := h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	m := stored(mirror)
+	if len(m) != 3 {
+		t.Fatalf("mirror repository: %d findings, want 3", len(m))
+	}
+	if f, ok := m[id(mirror, "vuln", "380112")]; !ok || !slices.Equal(f.Resources[0].Details.AwsEcrContainerImage.ImageTags, []string{"m1"}) {
+		t.Errorf("mirror finding of QID 380112: %+v", f)
+	}
+	if after := stored(repoName); !reflect.DeepEqual(after, got) {
+		t.Error("a push to another repository changed this one's findings")
+	}
+}
