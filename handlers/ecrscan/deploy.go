@@ -61,12 +61,12 @@ flags:
 `
 
 func runDeploy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("deploy", stderr, fmt.Sprintf(deployHelp, parameterHelp()))
-	stackName := stackFlag(fs)
+	fs := opsFlags("deploy", stderr, fmt.Sprintf(deployHelp, parameterHelp()))
+	stackName := opsStackFlag(fs)
 	qscanner := fs.String("qscanner", os.Getenv("QSCANNER_LAYER_BIN"), "QScanner binary for the layer (default build/layer/bin/qscanner; $QSCANNER_LAYER_BIN)")
 	bucket := fs.String("bucket", os.Getenv("ARTIFACTS_BUCKET"), "artifacts bucket (default <stack>-artifacts-<account>-<region>; $ARTIFACTS_BUCKET)")
 	prefix := fs.String("prefix", os.Getenv("ARTIFACTS_PREFIX"), "artifacts key prefix (default "+deployer.DefaultArtifactsPrefix+"; $ARTIFACTS_PREFIX)")
-	if code, done := parse(fs, args); done {
+	if code, done := parseOpsFlags(fs, args); done {
 		return code
 	}
 	return withDeployer("deploy", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, root string) error {
@@ -82,25 +82,25 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 }
 
 func runUpdate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("update", stderr, "usage: ecrscan update [flags]\n\nRebuilds the functions and replaces their code with UpdateFunctionCode,\neach for the architecture it is deployed with. The stack, its parameters and\nthe QScanner layer stay as they are (use deploy for those).\n\nflags:\n")
-	stackName := stackFlag(fs)
+	fs := opsFlags("update", stderr, "usage: ecrscan update [flags]\n\nRebuilds the functions and replaces their code with UpdateFunctionCode,\neach for the architecture it is deployed with. The stack, its parameters and\nthe QScanner layer stay as they are (use deploy for those).\n\nflags:\n")
+	stackName := opsStackFlag(fs)
 	functions := fs.String("function", os.Getenv("FUNCTION"), "comma-separated functions to update (scan, enrich, archive, tag, alert); default all ($FUNCTION)")
-	if code, done := parse(fs, args); done {
+	if code, done := parseOpsFlags(fs, args); done {
 		return code
 	}
 	return withDeployer("update", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, root string) error {
-		_, err := d.Update(ctx, deployer.UpdateInput{StackName: *stackName, ModuleRoot: root, Functions: splitList(*functions)})
+		_, err := d.Update(ctx, deployer.UpdateInput{StackName: *stackName, ModuleRoot: root, Functions: splitFunctions(*functions)})
 		return err
 	})
 }
 
 func runLogs(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("logs", stderr, "usage: ecrscan logs [flags]\n\nPrints the functions' log events, oldest first, and keeps following them\nuntil interrupted.\n\nflags:\n")
-	stackName := stackFlag(fs)
+	fs := opsFlags("logs", stderr, "usage: ecrscan logs [flags]\n\nPrints the functions' log events, oldest first, and keeps following them\nuntil interrupted.\n\nflags:\n")
+	stackName := opsStackFlag(fs)
 	function := fs.String("function", os.Getenv("FUNCTION"), "one function: scan, enrich, archive, tag or alert; default all ($FUNCTION)")
 	since := fs.Duration("since", 10*time.Minute, "start this far back")
 	follow := fs.Bool("follow", true, "keep polling for new events")
-	if code, done := parse(fs, args); done {
+	if code, done := parseOpsFlags(fs, args); done {
 		return code
 	}
 	return withDeployer("logs", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, _ string) error {
@@ -109,9 +109,9 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 }
 
 func runStackStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("stack-status", stderr, "usage: ecrscan stack-status [flags]\n\nShows the stack's status, its resources and its outputs.\n\nflags:\n")
-	stackName := stackFlag(fs)
-	if code, done := parse(fs, args); done {
+	fs := opsFlags("stack-status", stderr, "usage: ecrscan stack-status [flags]\n\nShows the stack's status, its resources and its outputs.\n\nflags:\n")
+	stackName := opsStackFlag(fs)
+	if code, done := parseOpsFlags(fs, args); done {
 		return code
 	}
 	return withDeployer("stack-status", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, _ string) error {
@@ -124,11 +124,11 @@ func runStackStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func runDestroy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("destroy", stderr, "usage: ecrscan destroy [flags]\n\nEmpties the stack's buckets that CloudFormation would delete (it cannot delete\na non-empty one), deletes the stack and waits, then empties and deletes the\nartifacts bucket deploy created. Buckets with DeletionPolicy Retain (the scan\nresults) are kept and listed. Asks first unless --yes (make destroy FORCE=1).\n\nflags:\n")
-	stackName := stackFlag(fs)
+	fs := opsFlags("destroy", stderr, "usage: ecrscan destroy [flags]\n\nEmpties the stack's buckets that CloudFormation would delete (it cannot delete\na non-empty one), deletes the stack and waits, then empties and deletes the\nartifacts bucket deploy created. Buckets with DeletionPolicy Retain (the scan\nresults) are kept and listed. Asks first unless --yes (make destroy FORCE=1).\n\nflags:\n")
+	stackName := opsStackFlag(fs)
 	yes := fs.Bool("yes", false, "do not ask before deleting")
 	bucket := fs.String("bucket", os.Getenv("ARTIFACTS_BUCKET"), "artifacts bucket deploy used ($ARTIFACTS_BUCKET)")
-	if code, done := parse(fs, args); done {
+	if code, done := parseOpsFlags(fs, args); done {
 		return code
 	}
 	return withDeployer("destroy", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, _ string) error {
@@ -161,8 +161,8 @@ func askYes(in io.Reader, out io.Writer, plan string) (bool, error) {
 	return false, nil
 }
 
-// newFlags returns a flag set whose -h output starts with help.
-func newFlags(name string, stderr io.Writer, help string) *flag.FlagSet {
+// opsFlags returns a flag set whose -h output starts with help.
+func opsFlags(name string, stderr io.Writer, help string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -172,7 +172,7 @@ func newFlags(name string, stderr io.Writer, help string) *flag.FlagSet {
 	return fs
 }
 
-func stackFlag(fs *flag.FlagSet) *string {
+func opsStackFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("STACK_NAME")
 	if def == "" {
 		def = deployer.DefaultStackName
@@ -180,9 +180,9 @@ func stackFlag(fs *flag.FlagSet) *string {
 	return fs.String("stack", def, "stack name ($STACK_NAME)")
 }
 
-// parse parses the flags; done is true when the command should stop with
+// parseOpsFlags parses the flags; done is true when the command should stop with
 // code (help asked for, or a bad flag).
-func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+func parseOpsFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, true
@@ -198,7 +198,8 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 
 // withDeployer loads the AWS configuration the SDK's usual way (profile,
 // region, AWS_ENDPOINT_URL for moto), builds a Deployer writing to stdout and
-// runs fn until it returns or the process is interrupted.
+// runs fn until it returns or the process is interrupted. moduleRoot is the
+// project checkout, or "" outside one (deploy and update then refuse).
 func withDeployer(name string, stdout, stderr io.Writer, fn func(ctx context.Context, d *deployer.Deployer, moduleRoot string) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -206,9 +207,10 @@ func withDeployer(name string, stdout, stderr io.Writer, fn func(ctx context.Con
 		fmt.Fprintf(stderr, "ecrscan %s: %v\n", name, err)
 		return 1
 	}
-	root, err := deployer.ModuleRoot(".")
-	if err != nil {
-		return fail(err)
+	// Building needs the project checkout; the other commands work without.
+	root, rootErr := deployer.ModuleRoot(".")
+	if rootErr != nil && (name == "deploy" || name == "update") {
+		return fail(rootErr)
 	}
 	cfg, err := awsconfig.Load(ctx)
 	if err != nil {
@@ -236,7 +238,7 @@ func parameterHelp() string {
 	return b.String()
 }
 
-func splitList(s string) []string {
+func splitFunctions(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
 		if f = strings.TrimSpace(f); f != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 
 	"ecrscanner/infra/deployer"
 )
@@ -36,17 +37,17 @@ flags:
 `
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("verify", stderr, verifyHelp)
-	stackName := stackFlag(fs)
+	fs := opsFlags("verify", stderr, verifyHelp)
+	stackName := opsStackFlag(fs)
 	qscanner := fs.String("qscanner", os.Getenv("QSCANNER_LAYER_BIN"), "local QScanner binary to run (default: build/layer/bin/qscanner if present, else the deployed layer's)")
-	if code, done := parse(fs, args); done {
+	if code, done := parseOpsFlags(fs, args); done {
 		return code
 	}
 	failed := false
 	code := withDeployer("verify", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, root string) error {
 		bin := *qscanner
-		if bin == "" {
-			bin = root + "/" + deployer.DefaultQScannerBinary
+		if bin == "" && root != "" {
+			bin = filepath.Join(root, deployer.DefaultQScannerBinary)
 		}
 		report, err := d.Verify(ctx, deployer.VerifyInput{
 			StackName:      *stackName,

@@ -254,6 +254,22 @@ func (s *Deployed) Resource(logicalID string) (Resource, bool) {
 	return Resource{}, false
 }
 
+// Required reports whether the stack should have the template resource
+// logicalID: it has no condition, or its condition holds for the deployed
+// parameters. A condition that cannot be evaluated here counts as not
+// required, so checks make no claim about the resource.
+func (s *Deployed) Required(logicalID string) bool {
+	r, ok := s.Template.Resources[logicalID]
+	if !ok {
+		return false
+	}
+	if r.Condition == "" {
+		return true
+	}
+	holds, known := evalCondition(s.Template, paramsOf(s.Params), r.Condition)
+	return holds && known
+}
+
 // describeStack reads a stack's status, parameters and outputs. It returns
 // an error wrapping ErrStackNotFound when there is no such stack.
 func (d *Deployer) describeStack(ctx context.Context, name string) (*Deployed, error) {

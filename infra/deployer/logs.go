@@ -95,6 +95,9 @@ func (d *Deployer) Logs(ctx context.Context, in LogsInput) error {
 	for i, g := range groups {
 		tails[i] = &tail{group: g, from: start, seen: map[string]int64{}}
 	}
+	// Tailing wants new lines within a couple of seconds; FilterLogEvents
+	// allows far more calls than that makes.
+	interval := min(d.poll, 2*time.Second)
 	if in.Follow {
 		fmt.Fprintf(out, "==> Following %d log groups (Ctrl-C to stop)\n", len(groups))
 	}
@@ -117,8 +120,12 @@ func (d *Deployer) Logs(ctx context.Context, in LogsInput) error {
 		if !in.Follow {
 			return nil
 		}
-		if err := d.sleep(ctx); err != nil {
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return nil
+		case <-t.C:
 		}
 	}
 }

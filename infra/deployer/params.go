@@ -44,6 +44,7 @@ var ParameterEnv = []struct{ Param, Env string }{
 	{"ScanArchitecture", "SCAN_ARCHITECTURE"},
 	{"ScanPlatforms", "SCAN_PLATFORMS"},
 	{"LogRetentionDays", "LOG_RETENTION_DAYS"},
+	{"EnableSecurityHub", "ENABLE_SECURITY_HUB"},
 }
 
 // Parameters the deployer fills in itself.
@@ -189,6 +190,9 @@ func ResolveParams(t *stack.Template, lookup func(string) (string, bool), previo
 		p := Param{Key: k, Env: envOf[k], NoEcho: decl.NoEcho}
 		if v, ok := fixed[k]; ok {
 			p.Value, p.From = v, FromDeployer
+			if err := checkValue(k, decl, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+			}
 			out = append(out, p)
 			continue
 		}

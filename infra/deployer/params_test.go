@@ -219,3 +219,14 @@ Resources:
 		t.Errorf("rendered parameters:\n%s\nwant the token hidden", out.String())
 	}
 }
+
+func TestResolveParamsChecksDeployerValues(t *testing.T) {
+	tmpl, err := stack.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ResolveParams(tmpl, env(nil), nil, map[string]string{paramArtifactsBucket: "Not_A_Bucket", paramArtifactsPrefix: "ok/prefix"})
+	if err == nil || !strings.Contains(err.Error(), "ArtifactsBucket") || !strings.Contains(err.Error(), "Not_A_Bucket") {
+		t.Errorf("error %v: want ArtifactsBucket refused", err)
+	}
+}

@@ -30,11 +30,13 @@ type UpdateInput struct {
 
 // Updated is one function's code update.
 type Updated struct {
-	Function  string // handler name
-	Name      string // deployed function name
-	Arch      string
-	Size      int64
-	Unchanged bool
+	Function string // handler name
+	Name     string // deployed function name
+	Arch     string
+	Size     int64
+	// CodeSha256 is the zip's SHA-256 as Lambda reports it (base64).
+	CodeSha256 string
+	Unchanged  bool
 }
 
 // Update rebuilds the functions and replaces their code in place with
@@ -70,6 +72,10 @@ func (d *Deployer) Update(ctx context.Context, in UpdateInput) ([]Updated, error
 			continue
 		}
 		r, ok := s.Resource(f.LogicalID)
+		if !ok && !s.Required(f.LogicalID) {
+			// Switched off by a condition (EnableSecurityHub=false, …).
+			continue
+		}
 		if !ok || r.PhysicalID == "" {
 			return nil, fmt.Errorf("stack %s has no function %s", in.StackName, f.LogicalID)
 		}
@@ -108,8 +114,8 @@ func (d *Deployer) Update(ctx context.Context, in UpdateInput) ([]Updated, error
 			return out, fmt.Errorf("read %s: %w", a.Path, err)
 		}
 		sum := sha256.Sum256(zip)
-		u := Updated{Function: f.dir, Name: f.name, Arch: f.arch, Size: a.Size}
-		if base64.StdEncoding.EncodeToString(sum[:]) == f.sha {
+		u := Updated{Function: f.dir, Name: f.name, Arch: f.arch, Size: a.Size, CodeSha256: base64.StdEncoding.EncodeToString(sum[:])}
+		if u.CodeSha256 == f.sha {
 			u.Unchanged = true
 			d.say("    %-8s %s unchanged", f.dir, f.name)
 			out = append(out, u)
