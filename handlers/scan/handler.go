@@ -10,6 +10,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/metrics"
 	"ecrscanner/infra/tracing"
 )
 
@@ -146,12 +147,14 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	switch decision {
 	case domain.DecideReferenced:
 		log.InfoContext(ctx, "cache hit: reference recorded", slog.String("event", string(domain.EventImageReferenced)))
+		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
 		return OutcomeCached, nil
 	case domain.DecideSkip:
 		log.InfoContext(ctx, "scan in progress elsewhere; reference queued for it")
 		return OutcomeInProgress, nil
 	case domain.DecideGaveUp:
 		log.WarnContext(ctx, "scan failed for good: every attempt died without a result", slog.String("failure_class", string(domain.FailureCrashed)))
+		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
 		return OutcomeFailed, nil
 	}
 
@@ -193,8 +196,18 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	if err != nil {
 		return "", fmt.Errorf("record scan of %s: %w", ref.Digest, err)
 	}
+	took := h.now().Sub(start)
+	v := summary.Vulnerabilities
+	metrics.Emit(ctx, h.logger, h.now(),
+		metrics.Metric{Name: "ScanCompleted", Value: 1, Unit: metrics.Count},
+		metrics.Metric{Name: "ScanDurationMs", Value: float64(took.Milliseconds()), Unit: metrics.Milliseconds},
+		metrics.Metric{Name: "FindingsCritical", Value: float64(v.Critical), Unit: metrics.Count},
+		metrics.Metric{Name: "FindingsHigh", Value: float64(v.High), Unit: metrics.Count},
+		metrics.Metric{Name: "FindingsMedium", Value: float64(v.Medium), Unit: metrics.Count},
+		metrics.Metric{Name: "FindingsLow", Value: float64(v.Low), Unit: metrics.Count},
+		metrics.Metric{Name: "Secrets", Value: float64(summary.Secrets), Unit: metrics.Count})
 	log.InfoContext(ctx, "scan completed",
-		slog.Int64("duration_ms", h.now().Sub(start).Milliseconds()),
+		slog.Int64("duration_ms", took.Milliseconds()),
 		slog.Int("critical", summary.Vulnerabilities.Critical),
 		slog.Int("high", summary.Vulnerabilities.High),
 		slog.Int("vulnerabilities", summary.Vulnerabilities.Total()),
@@ -237,6 +250,9 @@ func (h *Handler) fail(ctx context.Context, log *slog.Logger, d domain.Digest, o
 		return "", fmt.Errorf("record failed scan of %s (%v): %w", d, f, err)
 	}
 	log.WarnContext(ctx, "scan failed", slog.String("failure_class", string(f.Class)), slog.Int("exit_code", f.ExitCode), slog.String("reason", f.Reason), slog.Bool("final", final))
+	if final {
+		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
+	}
 	if final {
 		return OutcomeFailed, nil
 	}

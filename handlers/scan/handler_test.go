@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -377,5 +378,42 @@ func TestCrashLoopEndsInScanFailed(t *testing.T) {
 	}
 	if r.scanner.runs.Load() != 0 {
 		t.Errorf("QScanner ran %d times after the attempts were used up", r.scanner.runs.Load())
+	}
+}
+
+// The dashboard's metrics come from these EMF lines.
+func TestScanPublishesTheDashboardMetrics(t *testing.T) {
+	var buf strings.Builder
+	r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
+	r.h.logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	if _, err := r.h.Scan(context.Background(), testRef(t, "team/app", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.h.Scan(context.Background(), testRef(t, "team/other", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := rec["_aws"]; !ok {
+			continue
+		}
+		for _, name := range []string{"ScanCompleted", "CacheHit", "FindingsCritical", "FindingsHigh", "Secrets", "ScanDurationMs"} {
+			if v, ok := rec[name].(float64); ok {
+				got[name] += v
+			}
+		}
+	}
+	want := map[string]float64{"ScanCompleted": 1, "CacheHit": 1, "FindingsCritical": 1, "FindingsHigh": 1, "Secrets": 1}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("metric %s = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+	if _, ok := got["ScanDurationMs"]; !ok {
+		t.Error("no ScanDurationMs")
 	}
 }
