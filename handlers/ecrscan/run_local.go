@@ -260,6 +260,9 @@ func (e effects) missing() string {
 func (r *localRun) watch(ctx context.Context, cfg aws.Config, p *local.Pipeline, reg *local.Registry, ref domain.ImageRef, timeout time.Duration, customEvent bool) effects {
 	obs := p.Observer(cfg)
 	e := effects{want: map[string]bool{"record": true, "archive": true, "tags": true, "referrer": !customEvent, "alert": true}, seenAt: map[string]time.Duration{}}
+	if p.Functions["SecurityHubFunction"] != nil {
+		e.want["findings"] = true
+	}
 	if customEvent {
 		delete(e.want, "referrer")
 		r.say("note: the referrer is not awaited for a custom event (its image is not in the local registry)")
@@ -286,6 +289,7 @@ func (r *localRun) watch(ctx context.Context, cfg aws.Config, p *local.Pipeline,
 				delete(e.want, "archive")
 				delete(e.want, "tags")
 				delete(e.want, "referrer")
+				delete(e.want, "findings")
 			}
 		}
 		if _, ok := e.seenAt["archive"]; !ok && e.want["archive"] {
@@ -304,6 +308,12 @@ func (r *localRun) watch(ctx context.Context, cfg aws.Config, p *local.Pipeline,
 			if refs, err := reg.Referrers(ref); err == nil && len(refs) > 0 {
 				mark("referrer")
 				r.say("referrer %s attached to %s@sha256:%s (OCI 1.1 subject)", refs[0].Digest, ref.Repository, ref.Digest.Short())
+			}
+		}
+		if _, ok := e.seenAt["findings"]; !ok && e.want["findings"] {
+			if n, _ := obs.SecurityHubFindings(ctx, ref); n > 0 {
+				mark("findings")
+				r.say("findings %d Security Hub findings (ASFF) for %s", n, ref.Display())
 			}
 		}
 		if alerts, _ := obs.Alerts(ctx); len(alerts) > 0 {

@@ -13,6 +13,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -32,11 +34,12 @@ type Observer struct {
 	s3  *s3.Client
 	ecr *ecr.Client
 	sqs *sqs.Client
+	hub *securityhub.Client
 }
 
 // Observer returns an observer of this pipeline's effects.
 func (p *Pipeline) Observer(cfg aws.Config) *Observer {
-	return &Observer{p: p, ddb: dynamodb.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg, awsconfig.S3Options(cfg)), ecr: ecr.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg)}
+	return &Observer{p: p, ddb: dynamodb.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg, awsconfig.S3Options(cfg)), ecr: ecr.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), hub: securityhub.NewFromConfig(cfg)}
 }
 
 // Record reads the scan record of d; false if there is none yet.
@@ -142,4 +145,34 @@ func (o *Observer) QueueDepth(ctx context.Context, logicalID string) (int, error
 	var n int
 	_, err = fmt.Sscan(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)], &n)
 	return n, err
+}
+
+// SecurityHubFindings counts the active Security Hub findings about ref's
+// image in ref's repository.
+func (o *Observer) SecurityHubFindings(ctx context.Context, ref domain.ImageRef) (int, error) {
+	in := &securityhub.GetFindingsInput{MaxResults: aws.Int32(100)}
+	n := 0
+	for {
+		out, err := o.hub.GetFindings(ctx, in)
+		if err != nil {
+			return n, err
+		}
+		for _, f := range out.Findings {
+			if f.RecordState == shtypes.RecordStateArchived {
+				continue
+			}
+			for _, r := range f.Resources {
+				if img := r.Details; img != nil && img.AwsEcrContainerImage != nil &&
+					aws.ToString(img.AwsEcrContainerImage.ImageDigest) == ref.Digest.String() &&
+					aws.ToString(img.AwsEcrContainerImage.RepositoryName) == ref.Repository {
+					n++
+					break
+				}
+			}
+		}
+		if out.NextToken == nil || aws.ToString(out.NextToken) == aws.ToString(in.NextToken) {
+			return n, nil
+		}
+		in.NextToken = out.NextToken
+	}
 }
