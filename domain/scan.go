@@ -129,6 +129,11 @@ type ReportLocation struct {
 	Key    string `json:"key"`
 }
 
+// FailureCacheTTL is how long a final failure stands for the pushes that
+// caused it: their redeliveries do not rerun QScanner (nor alert again)
+// until it has passed.
+const FailureCacheTTL = 24 * time.Hour
+
 // MaxReferences bounds the references kept on one record so it stays small; the
 // oldest are dropped first.
 const MaxReferences = 100
@@ -281,6 +286,11 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 		}
 		s.setEvent(EventReferenceQueued, c.Ref, c.Now)
 		return DecideSkip, nil
+	case s.r.Status == StatusFailed && s.r.FinalFailure && c.Now.Unix() < s.r.ExpiresAt && s.hasReference(c.Ref):
+		// A redelivery of a push whose scan failed for good: scanning again
+		// would repeat the failure and its alert. A new reference, or the
+		// same one once FailureCacheTTL has passed, tries again.
+		return DecideSkip, ErrUnchanged
 	case s.r.Status == StatusCompleted && c.Now.Unix() < s.r.ExpiresAt:
 		if !s.addReference(c.Ref, c.Now) {
 			return DecideSkip, ErrUnchanged
@@ -298,6 +308,7 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 		s.r.Failure = &Failure{Class: FailureCrashed, Reason: fmt.Sprintf("no attempt finished: %d attempts ended without a result (the function crashed or ran out of time)", s.r.Attempts)}
 		s.r.FinalFailure = true
 		s.r.CompletedAt = c.Now
+		s.r.ExpiresAt = c.Now.Add(FailureCacheTTL).Unix()
 		s.setEvent(EventScanFailed, s.r.StartedBy, c.Now)
 		return DecideGaveUp, nil
 	}
@@ -378,6 +389,7 @@ func (s *Scan) Fail(owner string, f Failure, partial *ScanResult, maxAttempts in
 	}
 	s.r.ExpiresAt = now.Add(cacheTTL).Unix()
 	if final {
+		s.r.ExpiresAt = now.Add(min(cacheTTL, FailureCacheTTL)).Unix()
 		s.setEvent(EventScanFailed, s.r.StartedBy, now)
 	} else {
 		s.setEvent(EventScanRetrying, s.r.StartedBy, now)
@@ -390,6 +402,16 @@ func (s *Scan) holds(owner string) error {
 		return ErrLeaseLost
 	}
 	return nil
+}
+
+// hasReference reports whether ref is already recorded.
+func (s *Scan) hasReference(ref ImageRef) bool {
+	for _, r := range s.r.References {
+		if r.ImageRef == ref {
+			return true
+		}
+	}
+	return false
 }
 
 // addReference records ref unless the same repository and tag is already

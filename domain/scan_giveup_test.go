@@ -27,7 +27,12 @@ func TestClaimGivesUpAfterMaxAttemptsDiedHoldingTheLease(t *testing.T) {
 	if s.Status() != StatusFailed || s.Event().Type != EventScanFailed || s.Failure() == nil || s.Failure().Class != FailureCrashed {
 		t.Errorf("status %s event %s failure %+v", s.Status(), s.Event().Type, s.Failure())
 	}
-	// A later push starts afresh.
+	// A redelivery of the same push does not start again; after
+	// FailureCacheTTL it does, afresh.
+	if d, err := s.Claim(Claim{Ref: ref, Owner: "e", Now: now, LeaseUntil: now.Add(time.Minute), MaxAttempts: 3}); err != ErrUnchanged || d != DecideSkip {
+		t.Fatalf("redelivery after giving up: Claim = %v, %v; want skip", d, err)
+	}
+	now = now.Add(FailureCacheTTL + time.Minute)
 	d, err = s.Claim(Claim{Ref: ref, Owner: "e", Now: now, LeaseUntil: now.Add(time.Minute), MaxAttempts: 3})
 	if err != nil || d != DecideScan || s.Attempts() != 1 {
 		t.Errorf("after giving up: Claim = %v, %v, attempts %d; want a fresh scan", d, err, s.Attempts())

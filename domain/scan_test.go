@@ -433,8 +433,12 @@ func TestFailRetryThenFinal(t *testing.T) {
 		if r.Status != domain.StatusFailed || r.Lease != nil || r.Failure == nil || *r.Failure != f {
 			t.Errorf("attempt %d: Status %s, Lease %+v, Failure %+v", attempt, r.Status, r.Lease, r.Failure)
 		}
-		if r.ExpiresAt != now.Add(cacheTTL).Unix() {
-			t.Errorf("attempt %d: ExpiresAt = %d", attempt, r.ExpiresAt)
+		wantExpiry := now.Add(cacheTTL)
+		if wantFinal {
+			wantExpiry = now.Add(min(cacheTTL, domain.FailureCacheTTL))
+		}
+		if r.ExpiresAt != wantExpiry.Unix() {
+			t.Errorf("attempt %d: ExpiresAt = %d, want %d", attempt, r.ExpiresAt, wantExpiry.Unix())
 		}
 		s = persist(s)
 		if wantFinal {
@@ -452,8 +456,12 @@ func TestFailRetryThenFinal(t *testing.T) {
 		s = persist(s)
 	}
 
-	// A later push after a final failure starts afresh.
-	dec, err := s.Claim(claimBy(ref, "owner-later", now.Add(time.Hour)))
+	// A redelivery of the same push does not rerun the failed scan...
+	if dec, err := s.Claim(claimBy(ref, "owner-again", now.Add(time.Hour))); !errors.Is(err, domain.ErrUnchanged) || dec != domain.DecideSkip {
+		t.Fatalf("redelivery after a final failure = %v, %v; want skip, unchanged", dec, err)
+	}
+	// ...but the same push after FailureCacheTTL starts afresh.
+	dec, err := s.Claim(claimBy(ref, "owner-later", now.Add(domain.FailureCacheTTL+time.Hour)))
 	if err != nil || dec != domain.DecideScan {
 		t.Fatalf("Claim after a final failure = %v, %v; want scan", dec, err)
 	}

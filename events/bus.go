@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
@@ -153,7 +154,7 @@ func (e ScanEvent) Repositories() []Repository {
 func (e ScanEvent) Validate() error {
 	var errs []error
 	if e.SchemaVersion != SchemaVersion {
-		errs = append(errs, fmt.Errorf("schema version %q, want %q", e.SchemaVersion, SchemaVersion))
+		errs = append(errs, fmt.Errorf("schema version %q, want %q", clipText(e.SchemaVersion), SchemaVersion))
 	}
 	if e.EventID == "" {
 		errs = append(errs, errors.New("eventId missing"))
@@ -174,10 +175,26 @@ func (e ScanEvent) Validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%w scan event: %w", domain.ErrInvalid, errors.Join(errs...))
+		// One line, bounded: the reason lands in logs and in a DLQ attribute.
+		parts := make([]string, len(errs))
+		for i, err := range errs {
+			parts[i] = strings.ReplaceAll(err.Error(), "\n", "; ")
+		}
+		return &invalidEventError{reason: clipText(strings.Join(parts, "; ")), errs: errs}
 	}
 	return nil
 }
+
+// invalidEventError is a one-line reason that still matches the domain's
+// sentinels (errors.Is finds domain.ErrInvalid and the specific ones).
+type invalidEventError struct {
+	reason string
+	errs   []error
+}
+
+func (e *invalidEventError) Error() string { return "invalid scan event: " + e.reason }
+
+func (e *invalidEventError) Unwrap() []error { return append([]error{domain.ErrInvalid}, e.errs...) }
 
 // DecodeBusMessage reads an EventBridge event as a rule delivers it to SQS
 // (the message body) and returns its validated ScanEvent detail. An event

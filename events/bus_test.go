@@ -418,7 +418,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "several problems reported together", from: recs.completed,
 			mutate: func(e *events.ScanEvent) { e.EventID, e.Report = "", nil },
-			msg:    "eventId missing\na completed scan needs",
+			msg:    "eventId missing; a completed scan needs",
 		},
 	}
 	for _, tc := range tests {

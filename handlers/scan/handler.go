@@ -243,6 +243,16 @@ func (h *Handler) fail(ctx context.Context, log *slog.Logger, d domain.Digest, o
 	})
 	span.End(unless(err, domain.ErrLeaseLost))
 	if errors.Is(err, domain.ErrLeaseLost) {
+		// Either another invocation took the scan over, or our own write
+		// landed and only its reply was lost (the store then re-applied
+		// Fail to the failed record). In the second case the retry must
+		// still happen.
+		if rec, gerr := h.store.Get(ctx, d); gerr == nil && rec.ScanID() == scanID && rec.Status() == domain.StatusFailed {
+			if r := rec.Record(); !r.FinalFailure {
+				return OutcomeRetrying, fmt.Errorf("scan %s: %w (will retry)", d, f)
+			}
+			return OutcomeFailed, nil
+		}
 		log.WarnContext(ctx, "lease lost before the failure was recorded", slog.String("failure", f.Error()))
 		return OutcomeInProgress, nil
 	}

@@ -417,3 +417,43 @@ func TestScanPublishesTheDashboardMetrics(t *testing.T) {
 		t.Error("no ScanDurationMs")
 	}
 }
+
+// lostReplyStore applies the first write twice, as a store does when the
+// reply to a write that landed is lost and the write is retried.
+type lostReplyStore struct {
+	*memStore
+	once bool
+}
+
+func (l *lostReplyStore) Update(ctx context.Context, d domain.Digest, fn func(*domain.Scan) error) error {
+	if err := l.memStore.Update(ctx, d, fn); err != nil || l.once {
+		return err
+	}
+	l.once = true
+	return l.memStore.Update(ctx, d, fn)
+}
+
+func TestRetryableFailureSurvivesALostReply(t *testing.T) {
+	r := newRig(t, &fakeScanner{err: domain.Failure{Class: domain.FailureTimeout, Reason: "deadline"}}, imageInfo)
+	ref := testRef(t, "team/app", "v1")
+	// Claim normally, then lose the reply of the Fail write.
+	store := &lostReplyStore{memStore: r.store, once: true}
+	r.h.store = store
+	// The claim's write must not be doubled; arm the double write for the Fail.
+	orig := r.h.scanner
+	r.h.scanner = scannerFunc(func(ctx context.Context, tg domain.ScanTarget) (*domain.Report, error) {
+		store.once = false
+		return orig.Scan(ctx, tg)
+	})
+	out, err := r.h.Scan(context.Background(), ref)
+	if err == nil || out != OutcomeRetrying {
+		t.Fatalf("Scan = %q, %v; want a retry despite the lost reply", out, err)
+	}
+	if rec := r.store.record(ref.Digest); rec.Event.Type != domain.EventScanRetrying {
+		t.Errorf("event %s, want ScanRetrying", rec.Event.Type)
+	}
+}
+
+type scannerFunc func(context.Context, domain.ScanTarget) (*domain.Report, error)
+
+func (f scannerFunc) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report, error) { return f(ctx, t) }

@@ -75,10 +75,9 @@ type cvssScore struct {
 }
 
 type sarifResult struct {
-	RuleID     text               `json:"ruleId"`
-	RuleIndex  text               `json:"ruleIndex"`
-	Message    soft[sarifMessage] `json:"message"`
-	Properties resultProperties   `json:"properties"`
+	RuleID     text             `json:"ruleId"`
+	RuleIndex  text             `json:"ruleIndex"`
+	Properties resultProperties `json:"properties"`
 }
 
 type resultProperties struct {
@@ -175,8 +174,10 @@ func vulnerability(res sarifResult, rule *sarifRule) domain.Vulnerability {
 	}
 	pp := res.Properties
 	v := domain.Vulnerability{
-		QID:      firstText(pp.QID, rp.QID, res.RuleID, ruleID).identifier(),
-		Title:    firstText(rp.Title, short, name, res.Message.V.Text).String(),
+		QID: firstText(pp.QID, rp.QID, res.RuleID, ruleID).identifier(),
+		// Not the result's message: in SARIF it may quote what was found,
+		// and a secret's matched text must never reach a report.
+		Title:    firstText(rp.Title, short, name).String(),
 		Category: rp.Category.String(),
 		CVEs:     []string(rp.CVEIDs),
 	}

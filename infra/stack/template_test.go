@@ -236,7 +236,7 @@ func TestQueuesRedriveToDeadLetterQueues(t *testing.T) {
 		queue, dlq      string
 		maxReceiveCount int
 	}{
-		{"ScanQueue", "ScanDLQ", 3},
+		{"ScanQueue", "ScanDLQ", 5},
 		{"ArchiveQueue", "ArchiveDLQ", 5},
 		{"TagQueue", "TagDLQ", 5},
 		{"AlertQueue", "AlertDLQ", 5},
@@ -581,7 +581,7 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
 		{"AlertFunction", "alert", "arm64", []string{
 			"LOG_LEVEL", "TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL"}},
-		{"SecurityHubFunction", "securityhub", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN"}},
+		{"SecurityHubFunction", "securityhub", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
@@ -844,5 +844,30 @@ func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
 	wantCond := map[string]any{"StringEquals": map[string]any{"securityhub:ASFFSyntaxPath/Workflow.Status": "RESOLVED"}}
 	if !reflect.DeepEqual(cond, wantCond) {
 		t.Errorf("BatchUpdateFindings condition %#v, want %#v", cond, wantCond)
+	}
+}
+
+// The scan queue must outlast the scan's own attempts, so that a crash loop
+// (every attempt dying holding its lease) still reaches the receive at which
+// the record gives up and says ScanFailed, rather than vanishing into the DLQ.
+func TestScanQueueOutlastsTheScanAttempts(t *testing.T) {
+	tpl, err := stack.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var receives int
+	for _, q := range tpl.Queues() {
+		if q.LogicalID == "ScanQueue" {
+			receives = q.MaxReceiveCount
+		}
+	}
+	var attempts int
+	for _, f := range tpl.Functions() {
+		if f.LogicalID == "ScanFunction" {
+			fmt.Sscan(fmt.Sprint(f.Environment["MAX_SCAN_ATTEMPTS"]), &attempts)
+		}
+	}
+	if attempts <= 0 || receives <= attempts {
+		t.Errorf("scan queue redrives after %d receives, MAX_SCAN_ATTEMPTS is %d; want more receives than attempts", receives, attempts)
 	}
 }
