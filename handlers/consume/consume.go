@@ -23,6 +23,10 @@ type Message struct {
 	ReceiveCount int
 	// Attributes holds the message's string attributes.
 	Attributes map[string]string
+	// ReceiptHandle and QueueARN say where the message came from, for
+	// middleware that acts on it in SQS (Backoff).
+	ReceiptHandle string
+	QueueARN      string
 }
 
 // Handler processes one message. A nil error deletes the message; an error
@@ -66,7 +70,7 @@ func FromSQS(r awsevents.SQSMessage) Message {
 			attrs[k] = *v.StringValue
 		}
 	}
-	return Message{ID: r.MessageId, Body: r.Body, ReceiveCount: n, Attributes: attrs}
+	return Message{ID: r.MessageId, Body: r.Body, ReceiveCount: n, Attributes: attrs, ReceiptHandle: r.ReceiptHandle, QueueARN: r.EventSourceARN}
 }
 
 // permanentError marks a failure that no retry can cure.

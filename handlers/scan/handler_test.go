@@ -456,4 +456,6 @@ func TestRetryableFailureSurvivesALostReply(t *testing.T) {
 
 type scannerFunc func(context.Context, domain.ScanTarget) (*domain.Report, error)
 
-func (f scannerFunc) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report, error) { return f(ctx, t) }
+func (f scannerFunc) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report, error) {
+	return f(ctx, t)
+}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -66,10 +67,23 @@ func main() {
 	env.Check(err)
 	inspector, err := ecrstore.NewInspector(ecr.NewFromConfig(awsCfg))
 	env.Check(err)
+	sqsClient := sqs.NewFromConfig(awsCfg)
 	var dlq consume.DeadLetters
 	if dlqURL != "" {
-		dlq, err = queue.NewDeadLetters(sqs.NewFromConfig(awsCfg), dlqURL)
+		dlq, err = queue.NewDeadLetters(sqsClient, dlqURL)
 		env.Check(err)
+	}
+	visibility, err := queue.NewVisibility(sqsClient)
+	env.Check(err)
+	retryDelays := env.List("SCAN_RETRY_DELAYS", []string{"1m", "5m", "15m"})
+	delays := make([]time.Duration, 0, len(retryDelays))
+	for _, d := range retryDelays {
+		v, err := time.ParseDuration(d)
+		if err != nil || v <= 0 {
+			env.Check(fmt.Errorf("SCAN_RETRY_DELAYS=%q: want durations such as 1m,5m", d))
+			continue
+		}
+		delays = append(delays, v)
 	}
 	if err := env.Err(); err != nil {
 		logger.Error("cannot start", slog.String("error", err.Error()))
@@ -80,7 +94,10 @@ func main() {
 		logger.Error("cannot start", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	lambda.StartHandlerFunc(consume.Batch(consume.Standard(h.Handle, logger, dlq)))
+	// A retryable scan failure comes back after a short delay rather than
+	// the queue's visibility timeout (six times the function's).
+	handle := consume.Backoff(visibility, delays, logger)(h.Handle)
+	lambda.StartHandlerFunc(consume.Batch(consume.Standard(handle, logger, dlq)))
 }
 
 // tracedTokens records each Qualys token fetch (a Secrets Manager read, or a
