@@ -36,11 +36,12 @@ type Deps struct {
 type Build func(ctx context.Context, d Deps) (EventHandler, error)
 
 // RunDownstream is the whole main of a handler on the image-scans bus: it
-// reads the shared settings (IDEMPOTENCY_TABLE, optional DLQ_URL), loads one
-// aws.Config with every client's calls traced, builds the handler, wraps it
-// in the standard middleware (Trace puts each event's work, deduplication
-// included, into the scan's trace) and starts the Lambda runtime. Configuration problems are reported together and
-// stop the function at start-up.
+// reads the shared settings (IDEMPOTENCY_TABLE, optional DLQ_URL,
+// IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION), loads one aws.Config with every
+// client's calls traced, builds the handler, wraps it in the standard
+// middleware (Trace puts each event's work, deduplication included, into the
+// scan's trace) and starts the Lambda runtime. Configuration problems are
+// reported together and stop the function at start-up.
 func RunDownstream(name string, build Build) {
 	ctx := context.Background()
 	logger := lambdacontext.NewLogger().With(slog.String("handler", name))

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -75,16 +74,7 @@ func main() {
 	}
 	visibility, err := queue.NewVisibility(sqsClient)
 	env.Check(err)
-	retryDelays := env.List("SCAN_RETRY_DELAYS", []string{"1m", "5m", "15m"})
-	delays := make([]time.Duration, 0, len(retryDelays))
-	for _, d := range retryDelays {
-		v, err := time.ParseDuration(d)
-		if err != nil || v <= 0 {
-			env.Check(fmt.Errorf("SCAN_RETRY_DELAYS=%q: want durations such as 1m,5m", d))
-			continue
-		}
-		delays = append(delays, v)
-	}
+	delays := env.Durations("SCAN_RETRY_DELAYS", []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute})
 	if err := env.Err(); err != nil {
 		logger.Error("cannot start", slog.String("error", err.Error()))
 		os.Exit(1)

@@ -122,3 +122,21 @@ func (e *Env) Err() error {
 	}
 	return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
 }
+
+// Durations returns a comma-separated list of positive durations, or def.
+func (e *Env) Durations(name string, def []time.Duration) []time.Duration {
+	raw := e.List(name, nil)
+	if raw == nil {
+		return def
+	}
+	out := make([]time.Duration, 0, len(raw))
+	for _, r := range raw {
+		d, err := time.ParseDuration(r)
+		if err != nil || d <= 0 {
+			e.errs = append(e.errs, fmt.Errorf("%s: %q is not a positive duration such as 5m", name, r))
+			return def
+		}
+		out = append(out, d)
+	}
+	return out
+}

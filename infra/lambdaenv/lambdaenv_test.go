@@ -52,3 +52,17 @@ func TestEnvDefaultsWhenUnset(t *testing.T) {
 		t.Errorf("Err() = %v, want nil", err)
 	}
 }
+
+func TestDurations(t *testing.T) {
+	env := FromMap(map[string]string{"OK": "1m, 5m", "BAD": "1m,soon"})
+	if got := env.Durations("OK", nil); len(got) != 2 || got[1] != 5*time.Minute {
+		t.Errorf("Durations(OK) = %v", got)
+	}
+	def := []time.Duration{time.Second}
+	if got := env.Durations("UNSET", def); len(got) != 1 || got[0] != time.Second {
+		t.Errorf("Durations(UNSET) = %v", got)
+	}
+	if got := env.Durations("BAD", def); got[0] != time.Second || env.Err() == nil || !strings.Contains(env.Err().Error(), "soon") {
+		t.Errorf("Durations(BAD) = %v, err %v", got, env.Err())
+	}
+}

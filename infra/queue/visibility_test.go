@@ -27,7 +27,9 @@ func TestQueueURL(t *testing.T) {
 	}
 }
 
-type fakeChanger struct{ in *sqs.ChangeMessageVisibilityInput }
+type fakeChanger struct {
+	in *sqs.ChangeMessageVisibilityInput
+}
 
 func (f *fakeChanger) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	f.in = in
