@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"ecrscanner/domain"
@@ -28,6 +29,7 @@ const (
 	attrKey        = "key"
 	attrStatus     = "status"
 	attrLeaseUntil = "leaseUntil"
+	attrHolder     = "holder"
 
 	statusInProgress = "IN_PROGRESS"
 	statusDone       = "DONE"
@@ -43,6 +45,12 @@ type IdempotencyStore struct {
 	client IdempotencyClient
 	table  string
 	now    func() time.Time
+
+	// held maps each key this store started, and has not finished or
+	// abandoned, to the holder token it wrote, so that Abandon removes only
+	// its own marker and never one a later delivery took over.
+	mu   sync.Mutex
+	held map[string]string
 }
 
 var _ domain.IdempotencyStore = (*IdempotencyStore)(nil)
@@ -65,7 +73,7 @@ func NewIdempotencyStore(client IdempotencyClient, table string, opts ...Idempot
 	if table == "" {
 		return nil, errors.New("dynamostore: empty idempotency table name")
 	}
-	s := &IdempotencyStore{client: client, table: table, now: time.Now}
+	s := &IdempotencyStore{client: client, table: table, now: time.Now, held: map[string]string{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -87,11 +95,13 @@ func (s *IdempotencyStore) Start(ctx context.Context, key string, lease time.Dur
 	}
 	now := s.now()
 	leaseUntil := now.Add(lease)
+	holder := domain.NewID()
 	in := &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item: map[string]types.AttributeValue{
 			attrKey:        &types.AttributeValueMemberS{Value: key},
 			attrStatus:     &types.AttributeValueMemberS{Value: statusInProgress},
+			attrHolder:     &types.AttributeValueMemberS{Value: holder},
 			attrLeaseUntil: number(leaseUntil.UnixMilli()),
 			// A crashed attempt's marker is cleaned up once it can no longer
 			// block anyone.
@@ -115,15 +125,18 @@ func (s *IdempotencyStore) Start(ctx context.Context, key string, lease time.Dur
 			if err != nil {
 				return fmt.Errorf("start %s: %w", key, err)
 			}
+			s.mu.Lock()
+			s.held[key] = holder
+			s.mu.Unlock()
 			return nil
 		}
-		holder := conflict.Item
-		if len(holder) == 0 {
-			if holder, err = s.read(ctx, key); err != nil {
+		current := conflict.Item
+		if len(current) == 0 {
+			if current, err = s.read(ctx, key); err != nil {
 				return fmt.Errorf("start %s: %w", key, err)
 			}
 		}
-		if err := blocking(holder, now); err != nil {
+		if err := blocking(current, now); err != nil {
 			return fmt.Errorf("start %s: %w", key, err)
 		}
 		// The holder is gone or lapsed since the condition failed: try again.
@@ -134,6 +147,7 @@ func (s *IdempotencyStore) Start(ctx context.Context, key string, lease time.Dur
 // Finish implements domain.IdempotencyStore. It overwrites whatever marker is
 // there: the effect has happened, whoever held the lease.
 func (s *IdempotencyStore) Finish(ctx context.Context, key string, retention time.Duration) error {
+	s.release(key)
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item: map[string]types.AttributeValue{
@@ -148,22 +162,41 @@ func (s *IdempotencyStore) Finish(ctx context.Context, key string, retention tim
 	return nil
 }
 
-// Abandon implements domain.IdempotencyStore. It deletes the marker only while
-// it is in progress, so a late Abandon cannot erase a Finish; a missing or
-// finished marker is not an error.
+// Abandon implements domain.IdempotencyStore. It deletes the marker only if
+// it is still this store's in-progress marker: a late Abandon cannot erase a
+// Finish, nor the marker of a delivery that took over after this one's lease
+// ran out. A key this store did not start, or a marker already gone, is not
+// an error.
 func (s *IdempotencyStore) Abandon(ctx context.Context, key string) error {
+	holder, ok := s.release(key)
+	if !ok {
+		return nil
+	}
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{attrKey: &types.AttributeValueMemberS{Value: key}},
-		ConditionExpression:       aws.String("#s = :inProgress"),
-		ExpressionAttributeNames:  map[string]string{"#s": attrStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":inProgress": &types.AttributeValueMemberS{Value: statusInProgress}},
+		TableName:                aws.String(s.table),
+		Key:                      map[string]types.AttributeValue{attrKey: &types.AttributeValueMemberS{Value: key}},
+		ConditionExpression:      aws.String("#s = :inProgress AND #h = :holder"),
+		ExpressionAttributeNames: map[string]string{"#s": attrStatus, "#h": attrHolder},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":inProgress": &types.AttributeValueMemberS{Value: statusInProgress},
+			":holder":     &types.AttributeValueMemberS{Value: holder},
+		},
 	})
 	var conflict *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &conflict) {
 		return fmt.Errorf("abandon %s: %w", key, err)
 	}
 	return nil
+}
+
+// release forgets that this store holds key and returns the holder token it
+// wrote.
+func (s *IdempotencyStore) release(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.held[key]
+	delete(s.held, key)
+	return h, ok
 }
 
 func (s *IdempotencyStore) read(ctx context.Context, key string) (map[string]types.AttributeValue, error) {

@@ -283,3 +283,33 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, bool)
 	v, err := strconv.ParseInt(n.Value, 10, 64)
 	return v, err == nil
 }
+
+// A delivery whose lease ran out and was taken over must not, when it finally
+// fails, drop the marker of the delivery that took over.
+func TestIdempotencyAbandonOnlyDropsItsOwnMarker(t *testing.T) {
+	first, clk, client, table := newIdempotencyStore(t)
+	second, err := dynamostore.NewIdempotencyStore(client, table, dynamostore.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := first.Start(ctx, "archive#e1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute) // the first delivery stalls past its lease
+	if err := second.Start(ctx, "archive#e1", time.Minute); err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	if err := first.Abandon(ctx, "archive#e1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(ctx, "archive#e1", time.Minute); !errors.Is(err, domain.ErrInProgress) {
+		t.Fatalf("after the stale Abandon: Start = %v; want the second delivery's marker still in progress", err)
+	}
+	if err := second.Abandon(ctx, "archive#e1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(ctx, "archive#e1", time.Minute); err != nil {
+		t.Errorf("after the holder's own Abandon: Start = %v; want the key free", err)
+	}
+}
