@@ -101,9 +101,13 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 		if pod == "" || token == "" {
 			return errors.New("QSCANNER_BIN is set: QUALYS_POD and QUALYS_ACCESS_TOKEN are needed too")
 		}
+		if custom == nil {
+			return errors.New("QSCANNER_BIN is set: name a real image with --event (make run EVENT=push.json); the sample image exists only on this machine, where QScanner cannot pull it")
+		}
 		params["QualysPod"], params["QualysAccessToken"] = pod, token
 		functionEnv["scan"]["QSCANNER_BIN"] = bin
-		fmt.Fprintf(r.out, "  QScanner  %s (the real QScanner; pod %s)\n", bin, pod)
+		fmt.Fprintf(r.out, "  QScanner  %s (QSCANNER_BIN; pod %s). It pulls the image itself: give it registry\n", bin, pod)
+		fmt.Fprintln(r.out, "            credentials with QSCANNER_REGISTRY_USERNAME/PASSWORD (for ECR: AWS and `aws ecr get-login-password`).")
 	} else {
 		r.say("building the QScanner stand-in …")
 		bin, err := buildStandIn(ctx)
