@@ -66,6 +66,8 @@ type ImageInfo struct {
 	MediaType string
 	// Platforms lists the os/arch pairs of an index's runnable images.
 	Platforms []string
+	// Children maps each of Platforms to the digest of its image manifest.
+	Children map[string]Digest
 }
 
 // ImageInspector looks a pushed manifest up in the registry.

@@ -205,6 +205,20 @@ func (s *Scan) Summary() (Summary, bool) {
 	return *s.r.Summary, true
 }
 
+// InProgress reports whether a scan holds a live lease at now.
+func (s *Scan) InProgress(now time.Time) bool {
+	return s.r.Status == StatusScanning && s.r.Lease != nil && now.Before(s.r.Lease.Expires)
+}
+
+// Result returns the completed scan's result while it still stands as the
+// cache at now.
+func (s *Scan) Result(now time.Time) (ScanResult, bool) {
+	if s.r.Status != StatusCompleted || now.Unix() >= s.r.ExpiresAt || s.r.Summary == nil || s.r.Report == nil {
+		return ScanResult{}, false
+	}
+	return ScanResult{Summary: *s.r.Summary, Report: *s.r.Report, Platform: s.r.Platform, QScannerVersion: s.r.QScannerVersion, ScanID: s.r.ScanID}, true
+}
+
 // ReportLocation returns where the full report is, or false if none was stored.
 func (s *Scan) ReportLocation() (ReportLocation, bool) {
 	if s.r.Report == nil {
@@ -345,6 +359,11 @@ type ScanResult struct {
 	Report          ReportLocation
 	Platform        string
 	QScannerVersion string
+	// ScanID, when set, is the scan that produced the result, recorded in
+	// place of this record's own: an index that takes over the scan of its
+	// platform image is the same scan, so downstream effects keyed by scan
+	// (one alert per scan and repository) are not repeated.
+	ScanID string
 }
 
 // Complete records a successful scan under the owner's lease. The cache entry
@@ -364,6 +383,9 @@ func (s *Scan) Complete(owner string, res ScanResult, now time.Time, cacheTTL ti
 	s.r.CompletedAt = now
 	s.r.Failure = nil
 	s.r.ExpiresAt = now.Add(cacheTTL).Unix()
+	if res.ScanID != "" {
+		s.r.ScanID = res.ScanID
+	}
 	s.setEvent(EventScanCompleted, s.r.StartedBy, now)
 	return nil
 }

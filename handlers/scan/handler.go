@@ -71,7 +71,35 @@ const (
 	OutcomeSkipped    Outcome = "skipped"     // not a push to scan, or not an image
 	OutcomeFailed     Outcome = "failed"      // scan failed for good; ScanFailed recorded
 	OutcomeRetrying   Outcome = "retrying"    // scan failed; the message will be retried
+	OutcomeWaiting    Outcome = "waiting"     // an index waits for its platform image's scan; retried
 )
+
+// platformImageScan returns the completed scan of the image an index would
+// be scanned through, if its own push already had it scanned. While that
+// scan is still running it returns a retryable error, so the index's message
+// comes back once the scan is done rather than scanning the same content
+// again. nil, nil: scan the index as usual.
+func (h *Handler) platformImageScan(ctx context.Context, info domain.ImageInfo, now time.Time) (*domain.Scan, error) {
+	if info.Kind != domain.ArtifactIndex {
+		return nil, nil
+	}
+	platform, err := info.ChoosePlatform(h.cfg.Platforms)
+	child, ok := info.Children[platform]
+	if err != nil || !ok {
+		return nil, nil
+	}
+	s, err := h.store.Get(ctx, child)
+	switch {
+	case err != nil:
+		return nil, nil // not pushed on its own (or unreadable): scan the index
+	case s.InProgress(now):
+		return nil, fmt.Errorf("the %s image %s is being scanned", platform, child)
+	}
+	if _, ok := s.Result(now); ok {
+		return s, nil
+	}
+	return nil, nil
+}
 
 // Handle processes one scan-queue message: an EventBridge push event.
 func (h *Handler) Handle(ctx context.Context, m consume.Message) error {
@@ -119,6 +147,14 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	}
 
 	now := h.now()
+	// A multi-platform push also pushes each platform's image, and those
+	// pushes come first. The index's scan is that platform image's scan:
+	// reuse it, or wait while it runs, so one content is scanned once.
+	platformImage, err := h.platformImageScan(ctx, info, now)
+	if err != nil {
+		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String("reason", err.Error()))
+		return OutcomeWaiting, err
+	}
 	owner := h.owner(ctx)
 	leaseUntil := now.Add(h.cfg.DefaultLease)
 	if dl, ok := ctx.Deadline(); ok {
@@ -161,6 +197,22 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	platform, err := info.ChoosePlatform(h.cfg.Platforms)
 	if err != nil {
 		return h.fail(ctx, log, ref.Digest, owner, scanID, domain.Failure{Class: domain.FailureImageNotFound, Reason: err.Error()}, nil)
+	}
+	if platformImage != nil {
+		res, _ := platformImage.Result(now)
+		err := h.store.Update(ctx, ref.Digest, func(s *domain.Scan) error {
+			return s.Complete(owner, res, h.now(), h.cfg.CacheTTL)
+		})
+		if errors.Is(err, domain.ErrLeaseLost) {
+			return OutcomeInProgress, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("record scan of %s: %w", ref.Digest, err)
+		}
+		log.InfoContext(ctx, "index recorded with the scan of its platform image; QScanner not run again",
+			slog.String("platform", platform), slog.String("platform_image", platformImage.Digest().String()))
+		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
+		return OutcomeCached, nil
 	}
 	log.InfoContext(ctx, "scan started", slog.String("platform", platform))
 	start := h.now()

@@ -459,3 +459,57 @@ type scannerFunc func(context.Context, domain.ScanTarget) (*domain.Report, error
 func (f scannerFunc) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report, error) {
 	return f(ctx, t)
 }
+
+// A multi-platform push pushes each platform image first, then the index:
+// the index is recorded with its platform image's scan, not scanned again.
+func TestIndexReusesItsPlatformImageScan(t *testing.T) {
+	const childDigest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	child, err := domain.NewImageRef("123456789012", "us-east-1", "team/app", childDigest, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := testRef(t, "team/app", "v1")
+	indexInfo := domain.ImageInfo{Kind: domain.ArtifactIndex, Platforms: []string{"linux/amd64", "linux/arm64"},
+		Children: map[string]domain.Digest{"linux/amd64": childDigest, "linux/arm64": "sha256:2222222222222222222222222222222222222222222222222222222222222222"}}
+
+	t.Run("platform image scanned: reused", func(t *testing.T) {
+		r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
+		if out, err := r.h.Scan(context.Background(), child); err != nil || out != OutcomeScanned {
+			t.Fatalf("platform image: Scan = %q, %v", out, err)
+		}
+		r.h.inspector = fakeInspector{info: indexInfo}
+		out, err := r.h.Scan(context.Background(), index)
+		if err != nil || out != OutcomeCached {
+			t.Fatalf("index: Scan = %q, %v; want cached", out, err)
+		}
+		if n := r.scanner.runs.Load(); n != 1 {
+			t.Errorf("QScanner ran %d times for one content, want 1", n)
+		}
+		ch, ix := r.store.record(childDigest), r.store.record(index.Digest)
+		if ix.Status != domain.StatusCompleted || ix.Event.Type != domain.EventScanCompleted || ix.ScanID != ch.ScanID || *ix.Report != *ch.Report {
+			t.Errorf("index record %+v does not carry the platform image's scan %s", ix, ch.ScanID)
+		}
+	})
+	t.Run("platform image still scanning: wait", func(t *testing.T) {
+		r := newRig(t, &fakeScanner{report: sampleReport()}, indexInfo)
+		if err := r.store.Update(context.Background(), childDigest, func(s *domain.Scan) error {
+			_, err := s.Claim(domain.Claim{Ref: child, Owner: "other", Now: r.clock, LeaseUntil: r.clock.Add(time.Minute)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := r.h.Scan(context.Background(), index)
+		if err == nil || out != OutcomeWaiting || consume.IsPermanent(err) {
+			t.Fatalf("Scan = %q, %v; want a retryable wait", out, err)
+		}
+		if r.scanner.runs.Load() != 0 || r.store.record(index.Digest).Version != 0 {
+			t.Error("the index was claimed or scanned while its platform image was being scanned")
+		}
+	})
+	t.Run("platform image never pushed alone: the index is scanned", func(t *testing.T) {
+		r := newRig(t, &fakeScanner{report: sampleReport()}, indexInfo)
+		if out, err := r.h.Scan(context.Background(), index); err != nil || out != OutcomeScanned {
+			t.Fatalf("Scan = %q, %v; want scanned", out, err)
+		}
+	})
+}

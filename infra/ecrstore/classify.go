@@ -35,6 +35,7 @@ const (
 
 type descriptor struct {
 	MediaType    string            `json:"mediaType"`
+	Digest       string            `json:"digest"`
 	ArtifactType string            `json:"artifactType"`
 	Annotations  map[string]string `json:"annotations"`
 	Platform     *struct {
@@ -101,7 +102,7 @@ func Classify(mediaType string, raw []byte) (domain.ImageInfo, error) {
 	}
 	switch mt {
 	case MediaTypeOCIIndex, MediaTypeDockerList:
-		info.Platforms = platforms(m.Manifests)
+		info.Platforms, info.Children = platforms(m.Manifests)
 		info.Kind = domain.ArtifactIndex
 		if len(info.Platforms) == 0 {
 			info.Kind = domain.ArtifactOther
@@ -182,9 +183,9 @@ func isFilesystemLayer(mt string) bool {
 
 // platforms lists os/arch[/variant] of an index's runnable entries, in index
 // order, without duplicates.
-func platforms(entries []descriptor) []string {
+func platforms(entries []descriptor) ([]string, map[string]domain.Digest) {
 	var out []string
-	seen := map[string]bool{}
+	children := map[string]domain.Digest{}
 	for _, d := range entries {
 		if d.MediaType != "" && d.MediaType != MediaTypeOCIManifest && d.MediaType != MediaTypeDockerManifest {
 			continue // a nested index or something that is not an image
@@ -200,10 +201,21 @@ func platforms(entries []descriptor) []string {
 		if p.Variant != "" {
 			s += "/" + p.Variant
 		}
-		if !seen[s] {
-			seen[s] = true
+		if _, seen := children[s]; !seen {
 			out = append(out, s)
+			children[s] = "" // kept even when the digest is unreadable, so it stays listed once
+			if dg, err := domain.ParseDigest(d.Digest); err == nil {
+				children[s] = dg
+			}
 		}
 	}
-	return out
+	for p, dg := range children {
+		if dg == "" {
+			delete(children, p)
+		}
+	}
+	if len(children) == 0 {
+		children = nil
+	}
+	return out, children
 }

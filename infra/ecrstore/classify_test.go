@@ -29,8 +29,16 @@ var fixtures = []struct {
 }{
 	{"docker-v2.json", MediaTypeDockerManifest, domain.ImageInfo{Kind: domain.ArtifactImage, MediaType: MediaTypeDockerManifest}},
 	{"oci-image.json", MediaTypeOCIManifest, domain.ImageInfo{Kind: domain.ArtifactImage, MediaType: MediaTypeOCIManifest}},
-	{"oci-index-attestations.json", MediaTypeOCIIndex, domain.ImageInfo{Kind: domain.ArtifactIndex, MediaType: MediaTypeOCIIndex, Platforms: []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}}},
-	{"docker-manifest-list.json", MediaTypeDockerList, domain.ImageInfo{Kind: domain.ArtifactIndex, MediaType: MediaTypeDockerList, Platforms: []string{"linux/amd64", "linux/arm64", "windows/amd64"}}},
+	{"oci-index-attestations.json", MediaTypeOCIIndex, domain.ImageInfo{Kind: domain.ArtifactIndex, MediaType: MediaTypeOCIIndex, Platforms: []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}, Children: map[string]domain.Digest{
+		"linux/amd64":    "sha256:6a7a9b6c1a1e9b6f8d4d0d3c9b2f6e5d4c3b2a1908f7e6d5c4b3a29180706050",
+		"linux/arm64/v8": "sha256:7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4",
+		"linux/arm/v7":   "sha256:8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
+	}}},
+	{"docker-manifest-list.json", MediaTypeDockerList, domain.ImageInfo{Kind: domain.ArtifactIndex, MediaType: MediaTypeDockerList, Platforms: []string{"linux/amd64", "linux/arm64", "windows/amd64"}, Children: map[string]domain.Digest{
+		"linux/amd64":   "sha256:1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f607",
+		"linux/arm64":   "sha256:2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718",
+		"windows/amd64": "sha256:3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829",
+	}}},
 	{"cosign-signature.json", MediaTypeOCIManifest, domain.ImageInfo{Kind: domain.ArtifactSignature, MediaType: MediaTypeOCIManifest}},
 	{"notation-signature.json", MediaTypeOCIManifest, domain.ImageInfo{Kind: domain.ArtifactSignature, MediaType: MediaTypeOCIManifest}},
 	{"spdx-sbom.json", MediaTypeOCIManifest, domain.ImageInfo{Kind: domain.ArtifactSBOM, MediaType: MediaTypeOCIManifest}},

@@ -59,7 +59,11 @@ func TestInspectAsksForTheDigestInTheAccountsRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}
-	want := domain.ImageInfo{Kind: domain.ArtifactIndex, MediaType: MediaTypeOCIIndex, Platforms: []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}}
+	want := domain.ImageInfo{Kind: domain.ArtifactIndex, MediaType: MediaTypeOCIIndex, Platforms: []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}, Children: map[string]domain.Digest{
+		"linux/amd64":    "sha256:6a7a9b6c1a1e9b6f8d4d0d3c9b2f6e5d4c3b2a1908f7e6d5c4b3a29180706050",
+		"linux/arm64/v8": "sha256:7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4",
+		"linux/arm/v7":   "sha256:8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
+	}}
 	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Inspect = %+v, want %+v", info, want)
 	}
