@@ -26,7 +26,6 @@ import (
 	"ecrscanner/infra/local"
 	"ecrscanner/infra/local/mototest"
 	"ecrscanner/infra/replay"
-	"ecrscanner/infra/stack"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }
@@ -55,22 +54,7 @@ func deployCLIStack(t *testing.T) *cliStack {
 	cfg := mototest.Config(t)
 	aimAtMoto.Do(func() { loadAWSConfig = func(context.Context) (aws.Config, error) { return cfg, nil } })
 	ctx := context.Background()
-	tmpl, err := stack.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// moto would run the event source mappings itself and, unable to invoke
-	// the functions without Docker, push the test's messages to the DLQs.
-	for id, r := range tmpl.Resources {
-		if r.Type == "AWS::Lambda::EventSourceMapping" {
-			delete(tmpl.Resources, id)
-		}
-	}
-	body, err := local.MotoTemplate(tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := local.Deploy(ctx, cfg, local.DeployOptions{StackName: mototest.UniqueName("ecrscan"), Params: map[string]string{"QualysAccessToken": "t0ken"}, Body: body})
+	d, err := local.Deploy(ctx, cfg, local.DeployOptions{StackName: mototest.UniqueName("ecrscan"), Params: map[string]string{"QualysAccessToken": "t0ken"}})
 	if err != nil {
 		t.Fatal(err)
 	}

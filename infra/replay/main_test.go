@@ -20,7 +20,6 @@ import (
 	"ecrscanner/infra/local"
 	"ecrscanner/infra/local/mototest"
 	"ecrscanner/infra/replay"
-	"ecrscanner/infra/stack"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }
@@ -45,7 +44,7 @@ func deploy(t *testing.T) *env {
 	t.Helper()
 	cfg := mototest.Config(t)
 	ctx := context.Background()
-	d, err := local.Deploy(ctx, cfg, local.DeployOptions{StackName: mototest.UniqueName("replay"), Params: map[string]string{"QualysAccessToken": "t0ken"}, Body: withoutMappings(t)})
+	d, err := local.Deploy(ctx, cfg, local.DeployOptions{StackName: mototest.UniqueName("replay"), Params: map[string]string{"QualysAccessToken": "t0ken"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,28 +63,6 @@ func deploy(t *testing.T) *env {
 		e.queues[h.Name] = h.Queue
 	}
 	return e
-}
-
-// withoutMappings is the template as moto gets it, without its event source
-// mappings: moto would run them itself, failing to invoke the functions
-// without Docker, and each failed receive counts towards the queues'
-// maxReceiveCount, so messages the tests look for would end in the DLQs.
-func withoutMappings(t *testing.T) []byte {
-	t.Helper()
-	tmpl, err := stack.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, r := range tmpl.Resources {
-		if r.Type == "AWS::Lambda::EventSourceMapping" {
-			delete(tmpl.Resources, id)
-		}
-	}
-	body, err := local.MotoTemplate(tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
 }
 
 func randomDigest(t testing.TB) domain.Digest {
