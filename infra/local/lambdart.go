@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/procgroup"
 )
 
 // Function runs a Lambda function's real bootstrap binary the way the Lambda
@@ -119,7 +120,7 @@ func (f *Function) spawn() error {
 		return err
 	}
 	cmd.Stderr = cmd.Stdout
-	setProcessGroup(cmd)
+	procgroup.Set(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("function %s: start %s: %w", f.Name, f.Binary, err)
 	}
@@ -200,7 +201,7 @@ func (f *Function) killRunning() {
 	procs := append([]*exec.Cmd(nil), f.procs...)
 	f.mu.Unlock()
 	for _, c := range procs {
-		killGroup(c)
+		_ = procgroup.Kill(c)
 	}
 }
 
@@ -291,7 +292,7 @@ func (f *Function) Stop() {
 	procs := append([]*exec.Cmd(nil), f.procs...)
 	f.mu.Unlock()
 	for _, c := range procs {
-		terminateGroup(c)
+		_ = procgroup.Terminate(c)
 	}
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
@@ -299,7 +300,7 @@ func (f *Function) Stop() {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		for _, c := range procs {
-			killGroup(c)
+			_ = procgroup.Kill(c)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

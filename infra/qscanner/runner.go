@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/procgroup"
 )
 
 // TokenSource yields the Qualys access token. The runner asks once per scan,
@@ -246,10 +247,10 @@ func (r *Runner) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report,
 	cmd := exec.CommandContext(runCtx, r.bin, args...)
 	cmd.Dir = ws.root
 	cmd.Env = ws.env(os.Environ(), token)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	procgroup.Set(cmd)
 	// Kill the whole group: QScanner's helpers must not outlive the deadline
 	// or keep writing into a directory about to be removed.
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = func() error { return procgroup.Kill(cmd) }
 	cmd.WaitDelay = 5 * time.Second
 	stderr, stdout := newTail(16<<10), newTail(4<<10)
 	cmd.Stderr, cmd.Stdout = stderr, stdout

@@ -1,6 +1,7 @@
 // Package motoserver starts and stops moto_server, the AWS emulator the tests
-// and local runs use. It is a leaf package (standard library only) so that
-// any package's tests can use it through mototest without an import cycle.
+// and local runs use. It depends only on the standard library and procgroup,
+// so that any package's tests can use it through mototest without an import
+// cycle.
 package motoserver
 
 import (
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ecrscanner/infra/procgroup"
 )
 
 // ErrMotoNotInstalled is returned by StartMoto when no moto_server binary can
@@ -110,7 +113,7 @@ func startOnce(ctx context.Context, bin string, output io.Writer) (*Moto, error)
 	cmd.Stdout, cmd.Stderr = w, w
 	// Unbuffered so that the last lines are there when start-up fails.
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	setProcessGroup(cmd)
+	procgroup.Set(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server %s: %w", bin, err)
 	}
@@ -200,11 +203,11 @@ func (m *Moto) Stop() error {
 			return
 		default:
 		}
-		terminateGroup(m.cmd)
+		_ = procgroup.Terminate(m.cmd)
 		select {
 		case <-m.exited:
 		case <-time.After(stopGrace):
-			killGroup(m.cmd)
+			_ = procgroup.Kill(m.cmd)
 			<-m.exited
 		}
 	})
