@@ -78,14 +78,10 @@ const (
 // be scanned through, if its own push already had it scanned. While that
 // scan is still running it returns a retryable error, so the index's message
 // comes back once the scan is done rather than scanning the same content
-// again. nil, nil: scan the index as usual.
-func (h *Handler) platformImageScan(ctx context.Context, info domain.ImageInfo, now time.Time) (*domain.Scan, error) {
-	if info.Kind != domain.ArtifactIndex {
-		return nil, nil
-	}
-	platform, err := info.ChoosePlatform(h.cfg.Platforms)
+// again. nil, nil: scan the index as usual (or it is no index).
+func (h *Handler) platformImageScan(ctx context.Context, info domain.ImageInfo, platform string, now time.Time) (*domain.Scan, error) {
 	child, ok := info.Children[platform]
-	if err != nil || !ok {
+	if info.Kind != domain.ArtifactIndex || !ok {
 		return nil, nil
 	}
 	s, err := h.store.Get(ctx, child)
@@ -147,10 +143,13 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	}
 
 	now := h.now()
+	// A platform missing from an index is recorded as the scan's failure,
+	// after the claim.
+	platform, platformErr := info.ChoosePlatform(h.cfg.Platforms)
 	// A multi-platform push also pushes each platform's image, and those
 	// pushes come first. The index's scan is that platform image's scan:
 	// reuse it, or wait while it runs, so one content is scanned once.
-	platformImage, err := h.platformImageScan(ctx, info, now)
+	platformImage, err := h.platformImageScan(ctx, info, platform, now)
 	if err != nil {
 		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String("reason", err.Error()))
 		return OutcomeWaiting, err
@@ -194,9 +193,8 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 		return OutcomeFailed, nil
 	}
 
-	platform, err := info.ChoosePlatform(h.cfg.Platforms)
-	if err != nil {
-		return h.fail(ctx, log, ref.Digest, owner, scanID, domain.Failure{Class: domain.FailureImageNotFound, Reason: err.Error()}, nil)
+	if platformErr != nil {
+		return h.fail(ctx, log, ref.Digest, owner, scanID, domain.Failure{Class: domain.FailureImageNotFound, Reason: platformErr.Error()}, nil)
 	}
 	if platformImage != nil {
 		res, _ := platformImage.Result(now)
