@@ -65,17 +65,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		return consume.Permanent(fmt.Errorf("archive %s: %w %s event: it needs a report pointer, a summary and a scan time", ev.Digest, domain.ErrInvalid, ev.EventType))
 	}
 
-	rep, err := h.reports.GetReport(ctx, *ev.Report)
-	switch {
-	case errors.Is(err, domain.ErrInvalid), errors.Is(err, s3store.ErrReportTooLarge):
-		return consume.Permanent(fmt.Errorf("archive %s: read report: %w", ev.Digest, err))
-	case err != nil:
-		// Includes a missing report: it may yet appear (a lagging replica, a
-		// restore), and the queue's redrive policy bounds the retries.
-		return fmt.Errorf("archive %s: read report: %w", ev.Digest, err)
-	}
-	if rep.Digest != ev.Digest {
-		return consume.Permanent(fmt.Errorf("archive %s: %w report: s3://%s/%s is for %s", ev.Digest, domain.ErrInvalid, ev.Report.Bucket, ev.Report.Key, rep.Digest))
+	rep, err := consume.EventReport(ctx, h.reports, ev)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", ev.Digest, err)
 	}
 
 	for _, repo := range ev.Repositories() {

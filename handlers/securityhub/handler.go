@@ -11,7 +11,6 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
-	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/securityhubstore"
 )
 
@@ -89,17 +88,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		return consume.Permanent(fmt.Errorf("security hub %s: %w %s event: it needs a report pointer and a time", ev.Digest, domain.ErrInvalid, ev.EventType))
 	}
 
-	rep, err := h.reports.GetReport(ctx, *ev.Report)
-	switch {
-	case errors.Is(err, domain.ErrInvalid), errors.Is(err, s3store.ErrReportTooLarge):
-		return consume.Permanent(fmt.Errorf("security hub %s: read report: %w", ev.Digest, err))
-	case err != nil:
-		// Includes a missing report: it may yet appear, and the queue's
-		// redrive policy bounds the retries.
-		return fmt.Errorf("security hub %s: read report: %w", ev.Digest, err)
-	}
-	if rep.Digest != ev.Digest {
-		return consume.Permanent(fmt.Errorf("security hub %s: %w report: s3://%s/%s is for %s", ev.Digest, domain.ErrInvalid, ev.Report.Bucket, ev.Report.Key, rep.Digest))
+	rep, err := consume.EventReport(ctx, h.reports, ev)
+	if err != nil {
+		return fmt.Errorf("security hub %s: %w", ev.Digest, err)
 	}
 
 	for _, repo := range ev.Repositories() {

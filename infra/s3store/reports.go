@@ -27,7 +27,7 @@ const MaxReportSize = 512 << 20
 
 // ErrReportTooLarge is returned by GetReport when a report decompresses to
 // more than MaxReportSize bytes.
-var ErrReportTooLarge = errors.New("report exceeds the size limit")
+var ErrReportTooLarge = fmt.Errorf("%w report: it exceeds the size limit", domain.ErrInvalid)
 
 // ObjectAPI is the part of the S3 client that Reports uses.
 type ObjectAPI interface {
