@@ -15,6 +15,7 @@ import (
 
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/deployer"
+	"ecrscanner/infra/modroot"
 )
 
 func init() {
@@ -208,7 +209,7 @@ func withDeployer(name string, stdout, stderr io.Writer, fn func(ctx context.Con
 		return 1
 	}
 	// Building needs the project checkout; the other commands work without.
-	root, rootErr := deployer.ModuleRoot(".")
+	root, rootErr := modroot.Find(".")
 	if rootErr != nil && (name == "deploy" || name == "update") {
 		return fail(rootErr)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/modroot"
 )
 
 // TestMakeTargetsOnMoto runs the Makefile's deploy, status, verify, update
@@ -24,7 +25,7 @@ func TestMakeTargetsOnMoto(t *testing.T) {
 		t.Skip("make is not installed")
 	}
 	endpoint := mototest.Endpoint(t)
-	root, err := ModuleRoot(".")
+	root, err := modroot.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}

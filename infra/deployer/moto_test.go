@@ -27,6 +27,7 @@ import (
 
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/modroot"
 	"ecrscanner/infra/stack"
 )
 
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }
 // uses it; these tests put it in the layer deployed into moto.
 func dummyQScanner(t *testing.T) string {
 	t.Helper()
-	root, err := ModuleRoot(".")
+	root, err := modroot.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestDeployLifecycleOnMoto(t *testing.T) {
 	out := newTestOut(t)
 	d, cfg := motoDeployer(t, out)
 	ctx := context.Background()
-	root, err := ModuleRoot(".")
+	root, err := modroot.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +498,7 @@ func TestDeployLifecycleOnMoto(t *testing.T) {
 func TestDeployRefusesMissingQScanner(t *testing.T) {
 	out := newTestOut(t)
 	d, cfg := motoDeployer(t, out)
-	root, err := ModuleRoot(".")
+	root, err := modroot.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -376,19 +376,3 @@ func withoutEnv(env []string, names ...string) []string {
 	}
 	return out
 }
-
-// ModuleRoot returns the nearest directory at or above dir holding go.mod.
-func ModuleRoot(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for d := abs; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod at or above %s: run from the project checkout", abs)
-		}
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"ecrscanner/infra/modroot"
 	"ecrscanner/infra/stack"
 )
 
@@ -302,7 +303,7 @@ func TestTemplateURL(t *testing.T) {
 }
 
 func TestModuleRootFindsGoMod(t *testing.T) {
-	root, err := ModuleRoot(".")
+	root, err := modroot.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}

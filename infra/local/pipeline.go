@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,7 +21,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"ecrscanner/infra/eventpattern"
-	"ecrscanner/infra/local/motoserver"
+	"ecrscanner/infra/modroot"
 	"ecrscanner/infra/stack"
 	"ecrscanner/infra/tracing"
 )
@@ -314,9 +313,9 @@ func BuildPackage(ctx context.Context, out, pkg string) error {
 }
 
 func goBuild(ctx context.Context, out string, pkgs ...string) error {
-	root, ok := motoserver.ModuleRoot()
-	if !ok {
-		return errors.New("build: module root (go.mod) not found")
+	root, err := modroot.Find(".")
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
 	}
 	args := append([]string{"build", "-tags", "lambda.norpc", "-o", out}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)

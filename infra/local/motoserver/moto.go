@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"ecrscanner/infra/modroot"
 	"ecrscanner/infra/procgroup"
 )
 
@@ -307,7 +308,9 @@ func findMoto(explicit string) (string, error) {
 		}
 		return p, nil
 	}
-	if root, ok := ModuleRoot(); ok {
+	// Tests run from their package's folder and `make run` from the top: both
+	// find the same venv at the module root.
+	if root, err := modroot.Find("."); err == nil {
 		if p, err := lookExecutable(filepath.Join(root, ".venv", "bin", "moto_server")); err == nil {
 			return p, nil
 		}
@@ -324,25 +327,6 @@ func lookExecutable(path string) (string, error) {
 		return "", fmt.Errorf("%w: %s: %v", ErrMotoNotInstalled, path, err)
 	}
 	return p, nil
-}
-
-// ModuleRoot walks up from the working directory to the nearest go.mod, so
-// tests (run from their package directory) and `make run` find the same venv.
-func ModuleRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
 }
 
 // tail keeps the last tailBytes of a stream. moto logs every request, so a

@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"ecrscanner/infra/modroot"
 )
 
 var (
@@ -118,14 +120,9 @@ func moduleRoot() (string, error) {
 		starts = append(starts, filepath.Dir(file))
 	}
 	for _, dir := range starts {
-		for d := dir; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				if _, err := os.Stat(filepath.Join(d, "testdata", "qscanner-standin")); err == nil {
-					return d, nil
-				}
-			}
-			if filepath.Dir(d) == d {
-				break
+		if root, err := modroot.Find(dir); err == nil {
+			if _, err := os.Stat(filepath.Join(root, "testdata", "qscanner-standin")); err == nil {
+				return root, nil
 			}
 		}
 	}
