@@ -26,6 +26,7 @@ import (
 	pipestypes "github.com/aws/aws-sdk-go-v2/service/pipes/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"ecrscanner/infra/local/motoserver"
 	"ecrscanner/infra/secretstore"
 	"ecrscanner/infra/stack"
 )
@@ -114,17 +115,6 @@ type VerifyInput struct {
 	Timeout time.Duration
 }
 
-// localSkips are the resource types moto's CloudFormation does not create
-// (see ARCHITECTURE.md); against a local endpoint their absence is expected.
-var localSkips = map[string]bool{
-	"AWS::Pipes::Pipe":            true,
-	"AWS::CloudWatch::Alarm":      true,
-	"AWS::SecretsManager::Secret": true,
-	"AWS::SNS::Subscription":      true,
-	"AWS::SQS::QueuePolicy":       true,
-	"AWS::S3::BucketPolicy":       true,
-}
-
 const localReason = "moto's CloudFormation does not create %s"
 
 // Verify checks a deployment end to end: the stack and its resources, the
@@ -192,7 +182,7 @@ func (d *Deployer) checkResources(r *Report, s *Deployed) {
 		expected++
 		got, ok := s.Resource(id)
 		switch {
-		case !ok && d.local && localSkips[res.Type]:
+		case !ok && d.local && motoserver.CloudFormationSkips[res.Type]:
 			localMissing = append(localMissing, id)
 		case !ok:
 			problems = append(problems, id+" missing")

@@ -5,19 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"ecrscanner/infra/local/motoserver"
 	"ecrscanner/infra/stack"
 )
-
-// motoSkips lists the resource types moto's CloudFormation does not create
-// (it logs a warning and moves on). The local runner plays or provides them.
-var motoSkips = map[string]bool{
-	"AWS::Pipes::Pipe":            true,
-	"AWS::CloudWatch::Alarm":      true,
-	"AWS::SecretsManager::Secret": true,
-	"AWS::SNS::Subscription":      true,
-	"AWS::SQS::QueuePolicy":       true,
-	"AWS::S3::BucketPolicy":       true,
-}
 
 // runnerPlays lists the resource types the local runner plays itself, and so
 // leaves out of what moto deploys: moto's SQS answers an event source
@@ -96,7 +86,9 @@ func MotoTemplate(t *stack.Template) ([]byte, error) {
 
 // refersToSkipped reports whether v references (Ref, GetAtt, Sub) a resource
 // of a type moto skips.
-func refersToSkipped(t *stack.Template, v any) bool { return refersTo(t, v, motoSkips) }
+func refersToSkipped(t *stack.Template, v any) bool {
+	return refersTo(t, v, motoserver.CloudFormationSkips)
+}
 
 // refersTo reports whether v references (Ref, GetAtt, Sub) a resource of one
 // of the types.

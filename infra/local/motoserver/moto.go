@@ -355,3 +355,15 @@ func (t *tail) lastLines(n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// CloudFormationSkips lists the resource types moto's CloudFormation does not
+// create (it logs a warning and moves on). Whoever deploys into moto plays or
+// provides them, or expects their absence.
+var CloudFormationSkips = map[string]bool{
+	"AWS::Pipes::Pipe":            true,
+	"AWS::CloudWatch::Alarm":      true,
+	"AWS::SecretsManager::Secret": true,
+	"AWS::SNS::Subscription":      true,
+	"AWS::SQS::QueuePolicy":       true,
+	"AWS::S3::BucketPolicy":       true,
+}
