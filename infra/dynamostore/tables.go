@@ -2,7 +2,9 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,7 +58,11 @@ func createTable(ctx context.Context, client TableClient, name, hashKey string, 
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(hashKey), KeyType: types.KeyTypeHash}},
 		StreamSpecification:  stream,
 	})
-	if err != nil {
+	// A table that already exists is most often this call's own, created by
+	// a first attempt whose reply was lost and then retried by the SDK: carry
+	// on and wait for it like a new one.
+	var exists *types.ResourceInUseException
+	if err != nil && !errors.As(err, &exists) {
 		return nil, fmt.Errorf("create table %s: %w", name, err)
 	}
 	desc, err := dynamodb.NewTableExistsWaiter(client).WaitForOutput(ctx,
@@ -72,7 +78,7 @@ func createTable(ctx context.Context, client TableClient, name, hashKey string, 
 			Enabled:       aws.Bool(true),
 		},
 	})
-	if err != nil {
+	if err != nil && !strings.Contains(err.Error(), "already enabled") {
 		return nil, fmt.Errorf("create table %s: enable TTL on %s: %w", name, attrExpiresAt, err)
 	}
 	return desc.Table, nil

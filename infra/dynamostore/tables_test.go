@@ -174,3 +174,22 @@ func TestScansTableStream(t *testing.T) {
 		}
 	}
 }
+
+// Creating a table is idempotent: a retried CreateTable whose first attempt
+// landed finds its own table and carries on.
+func TestCreateTablesTwice(t *testing.T) {
+	client := dynamoClient(t)
+	ctx := context.Background()
+	scans := mototest.UniqueName("scans-twice")
+	for i := 0; i < 2; i++ {
+		if _, err := dynamostore.CreateScansTable(ctx, client, scans); err != nil {
+			t.Fatalf("CreateScansTable #%d: %v", i+1, err)
+		}
+	}
+	idem := mototest.UniqueName("idem-twice")
+	for i := 0; i < 2; i++ {
+		if err := dynamostore.CreateIdempotencyTable(ctx, client, idem); err != nil {
+			t.Fatalf("CreateIdempotencyTable #%d: %v", i+1, err)
+		}
+	}
+}
