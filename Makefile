@@ -8,8 +8,8 @@ GO           ?= go
 PYTHON       ?= python3
 VENV         := .venv
 VENV_STAMP   := $(VENV)/.installed
-REQUIREMENTS := infra/local/requirements.txt
-TEMPLATE     := infra/stack/template.yaml
+REQUIREMENTS := infra/ops/local/requirements.txt
+TEMPLATE     := infra/ops/stack/template.yaml
 BUILD        := build
 FUNCTIONS    := $(filter-out ecrscan,$(notdir $(patsubst %/main.go,%,$(wildcard handlers/*/main.go))))
 GOTESTFLAGS  ?=
@@ -105,7 +105,7 @@ status: ## Show stack status, resources and outputs
 
 .PHONY: validate
 validate: lint-template ## Validate CloudFormation: cfn-lint, checkov and the Go template tests (no AWS account)
-	$(GO) test -count=1 ./infra/stack/...
+	$(GO) test -count=1 ./infra/ops/stack/...
 
 .PHONY: verify
 verify: ## Verify the stack and the Qualys integration (PASS/FAIL/SKIP, exit 1 on FAIL)

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"ecrscanner/infra/awsconfig"
-	"ecrscanner/infra/deployer"
-	"ecrscanner/infra/modroot"
+	"ecrscanner/infra/ops/deployer"
+	"ecrscanner/infra/ops/modroot"
 )
 
 func init() {

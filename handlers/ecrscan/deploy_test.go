@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"ecrscanner/infra/deployer"
+	"ecrscanner/infra/ops/deployer"
 )
 
 func TestOpsCommandsAreListed(t *testing.T) {

@@ -24,8 +24,8 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/awsconfig"
-	"ecrscanner/infra/replay"
-	"ecrscanner/infra/stack"
+	"ecrscanner/infra/ops/replay"
+	"ecrscanner/infra/ops/stack"
 )
 
 // Exit codes of replay and status.

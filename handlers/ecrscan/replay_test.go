@@ -23,9 +23,9 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/dynamostore"
-	"ecrscanner/infra/local"
-	"ecrscanner/infra/local/mototest"
-	"ecrscanner/infra/replay"
+	"ecrscanner/infra/ops/local"
+	"ecrscanner/infra/ops/mototest"
+	"ecrscanner/infra/ops/replay"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }

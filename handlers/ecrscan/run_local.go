@@ -24,8 +24,8 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
-	"ecrscanner/infra/local"
-	"ecrscanner/infra/local/motoserver"
+	"ecrscanner/infra/ops/local"
+	"ecrscanner/infra/ops/motoserver"
 )
 
 func init() {
@@ -143,7 +143,7 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 	}
 	defer os.RemoveAll(buildDir)
 
-	r.say("building the functions and deploying infra/stack/template.yaml into moto …")
+	r.say("building the functions and deploying infra/ops/stack/template.yaml into moto …")
 	p, err := local.StartPipeline(ctx, cfg, local.PipelineOptions{
 		StackName:   "ecrscan-local",
 		Params:      params,

@@ -19,8 +19,8 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
-	"ecrscanner/infra/replay"
-	"ecrscanner/infra/stack"
+	"ecrscanner/infra/ops/replay"
+	"ecrscanner/infra/ops/stack"
 )
 
 func init() {

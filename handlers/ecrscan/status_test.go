@@ -13,8 +13,8 @@ import (
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/dynamostore"
-	"ecrscanner/infra/local"
-	"ecrscanner/infra/replay"
+	"ecrscanner/infra/ops/local"
+	"ecrscanner/infra/ops/replay"
 )
 
 func TestParseImageArg(t *testing.T) {

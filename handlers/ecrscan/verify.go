@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"ecrscanner/infra/deployer"
+	"ecrscanner/infra/ops/deployer"
 )
 
 func init() {

@@ -25,7 +25,7 @@ import (
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/ecrstore"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/qscanner"
 	"ecrscanner/infra/qscanner/qscannertest"
 	"ecrscanner/infra/s3store"
@@ -59,7 +59,7 @@ func newStack(t *testing.T, mode string, findings int) *stack {
 		bucket: mototest.UniqueName("results"),
 		record: filepath.Join(t.TempDir(), "qscanner-runs.jsonl"),
 	}
-	if _, err := dynamostore.CreateScansTable(ctx, st.ddb, st.table); err != nil {
+	if _, err := mototest.CreateScansTable(ctx, st.ddb, st.table); err != nil {
 		t.Fatal(err)
 	}
 	if err := s3store.CreateBucket(ctx, st.s3, st.bucket, cfg.Region); err != nil {

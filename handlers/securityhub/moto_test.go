@@ -19,7 +19,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/awsconfig"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/securityhubstore"
 )

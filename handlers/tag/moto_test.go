@@ -20,7 +20,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/ecrstore"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }

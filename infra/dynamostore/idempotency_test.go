@@ -11,7 +11,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/dynamostore"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -32,7 +32,7 @@ func newIdempotencyStore(t *testing.T) (*dynamostore.IdempotencyStore, *clock, *
 	t.Helper()
 	client := dynamoClient(t)
 	name := mototest.UniqueName("idempotency")
-	if err := dynamostore.CreateIdempotencyTable(context.Background(), client, name); err != nil {
+	if err := mototest.CreateIdempotencyTable(context.Background(), client, name); err != nil {
 		t.Fatal(err)
 	}
 	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}

@@ -22,6 +22,15 @@ const (
 // other numbers as N. The json options omitzero and the SDK-unknown ones are
 // not understood by attributevalue: a zero time (completedAt) is stored as
 // "0001-01-01T00:00:00Z" and reads back as the zero time.
+// The tables' schema, which the CloudFormation template declares and tests
+// that create tables of their own must follow: the scans table's hash key,
+// the idempotency table's hash key and the TTL attribute of both.
+const (
+	ScansKey       = attrDigest
+	IdempotencyKey = attrKey
+	TTLAttribute   = attrExpiresAt
+)
+
 var (
 	encoder = attributevalue.NewEncoder(func(o *attributevalue.EncoderOptions) {
 		o.TagKey = "json"

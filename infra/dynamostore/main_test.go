@@ -11,7 +11,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/dynamostore"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
@@ -29,9 +29,9 @@ func newScansTable(t *testing.T) (*dynamodb.Client, string, string) {
 	t.Helper()
 	client := dynamoClient(t)
 	name := mototest.UniqueName("scans")
-	arn, err := dynamostore.CreateScansTable(context.Background(), client, name)
+	arn, err := mototest.CreateScansTable(context.Background(), client, name)
 	if err != nil {
-		t.Fatalf("dynamostore.CreateScansTable: %v", err)
+		t.Fatalf("mototest.CreateScansTable: %v", err)
 	}
 	return client, name, arn
 }

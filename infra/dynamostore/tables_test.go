@@ -7,7 +7,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/dynamostore"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -29,7 +29,7 @@ func TestCreateTables(t *testing.T) {
 		{
 			name: "scans",
 			create: func(name string) error {
-				arn, err := dynamostore.CreateScansTable(ctx, client, name)
+				arn, err := mototest.CreateScansTable(ctx, client, name)
 				if err == nil && arn == "" {
 					t.Error("no stream ARN returned")
 				}
@@ -40,7 +40,7 @@ func TestCreateTables(t *testing.T) {
 		},
 		{
 			name:   "idempotency",
-			create: func(name string) error { return dynamostore.CreateIdempotencyTable(ctx, client, name) },
+			create: func(name string) error { return mototest.CreateIdempotencyTable(ctx, client, name) },
 			key:    "key",
 		},
 	}
@@ -182,13 +182,13 @@ func TestCreateTablesTwice(t *testing.T) {
 	ctx := context.Background()
 	scans := mototest.UniqueName("scans-twice")
 	for i := 0; i < 2; i++ {
-		if _, err := dynamostore.CreateScansTable(ctx, client, scans); err != nil {
+		if _, err := mototest.CreateScansTable(ctx, client, scans); err != nil {
 			t.Fatalf("CreateScansTable #%d: %v", i+1, err)
 		}
 	}
 	idem := mototest.UniqueName("idem-twice")
 	for i := 0; i < 2; i++ {
-		if err := dynamostore.CreateIdempotencyTable(ctx, client, idem); err != nil {
+		if err := mototest.CreateIdempotencyTable(ctx, client, idem); err != nil {
 			t.Fatalf("CreateIdempotencyTable #%d: %v", i+1, err)
 		}
 	}

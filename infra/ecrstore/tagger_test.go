@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"

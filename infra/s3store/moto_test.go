@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"ecrscanner/domain"
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"

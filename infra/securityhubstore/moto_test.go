@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }

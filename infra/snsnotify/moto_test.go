@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"ecrscanner/infra/local/mototest"
+	"ecrscanner/infra/ops/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"testing"
 
-	"ecrscanner/infra/modroot"
+	"ecrscanner/infra/ops/modroot"
 )
 
 var (
