@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }
 // TestTemplateCreatesOnMoto creates the stack on moto, as the local run does,
 // and checks that what moto built matches what this package reads from the
 // template. moto skips the Pipe, alarms, the secret, subscriptions and
-// queue and bucket policies (see ARCHITECTURE.md); everything else must build.
+// queue and bucket policies (motoserver.CloudFormationSkips); everything else must build.
 func TestTemplateCreatesOnMoto(t *testing.T) {
 	cfg := mototest.Config(t)
 	ctx := context.Background()
