@@ -26,8 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"ecrscanner/infra/awsconfig"
-	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/ops/modroot"
+	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/ops/stack"
 )
 

@@ -27,8 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"ecrscanner/infra/ops/motoserver"
-	"ecrscanner/infra/secretstore"
 	"ecrscanner/infra/ops/stack"
+	"ecrscanner/infra/secretstore"
 )
 
 // Result is the outcome of one check.

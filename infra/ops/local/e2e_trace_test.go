@@ -16,8 +16,8 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/infra/ops/local"
 	"ecrscanner/infra/ops/mototest"
-	"ecrscanner/infra/qscanner/qscannertest"
 	"ecrscanner/infra/ops/stack"
+	"ecrscanner/infra/qscanner/qscannertest"
 	"ecrscanner/infra/tracing"
 	"ecrscanner/infra/tracing/tracingtest"
 )
