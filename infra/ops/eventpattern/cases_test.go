@@ -13,7 +13,7 @@ const (
 	docConsider  = docGuide + "eb-create-pattern.html — Considerations when creating event patterns"
 	docFieldVals = docGuide + "eb-filtering-data-types.html — Matching events on event field values"
 	docArrays    = docGuide + "eb-event-patterns-arrays.html — Arrays in Amazon EventBridge event patterns"
-	docNull      = docGuide + "eb-event-patterns-null-values.html — Matching null values and empty strings in Amazon EventBridge event patterns"
+	docNull      = docGuide + "eb-event-patterns-null-values.html — Matching events on null values and empty strings in Amazon EventBridge"
 	docPrefix    = docGuide + "eb-create-pattern-operators.html — Comparison operators for use in event patterns: Prefix matching"
 	docExists    = docGuide + "eb-create-pattern-operators.html — Comparison operators for use in event patterns: Exists matching (only works on leaf nodes)"
 	docDupKey    = docGuide + "eb-event-patterns-content-based-filtering.html — Complex example with multiple matching (note: a key given twice)"
