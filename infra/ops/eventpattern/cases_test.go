@@ -45,9 +45,10 @@ const (
 	rfcImage      = `{"Image":{"Width":800,"Height":600,"Title":"View from 15th Floor","Thumbnail":{"Url":"http://www.example.com/image/481989943","Height":125,"Width":100},"Animated":false,"IDs":[116,943,234,38793]}}`
 	employees     = `{"employees":[[{"firstName":"John","lastName":"Doe","ids":[1234,1000,9999]},{"firstName":"Anna","lastName":"Smith"}],[{"firstName":"Peter","lastName":"Jones","ids":[]}]]}`
 
-	ec2Termination = `{"source":["aws.ec2"],"detail-type":["EC2 Instance State-change Notification"],"detail":{"state":["terminated"]}}`
-	resourcesARNs  = `{"resources":["arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f","arn:aws:ec2:us-east-1:111122223333:instance/i-b188560f","arn:aws:ec2:us-east-1:444455556666:instance/i-b188560f"]}`
-	pipeFilter     = `{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"event":{"M":{"type":{"S":["ScanCompleted","ImageReferenced","ScanFailed"]}}}}}}`
+	ec2Termination    = `{"source":["aws.ec2"],"detail-type":["EC2 Instance State-change Notification"],"detail":{"state":["terminated"]}}`
+	resourcesARNs     = `{"resources":["arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f","arn:aws:ec2:us-east-1:111122223333:instance/i-b188560f","arn:aws:ec2:us-east-1:444455556666:instance/i-b188560f"]}`
+	cloudTrailTrigger = `{"source":["aws.ecr"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["ecr.amazonaws.com"],"eventName":["PutImage"],"errorCode":[{"exists":false}]}}`
+	pipeFilter        = `{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"event":{"M":{"type":{"S":["ScanCompleted","ImageReferenced","ScanFailed"]}}}}}}`
 
 	// After testACWithExistFalseRule: names shortened keeping their order
 	// (p.id < res.ctx.ci.name < state), which decides which array element
@@ -133,6 +134,10 @@ var matchCases = []matchCase{
 	{"exists true in the element chosen by another field", rulerArrays, `{"employees":{"firstName":["Anna"],"ids":[{"exists":true}]}}`, employees, false},
 	{"exists-false: absent", rulerCorrect + "exists-false: absent", `{"d":{"a":[{"exists":true}],"b":[{"exists":false}]}}`, `{"d":[{"a":1}]}`, true},
 	{"exists-false: present", rulerCorrect + "exists-false: present", `{"d":{"a":[{"exists":true}],"b":[{"exists":false}]}}`, `{"d":[{"a":1,"b":2}]}`, false},
+
+	// The project's own CloudTrail scan trigger (template.yaml): a refused PutImage carries an errorCode.
+	{"cloudtrail trigger: successful PutImage", docExists, cloudTrailTrigger, `{"source":"aws.ecr","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"ecr.amazonaws.com","eventName":"PutImage","requestParameters":{"repositoryName":"app"}}}`, true},
+	{"cloudtrail trigger: refused PutImage", docExists, cloudTrailTrigger, `{"source":"aws.ecr","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"ecr.amazonaws.com","eventName":"PutImage","errorCode":"RepositoryNotFoundException"}}`, false},
 
 	// The project's own Pipe filter, on DynamoDB stream records.
 	{"pipe filter: completed insert", docPipes, pipeFilter, `{"eventName":"INSERT","dynamodb":{"NewImage":{"event":{"M":{"type":{"S":"ScanCompleted"}}}}}}`, true},
