@@ -14,14 +14,15 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/s3store"
 )
 
 func TestFixturesAreValidEvents(t *testing.T) {
-	rep := testReport()
+	rep := testkit.Report()
 	for name, ev := range map[string]events.ScanEvent{
-		"completed":  completedEvent(rep, mustRef(t, "team/app", "v1")),
-		"referenced": referencedEvent(rep, mustRef(t, "other/app", "v2"), mustRef(t, "team/app", "v1")),
+		"completed":  testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1")),
+		"referenced": testkit.ReferencedEvent(rep, testkit.MustRef(t, "other/app", "v2"), testkit.MustRef(t, "team/app", "v1")),
 	} {
 		if err := ev.Validate(); err != nil {
 			t.Errorf("%s fixture: %v", name, err)
@@ -58,7 +59,7 @@ func tagsIn(t *testing.T, doc map[string]any) []string {
 }
 
 func TestHandleArchivesEachTargetRepository(t *testing.T) {
-	rep := testReport()
+	rep := testkit.Report()
 	tests := []struct {
 		name     string
 		ev       func(t *testing.T) events.ScanEvent
@@ -68,36 +69,36 @@ func TestHandleArchivesEachTargetRepository(t *testing.T) {
 		{
 			name: "completed scan: one object per repository, tags grouped",
 			ev: func(t *testing.T) events.ScanEvent {
-				return completedEvent(rep, mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"), mustRef(t, "team/app", "latest"))
+				return testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"), testkit.MustRef(t, "team/app", "latest"))
 			},
 			wantKeys: []string{
-				s3store.ArchiveKey("team/app", testDigest, testScannedAt),
-				s3store.ArchiveKey("other/app", testDigest, testScannedAt),
+				s3store.ArchiveKey("team/app", testkit.Digest, testkit.ScannedAt),
+				s3store.ArchiveKey("other/app", testkit.Digest, testkit.ScannedAt),
 			},
 			wantTags: [][]string{{"v1", "latest"}, {"v1"}},
 		},
 		{
 			name: "completed scan of an untagged push",
 			ev: func(t *testing.T) events.ScanEvent {
-				return completedEvent(rep, mustRef(t, "team/app", ""))
+				return testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", ""))
 			},
-			wantKeys: []string{s3store.ArchiveKey("team/app", testDigest, testScannedAt)},
+			wantKeys: []string{s3store.ArchiveKey("team/app", testkit.Digest, testkit.ScannedAt)},
 			wantTags: [][]string{{}},
 		},
 		{
 			name: "image referenced from a new repository: only that repository",
 			ev: func(t *testing.T) events.ScanEvent {
-				return referencedEvent(rep, mustRef(t, "third/svc", "v9"), mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"))
+				return testkit.ReferencedEvent(rep, testkit.MustRef(t, "third/svc", "v9"), testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"))
 			},
-			wantKeys: []string{s3store.ArchiveKey("third/svc", testDigest, testScannedAt)},
+			wantKeys: []string{s3store.ArchiveKey("third/svc", testkit.Digest, testkit.ScannedAt)},
 			wantTags: [][]string{{"v9"}},
 		},
 		{
 			name: "new tag in a known repository: its object keeps every tag",
 			ev: func(t *testing.T) events.ScanEvent {
-				return referencedEvent(rep, mustRef(t, "team/app", "v2"), mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"))
+				return testkit.ReferencedEvent(rep, testkit.MustRef(t, "team/app", "v2"), testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"))
 			},
-			wantKeys: []string{s3store.ArchiveKey("team/app", testDigest, testScannedAt)},
+			wantKeys: []string{s3store.ArchiveKey("team/app", testkit.Digest, testkit.ScannedAt)},
 			wantTags: [][]string{{"v1", "v2"}},
 		},
 	}
@@ -119,8 +120,8 @@ func TestHandleArchivesEachTargetRepository(t *testing.T) {
 				if got := tagsIn(t, doc); !reflect.DeepEqual(got, tc.wantTags[i]) {
 					t.Errorf("object %d tags = %q, want %q", i, got, tc.wantTags[i])
 				}
-				wantRepo := strings.Split(strings.TrimPrefix(p.key, s3store.ArchivePrefix), "/"+testDigest.Hex()+"/")[0]
-				if doc["repository"] != wantRepo || doc["digest"] != string(testDigest) || doc["scanId"] != testScanID {
+				wantRepo := strings.Split(strings.TrimPrefix(p.key, s3store.ArchivePrefix), "/"+testkit.Digest.Hex()+"/")[0]
+				if doc["repository"] != wantRepo || doc["digest"] != string(testkit.Digest) || doc["scanId"] != testkit.ScanID {
 					t.Errorf("object %d names repository %v, digest %v, scan %v", i, doc["repository"], doc["digest"], doc["scanId"])
 				}
 				f := doc["findings"].(map[string]any)
@@ -136,8 +137,8 @@ func TestHandleArchivesEachTargetRepository(t *testing.T) {
 }
 
 func TestHandleIsDeterministic(t *testing.T) {
-	rep := testReport()
-	ev := completedEvent(rep, mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"))
+	rep := testkit.Report()
+	ev := testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"))
 	replay := ev
 	replay.ReplayID = "replay-1"
 	redelivered := ev
@@ -165,9 +166,9 @@ func TestHandleIsDeterministic(t *testing.T) {
 }
 
 func TestHandleScanFailedArchivesNothing(t *testing.T) {
-	reports, archive := reportsWith(testReport()), &fakeArchive{}
+	reports, archive := reportsWith(testkit.Report()), &fakeArchive{}
 	h, logs := newTestHandler(t, reports, archive)
-	ev := completedEvent(testReport(), mustRef(t, "team/app", "v1"))
+	ev := testkit.CompletedEvent(testkit.Report(), testkit.MustRef(t, "team/app", "v1"))
 	ev.EventType, ev.DetailType = domain.EventScanFailed, events.DetailTypeScanFailed
 	ev.Summary, ev.Report = nil, nil
 	ev.Failure = &domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused"}
@@ -183,7 +184,7 @@ func TestHandleScanFailedArchivesNothing(t *testing.T) {
 }
 
 func TestHandleErrors(t *testing.T) {
-	rep := testReport()
+	rep := testkit.Report()
 	other := *rep
 	other.Digest = domain.Digest("sha256:" + strings.Repeat("e", 64))
 	throttled := errors.New("SlowDown")
@@ -262,7 +263,7 @@ func TestHandleErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			archive := &fakeArchive{err: tc.archiveErr}
 			h, _ := newTestHandler(t, tc.reports, archive)
-			ev := completedEvent(rep, mustRef(t, "team/app", "v1"))
+			ev := testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1"))
 			if tc.mutate != nil {
 				tc.mutate(&ev)
 			}
@@ -276,7 +277,7 @@ func TestHandleErrors(t *testing.T) {
 			if !errors.Is(err, tc.wantIs) {
 				t.Errorf("error %v does not wrap %v", err, tc.wantIs)
 			}
-			if !strings.Contains(err.Error(), testDigest.String()) {
+			if !strings.Contains(err.Error(), testkit.Digest.String()) {
 				t.Errorf("error %q does not name the digest", err)
 			}
 			if tc.archiveErr == nil && len(archive.puts) != 0 {
@@ -292,7 +293,7 @@ func TestHandleErrors(t *testing.T) {
 // bring the text into the archive.
 func TestHandleNeverArchivesSecretText(t *testing.T) {
 	const leaked = "AKIAIOSFODNN7EXAMPLE"
-	raw := `{"digest":"` + string(testDigest) + `","vulnerabilities":[],"secrets":[{
+	raw := `{"digest":"` + string(testkit.Digest) + `","vulnerabilities":[],"secrets":[{
 		"ruleId":"aws-access-key-id","title":"AWS Access Key","severity":"HIGH","file":"/app/.env","startLine":3,
 		"match":"` + leaked + `","secret":"` + leaked + `","text":"` + leaked + `","value":"` + leaked + `",
 		"snippet":"key=` + leaked + `","Match":"` + leaked + `"}]}`
@@ -302,7 +303,7 @@ func TestHandleNeverArchivesSecretText(t *testing.T) {
 	}
 	archive := &fakeArchive{}
 	h, logs := newTestHandler(t, reportsWith(&rep), archive)
-	if err := h.Handle(context.Background(), completedEvent(&rep, mustRef(t, "team/app", "v1"))); err != nil {
+	if err := h.Handle(context.Background(), testkit.CompletedEvent(&rep, testkit.MustRef(t, "team/app", "v1"))); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	if len(archive.puts) != 1 {
