@@ -17,19 +17,6 @@ import (
 	"ecrscanner/infra/snsnotify"
 )
 
-func TestFixturesAreValidEvents(t *testing.T) {
-	rep := testkit.ThresholdReport()
-	for name, ev := range map[string]events.ScanEvent{
-		"completed":  testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1")),
-		"referenced": testkit.ReferencedEvent(rep, testkit.MustRef(t, "other/app", "v2"), testkit.MustRef(t, "team/app", "v1")),
-		"failed":     testkit.FailedEvent(domain.Failure{Class: domain.FailureTimeout}, testkit.MustRef(t, "team/app", "v1")),
-	} {
-		if err := ev.Validate(); err != nil {
-			t.Errorf("%s fixture: %v", name, err)
-		}
-	}
-}
-
 func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 	r := newRig(t, testConfig())
 	if _, err := NewHandler(nil, r.reports, r.marks, testConfig(), nil); err == nil {

@@ -18,18 +18,6 @@ import (
 	"ecrscanner/infra/s3store"
 )
 
-func TestFixturesAreValidEvents(t *testing.T) {
-	rep := testkit.Report()
-	for name, ev := range map[string]events.ScanEvent{
-		"completed":  testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1")),
-		"referenced": testkit.ReferencedEvent(rep, testkit.MustRef(t, "other/app", "v2"), testkit.MustRef(t, "team/app", "v1")),
-	} {
-		if err := ev.Validate(); err != nil {
-			t.Errorf("%s fixture: %v", name, err)
-		}
-	}
-}
-
 func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 	if _, err := NewHandler(nil, &fakeArchive{}, nil); err == nil {
 		t.Error("NewHandler accepted nil dependencies")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
@@ -14,16 +15,24 @@ import (
 // The sample events must be events the bus could carry, or every handler
 // test built on them would test the impossible.
 func TestSampleEventsAreValid(t *testing.T) {
-	rep := testkit.Report()
-	app, mirror := testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "mirror/app", "")
+	app, other := testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v2")
+	reports := map[string]*domain.Report{"report": testkit.Report(), "threshold report": testkit.ThresholdReport(), "large report": testkit.LargeReport(10)}
+	for name, rep := range reports {
+		for kind, ev := range map[string]events.ScanEvent{
+			"completed":          testkit.CompletedEvent(rep, app),
+			"completed, 2 refs":  testkit.CompletedEvent(rep, app, testkit.MustRef(t, "mirror/app", "")),
+			"rescan":             testkit.CompletedEventOf(rep, "scan2", testkit.ScannedAt.AddDate(0, 0, 2), app),
+			"referenced":         testkit.ReferencedEvent(rep, other, app),
+			"referenced at time": testkit.ReferencedEventAt(rep, testkit.ScannedAt.Add(time.Hour), other, app),
+		} {
+			if err := ev.Validate(); err != nil {
+				t.Errorf("%s, %s: %v", name, kind, err)
+			}
+		}
+	}
 	for name, ev := range map[string]events.ScanEvent{
-		"completed":          testkit.CompletedEvent(rep, app),
-		"threshold":          testkit.CompletedEvent(testkit.ThresholdReport(), app, mirror),
-		"rescan":             testkit.CompletedEventOf(rep, "scan2", testkit.ScannedAt.AddDate(0, 0, 2), app),
-		"referenced":         testkit.ReferencedEvent(rep, mirror, app),
-		"failed":             testkit.FailedEvent(domain.Failure{Class: domain.FailureTimeout, Reason: "deadline"}, app),
-		"other image":        testkit.CompletedEvent(&domain.Report{Digest: testkit.OtherDigest}, testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")),
-		"referenced at time": testkit.ReferencedEventAt(rep, testkit.ScannedAt.Add(1), mirror, app),
+		"failed":      testkit.FailedEvent(domain.Failure{Class: domain.FailureTimeout}, app),
+		"other image": testkit.CompletedEvent(&domain.Report{Digest: testkit.OtherDigest}, testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")),
 	} {
 		if err := ev.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -1,6 +1,10 @@
 package testkit
 
-import "ecrscanner/domain"
+import (
+	"fmt"
+
+	"ecrscanner/domain"
+)
 
 // Report is the sample scan's report: a critical vulnerability with a fix, a
 // high one without, and a secret (which, as in every report, carries no
@@ -67,4 +71,30 @@ func ThresholdReport() *domain.Report {
 // function writes it.
 func ReportAt(d domain.Digest, scanID string) domain.ReportLocation {
 	return domain.ReportLocation{Bucket: Bucket, Key: "reports/" + d.Hex() + "/" + scanID + ".json.gz"}
+}
+
+// LargeReport is a report of n vulnerabilities shaped like real QScanner
+// output (a Debian image: many packages, two CVEs each, every severity) and
+// one secret, for size limits and benchmarks; 20,000 is the size the design
+// plans for.
+func LargeReport(n int) *domain.Report {
+	r := &domain.Report{Digest: Digest, Platform: "linux/amd64", OS: "debian 12", QScannerVersion: "4.8.0", ScanTypes: []string{"pkg", "secret"}}
+	r.Vulnerabilities = make([]domain.Vulnerability, n)
+	for i := range r.Vulnerabilities {
+		r.Vulnerabilities[i] = domain.Vulnerability{
+			QID:            fmt.Sprintf("%d", 100000+i),
+			Title:          fmt.Sprintf("Debian Security Update for package-%d (DSA-%d-1)", i%900, 5000+i),
+			Severity:       domain.Severities[i%len(domain.Severities)],
+			QualysSeverity: 1 + i%5,
+			CVEs:           []string{fmt.Sprintf("CVE-2024-%05d", i), fmt.Sprintf("CVE-2023-%05d", i)},
+			CVSS3:          float64(i%100) / 10,
+			Category:       "Debian",
+			Packages: []domain.Package{{
+				Name: fmt.Sprintf("package-%d", i%900), InstalledVersion: "1.2.3-4", FixedVersion: "1.2.3-5+deb12u1",
+				Path: "/var/lib/dpkg/status", Layer: "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1",
+			}},
+		}
+	}
+	r.Secrets = []domain.Secret{{RuleID: "generic-api-key", Severity: domain.SeverityHigh, File: "/etc/app.conf", StartLine: 1}}
+	return r
 }
