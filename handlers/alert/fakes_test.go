@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/ops/testkit"
@@ -41,60 +40,6 @@ func (f *fakePublisher) Publish(_ context.Context, a snsnotify.Alert) error {
 	return nil
 }
 
-// fakeMarks is a hand-written domain.IdempotencyStore that keeps markers in
-// memory (leases never expire) and logs every call.
-type fakeMarks struct {
-	mu       sync.Mutex
-	state    map[string]string // key → "in_progress" | "done"
-	calls    []string
-	startErr error
-}
-
-var _ domain.IdempotencyStore = (*fakeMarks)(nil)
-
-func newFakeMarks() *fakeMarks { return &fakeMarks{state: map[string]string{}} }
-
-func (f *fakeMarks) Start(_ context.Context, key string, lease time.Duration) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, "start "+key)
-	if lease <= 0 {
-		panic("non-positive lease")
-	}
-	if f.startErr != nil {
-		return f.startErr
-	}
-	switch f.state[key] {
-	case "done":
-		return domain.ErrAlreadyDone
-	case "in_progress":
-		return domain.ErrInProgress
-	}
-	f.state[key] = "in_progress"
-	return nil
-}
-
-func (f *fakeMarks) Finish(_ context.Context, key string, retention time.Duration) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, "finish "+key)
-	if retention <= 0 {
-		panic("non-positive retention")
-	}
-	f.state[key] = "done"
-	return nil
-}
-
-func (f *fakeMarks) Abandon(_ context.Context, key string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, "abandon "+key)
-	if f.state[key] == "in_progress" {
-		delete(f.state, key)
-	}
-	return nil
-}
-
 // fakeReports is a hand-written reportReader.
 type fakeReports struct {
 	mu     sync.Mutex
@@ -125,14 +70,14 @@ func testConfig() Config {
 type testRig struct {
 	h       *Handler
 	pub     *fakePublisher
-	marks   *fakeMarks
+	marks   *testkit.MemoryIdempotencyStore
 	reports *fakeReports
 	logs    *bytes.Buffer
 }
 
 func newRig(t *testing.T, cfg Config) *testRig {
 	t.Helper()
-	r := &testRig{pub: &fakePublisher{}, marks: newFakeMarks(), reports: &fakeReports{report: testkit.ThresholdReport()}, logs: &bytes.Buffer{}}
+	r := &testRig{pub: &fakePublisher{}, marks: testkit.NewMemoryIdempotencyStore(nil), reports: &fakeReports{report: testkit.ThresholdReport()}, logs: &bytes.Buffer{}}
 	h, err := NewHandler(r.pub, r.reports, r.marks, cfg, slog.New(slog.NewJSONHandler(r.logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
@@ -124,8 +125,8 @@ func TestPolicyDecidesWhetherAndWhatToAlert(t *testing.T) {
 				t.Fatalf("Handle: %v", err)
 			}
 			if tc.wantKind == "" {
-				if len(r.pub.sent) != 0 || len(r.marks.calls) != 0 {
-					t.Errorf("sent %d alerts (marker calls %q), want none", len(r.pub.sent), r.marks.calls)
+				if len(r.pub.sent) != 0 || len(r.marks.Calls()) != 0 {
+					t.Errorf("sent %d alerts (marker calls %q), want none", len(r.pub.sent), r.marks.Calls())
 				}
 				if !strings.Contains(r.logs.String(), "below the alert policy") {
 					t.Errorf("no log line says why nothing was sent:\n%s", r.logs)
@@ -171,8 +172,8 @@ func TestAlertsDisabled(t *testing.T) {
 			t.Fatalf("Handle: %v", err)
 		}
 	}
-	if r.pub.calls != 0 || len(r.marks.calls) != 0 || r.reports.reads != 0 {
-		t.Errorf("disabled alerts still published %d, marked %q, read %d", r.pub.calls, r.marks.calls, r.reports.reads)
+	if r.pub.calls != 0 || len(r.marks.Calls()) != 0 || r.reports.reads != 0 {
+		t.Errorf("disabled alerts still published %d, marked %q, read %d", r.pub.calls, r.marks.Calls(), r.reports.reads)
 	}
 	if !strings.Contains(r.logs.String(), "alerts disabled") {
 		t.Errorf("no log line says alerts are disabled:\n%s", r.logs)
@@ -274,13 +275,14 @@ func TestOneAlertPerScanAndRepository(t *testing.T) {
 		"alert#" + testkit.ScanID + "#123456789012/eu-west-1/team/app#replay#r-1",
 		"alert#" + testkit.ScanID + "#123456789012/eu-west-1/other/app#replay#r-1",
 	}
+	markers := r.marks.Markers()
 	for _, k := range wantKeys {
-		if r.marks.state[k] != "done" {
-			t.Errorf("marker %s = %q, want done", k, r.marks.state[k])
+		if markers[k] != testkit.MarkerDone {
+			t.Errorf("marker %s = %q, want done", k, markers[k])
 		}
 	}
-	if len(r.marks.state) != len(wantKeys) {
-		t.Errorf("%d markers, want %d: %v", len(r.marks.state), len(wantKeys), r.marks.state)
+	if len(markers) != len(wantKeys) {
+		t.Errorf("%d markers, want %d: %v", len(markers), len(wantKeys), markers)
 	}
 }
 
@@ -296,8 +298,8 @@ func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	if !errors.Is(err, throttled) || consume.IsPermanent(err) {
 		t.Fatalf("Handle error = %v, want a retryable one wrapping the publish error", err)
 	}
-	if want := []string{"start " + key, "abandon " + key}; !reflect.DeepEqual(r.marks.calls, want) {
-		t.Errorf("marker calls %q, want %q", r.marks.calls, want)
+	if want := []string{"start " + key, "abandon " + key}; !reflect.DeepEqual(r.marks.Calls(), want) {
+		t.Errorf("marker calls %q, want %q", r.marks.Calls(), want)
 	}
 	if len(r.pub.sent) != 0 {
 		t.Fatalf("%d alerts recorded as sent", len(r.pub.sent))
@@ -306,8 +308,8 @@ func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	if err := r.h.Handle(ctx, ev); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if len(r.pub.sent) != 1 || r.marks.state[key] != "done" {
-		t.Errorf("after the retry: %d alerts sent, marker %q; want 1, done", len(r.pub.sent), r.marks.state[key])
+	if len(r.pub.sent) != 1 || r.marks.Marker(key) != testkit.MarkerDone {
+		t.Errorf("after the retry: %d alerts sent, marker %q; want 1, done", len(r.pub.sent), r.marks.Marker(key))
 	}
 }
 
@@ -317,7 +319,7 @@ func TestHandleErrors(t *testing.T) {
 	transient := errors.New("connection reset")
 	tests := []struct {
 		name          string
-		setup         func(*testRig)
+		setup         func(*testing.T, *testRig)
 		ev            func() events.ScanEvent
 		wantPermanent bool
 		wantIs        error
@@ -325,35 +327,40 @@ func TestHandleErrors(t *testing.T) {
 	}{
 		{
 			name:          "SNS refusing the alert is permanent",
-			setup:         func(r *testRig) { r.pub.errs = []error{invalid} },
+			setup:         func(_ *testing.T, r *testRig) { r.pub.errs = []error{invalid} },
 			ev:            func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app) },
 			wantPermanent: true, wantIs: domain.ErrInvalid,
 		},
 		{
 			name:  "one repository refused: permanent, the others still sent",
-			setup: func(r *testRig) { r.pub.failOn = map[string]error{"team/app": invalid, "other/app": nil} },
+			setup: func(_ *testing.T, r *testRig) { r.pub.failOn = map[string]error{"team/app": invalid, "other/app": nil} },
 			ev: func() events.ScanEvent {
 				return testkit.CompletedEvent(testkit.ThresholdReport(), app, other, testkit.MustRef(t, "x/y", "1"))
 			},
 			wantPermanent: true, wantIs: domain.ErrInvalid, wantSent: 2,
 		},
 		{
-			name:          "mixed permanent and retryable failures are retried",
-			setup:         func(r *testRig) { r.pub.failOn = map[string]error{"team/app": invalid, "other/app": transient} },
+			name: "mixed permanent and retryable failures are retried",
+			setup: func(_ *testing.T, r *testRig) {
+				r.pub.failOn = map[string]error{"team/app": invalid, "other/app": transient}
+			},
 			ev:            func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app, other) },
 			wantPermanent: false, wantIs: transient,
 		},
 		{
 			name: "another delivery holds the marker",
-			setup: func(r *testRig) {
-				r.marks.state["alert#"+testkit.ScanID+"#123456789012/eu-west-1/team/app"] = "in_progress"
+			setup: func(t *testing.T, r *testRig) {
+				// Another process's handle on the same markers.
+				if err := r.marks.Peer().Start(context.Background(), "alert#"+testkit.ScanID+"#123456789012/eu-west-1/team/app", time.Hour); err != nil {
+					t.Fatal(err)
+				}
 			},
 			ev:     func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app) },
 			wantIs: consume.ErrBusy,
 		},
 		{
 			name:   "idempotency store unavailable",
-			setup:  func(r *testRig) { r.marks.startErr = transient },
+			setup:  func(_ *testing.T, r *testRig) { r.marks.FailStart(transient) },
 			ev:     func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app) },
 			wantIs: transient,
 		},
@@ -389,7 +396,7 @@ func TestHandleErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, testConfig())
 			if tc.setup != nil {
-				tc.setup(r)
+				tc.setup(t, r)
 			}
 			err := r.h.Handle(context.Background(), tc.ev())
 			if err == nil {

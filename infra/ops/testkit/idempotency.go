@@ -13,13 +13,15 @@ import (
 // rules of the DynamoDB one: a live in-progress marker blocks Start until
 // its lease has passed, a done marker until its retention has, and Abandon
 // drops only the marker this handle wrote. It passes TestIdempotencyStore.
-// Safe for concurrent use.
+// A handle also remembers its calls and fails on demand, for tests of what
+// uses the port (idempotency_spy.go). Safe for concurrent use.
 type MemoryIdempotencyStore struct {
 	markers *markerTable
 	now     func() time.Time
 
 	mu   sync.Mutex
 	held map[string]string // key → holder token of a marker this handle wrote
+	spy  spy
 }
 
 var _ domain.IdempotencyStore = (*MemoryIdempotencyStore)(nil)
@@ -35,6 +37,21 @@ type marker struct {
 	holder     string
 	leaseUntil time.Time // while in progress
 	expiresAt  time.Time
+}
+
+// state is what m means at now: MarkerDone, MarkerInProgress, or "" once it
+// no longer blocks a Start (expired, or in progress past its lease). The
+// zero marker, of a key never written, is "".
+func (m marker) state(now time.Time) string {
+	switch {
+	case now.After(m.expiresAt):
+		return ""
+	case m.done:
+		return MarkerDone
+	case !now.After(m.leaseUntil):
+		return MarkerInProgress
+	}
+	return ""
 }
 
 // NewMemoryIdempotencyStore returns an empty store that reads the time from
@@ -54,19 +71,20 @@ func (s *MemoryIdempotencyStore) Peer() *MemoryIdempotencyStore {
 
 // Start implements domain.IdempotencyStore.
 func (s *MemoryIdempotencyStore) Start(_ context.Context, key string, lease time.Duration) error {
+	if err := s.record("start", key, lease); err != nil {
+		return err
+	}
 	if lease <= 0 {
 		return fmt.Errorf("start %s: lease %v must be positive", key, lease)
 	}
 	now := s.now()
 	s.markers.mu.Lock()
 	defer s.markers.mu.Unlock()
-	if m, ok := s.markers.markers[key]; ok && !now.After(m.expiresAt) {
-		switch {
-		case m.done:
-			return fmt.Errorf("start %s: %w", key, domain.ErrAlreadyDone)
-		case !now.After(m.leaseUntil):
-			return fmt.Errorf("start %s: %w", key, domain.ErrInProgress)
-		}
+	switch s.markers.markers[key].state(now) {
+	case MarkerDone:
+		return fmt.Errorf("start %s: %w", key, domain.ErrAlreadyDone)
+	case MarkerInProgress:
+		return fmt.Errorf("start %s: %w", key, domain.ErrInProgress)
 	}
 	holder := domain.NewID()
 	s.markers.markers[key] = marker{holder: holder, leaseUntil: now.Add(lease), expiresAt: now.Add(lease + time.Second)}
@@ -79,6 +97,9 @@ func (s *MemoryIdempotencyStore) Start(_ context.Context, key string, lease time
 // Finish implements domain.IdempotencyStore: the effect has happened,
 // whoever held the lease.
 func (s *MemoryIdempotencyStore) Finish(_ context.Context, key string, retention time.Duration) error {
+	if err := s.record("finish", key, retention); err != nil {
+		return err
+	}
 	s.release(key)
 	s.markers.mu.Lock()
 	defer s.markers.mu.Unlock()
@@ -88,6 +109,9 @@ func (s *MemoryIdempotencyStore) Finish(_ context.Context, key string, retention
 
 // Abandon implements domain.IdempotencyStore.
 func (s *MemoryIdempotencyStore) Abandon(_ context.Context, key string) error {
+	if err := s.record("abandon", key, 0); err != nil {
+		return err
+	}
 	holder, ok := s.release(key)
 	if !ok {
 		return nil
