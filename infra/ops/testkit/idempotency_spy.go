@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -30,14 +29,11 @@ func (s *MemoryIdempotencyStore) record(op, key string, d time.Duration) error {
 	case "finish":
 		s.spy.retentions = append(s.spy.retentions, d)
 	}
-	if err := s.spy.fail[op]; err != nil {
-		return fmt.Errorf("%s %s: %w", op, key, err)
-	}
-	return nil
+	return s.spy.fail[op]
 }
 
-// FailStart makes every later Start of this handle fail with err (wrapped)
-// and change nothing, as when the table cannot be reached.
+// FailStart makes every later Start of this handle return err itself and
+// change nothing, as when the table cannot be reached.
 func (s *MemoryIdempotencyStore) FailStart(err error) { s.failOn("start", err) }
 
 // FailFinish is FailStart for Finish.
