@@ -419,31 +419,14 @@ func TestScanPublishesTheDashboardMetrics(t *testing.T) {
 	}
 }
 
-// lostReplyStore applies the first write twice, as a store does when the
-// reply to a write that landed is lost and the write is retried.
-type lostReplyStore struct {
-	*testkit.MemoryScanStore
-	once bool
-}
-
-func (l *lostReplyStore) Update(ctx context.Context, d domain.Digest, fn func(*domain.Scan) error) error {
-	if err := l.MemoryScanStore.Update(ctx, d, fn); err != nil || l.once {
-		return err
-	}
-	l.once = true
-	return l.MemoryScanStore.Update(ctx, d, fn)
-}
-
 func TestRetryableFailureSurvivesALostReply(t *testing.T) {
 	r := newRig(t, &fakeScanner{err: domain.Failure{Class: domain.FailureTimeout, Reason: "deadline"}}, imageInfo)
 	ref := testRef(t, "team/app", "v1")
-	// Claim normally, then lose the reply of the Fail write.
-	store := &lostReplyStore{MemoryScanStore: r.store, once: true}
-	r.h.store = store
-	// The claim's write must not be doubled; arm the double write for the Fail.
+	// Claim normally, then lose the reply of the Fail write: the claim's
+	// write must not be doubled, so the loss is armed once the scan runs.
 	orig := r.h.scanner
 	r.h.scanner = scannerFunc(func(ctx context.Context, tg domain.ScanTarget) (*domain.Report, error) {
-		store.once = false
+		r.store.LoseNextReply()
 		return orig.Scan(ctx, tg)
 	})
 	out, err := r.h.Scan(context.Background(), ref)
