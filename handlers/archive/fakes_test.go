@@ -7,31 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"ecrscanner/domain"
 	"ecrscanner/infra/ops/testkit"
 )
-
-// fakeReports is a hand-written reportReader serving reports by location.
-type fakeReports struct {
-	mu      sync.Mutex
-	reports map[domain.ReportLocation]*domain.Report
-	err     error
-	reads   int
-}
-
-func (f *fakeReports) GetReport(_ context.Context, loc domain.ReportLocation) (*domain.Report, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reads++
-	if f.err != nil {
-		return nil, f.err
-	}
-	r, ok := f.reports[loc]
-	if !ok {
-		return nil, domain.ErrNotFound
-	}
-	return r, nil
-}
 
 type put struct {
 	key  string
@@ -65,6 +42,9 @@ func newTestHandler(t *testing.T, reports reportReader, archive archiver) (*Hand
 	return h, &logs
 }
 
-func reportsWith(rep *domain.Report) *fakeReports {
-	return &fakeReports{reports: map[domain.ReportLocation]*domain.Report{testkit.ReportAt(testkit.Digest, testkit.ScanID): rep}}
+// unreadableReports is a report store whose every read fails with err.
+func unreadableReports(err error) *testkit.MemoryReportStore {
+	s := testkit.NewMemoryReportStore()
+	s.FailGet(err)
+	return s
 }

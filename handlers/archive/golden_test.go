@@ -31,7 +31,7 @@ func TestArchiveDocumentGolden(t *testing.T) {
 				refs = append(refs, testkit.MustRef(t, "team/app", tag))
 			}
 			archive := &fakeArchive{}
-			h, _ := newTestHandler(t, reportsWith(tc.report), archive)
+			h, _ := newTestHandler(t, testkit.SampleReports(tc.report), archive)
 			if err := h.Handle(context.Background(), testkit.CompletedEvent(tc.report, refs...)); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}

@@ -93,7 +93,7 @@ func TestHandleArchivesEachTargetRepository(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			archive := &fakeArchive{}
-			h, _ := newTestHandler(t, reportsWith(rep), archive)
+			h, _ := newTestHandler(t, testkit.SampleReports(rep), archive)
 			if err := h.Handle(context.Background(), tc.ev(t)); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
@@ -135,7 +135,7 @@ func TestHandleIsDeterministic(t *testing.T) {
 	var runs [][]put
 	for _, e := range []events.ScanEvent{ev, ev, replay, redelivered} {
 		archive := &fakeArchive{}
-		h, _ := newTestHandler(t, reportsWith(rep), archive)
+		h, _ := newTestHandler(t, testkit.SampleReports(rep), archive)
 		if err := h.Handle(context.Background(), e); err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
@@ -154,7 +154,7 @@ func TestHandleIsDeterministic(t *testing.T) {
 }
 
 func TestHandleScanFailedArchivesNothing(t *testing.T) {
-	reports, archive := reportsWith(testkit.Report()), &fakeArchive{}
+	reports, archive := testkit.SampleReports(testkit.Report()), &fakeArchive{}
 	h, logs := newTestHandler(t, reports, archive)
 	ev := testkit.CompletedEvent(testkit.Report(), testkit.MustRef(t, "team/app", "v1"))
 	ev.EventType, ev.DetailType = domain.EventScanFailed, events.DetailTypeScanFailed
@@ -163,8 +163,8 @@ func TestHandleScanFailedArchivesNothing(t *testing.T) {
 	if err := h.Handle(context.Background(), ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if len(archive.puts) != 0 || reports.reads != 0 {
-		t.Errorf("ScanFailed wrote %d objects and read %d reports, want none", len(archive.puts), reports.reads)
+	if len(archive.puts) != 0 || reports.Reads() != 0 {
+		t.Errorf("ScanFailed wrote %d objects and read %d reports, want none", len(archive.puts), reports.Reads())
 	}
 	if !strings.Contains(logs.String(), "nothing to archive") {
 		t.Errorf("no log line says the event was ignored:\n%s", logs)
@@ -178,7 +178,7 @@ func TestHandleErrors(t *testing.T) {
 	throttled := errors.New("SlowDown")
 	tests := []struct {
 		name          string
-		reports       *fakeReports
+		reports       *testkit.MemoryReportStore
 		archiveErr    error
 		mutate        func(*events.ScanEvent)
 		wantPermanent bool
@@ -186,62 +186,62 @@ func TestHandleErrors(t *testing.T) {
 	}{
 		{
 			name:    "missing report is retried",
-			reports: &fakeReports{reports: map[domain.ReportLocation]*domain.Report{}},
+			reports: testkit.NewMemoryReportStore(),
 			wantIs:  domain.ErrNotFound,
 		},
 		{
 			name:    "S3 failure reading the report is retried",
-			reports: &fakeReports{err: throttled},
+			reports: unreadableReports(throttled),
 			wantIs:  throttled,
 		},
 		{
 			name:       "S3 failure writing the archive is retried",
-			reports:    reportsWith(rep),
+			reports:    testkit.SampleReports(rep),
 			archiveErr: throttled,
 			wantIs:     throttled,
 		},
 		{
 			name:          "invalid report location is permanent",
-			reports:       &fakeReports{err: fmt.Errorf("get report: %w location", domain.ErrInvalid)},
+			reports:       unreadableReports(fmt.Errorf("get report: %w location", domain.ErrInvalid)),
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "oversized report is permanent",
-			reports:       &fakeReports{err: fmt.Errorf("get report: %w", s3store.ErrReportTooLarge)},
+			reports:       unreadableReports(fmt.Errorf("get report: %w", s3store.ErrReportTooLarge)),
 			wantPermanent: true,
 			wantIs:        s3store.ErrReportTooLarge,
 		},
 		{
 			name:          "report of another digest is permanent",
-			reports:       reportsWith(&other),
+			reports:       testkit.SampleReports(&other),
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "archive refusing the key is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			archiveErr:    fmt.Errorf("%w key", domain.ErrInvalid),
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "completed event without a report pointer is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			mutate:        func(ev *events.ScanEvent) { ev.Report = nil },
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "referenced event without a scan time is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			mutate:        func(ev *events.ScanEvent) { ev.EventType = domain.EventImageReferenced; ev.ScannedAt = time.Time{} },
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "unpublished event type is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			mutate:        func(ev *events.ScanEvent) { ev.EventType = domain.EventScanStarted },
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
@@ -290,7 +290,7 @@ func TestHandleNeverArchivesSecretText(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := &fakeArchive{}
-	h, logs := newTestHandler(t, reportsWith(&rep), archive)
+	h, logs := newTestHandler(t, testkit.SampleReports(&rep), archive)
 	if err := h.Handle(context.Background(), testkit.CompletedEvent(&rep, testkit.MustRef(t, "team/app", "v1"))); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}

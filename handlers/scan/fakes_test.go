@@ -2,42 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"ecrscanner/domain"
 )
-
-type memReports struct {
-	mu      sync.Mutex
-	reports map[string]*domain.Report
-	fail    error
-}
-
-func (m *memReports) PutReport(_ context.Context, scanID string, r *domain.Report) (domain.ReportLocation, error) {
-	if m.fail != nil {
-		return domain.ReportLocation{}, m.fail
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.reports == nil {
-		m.reports = map[string]*domain.Report{}
-	}
-	key := fmt.Sprintf("reports/%s/%s.json.gz", r.Digest.Hex(), scanID)
-	m.reports[key] = r
-	return domain.ReportLocation{Bucket: "results", Key: key}, nil
-}
-
-func (m *memReports) GetReport(_ context.Context, loc domain.ReportLocation) (*domain.Report, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.reports[loc.Key]
-	if !ok {
-		return nil, domain.ErrNotFound
-	}
-	return r, nil
-}
 
 type fakeInspector struct {
 	info domain.ImageInfo

@@ -45,14 +45,14 @@ func sampleReport() *domain.Report {
 type rig struct {
 	h       *Handler
 	store   *testkit.MemoryScanStore
-	reports *memReports
+	reports *testkit.MemoryReportStore
 	scanner *fakeScanner
 	clock   time.Time
 }
 
 func newRig(t *testing.T, scanner *fakeScanner, info domain.ImageInfo) *rig {
 	t.Helper()
-	r := &rig{store: testkit.NewMemoryScanStore(), reports: &memReports{}, scanner: scanner, clock: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	r := &rig{store: testkit.NewMemoryScanStore(), reports: testkit.NewMemoryReportStore(), scanner: scanner, clock: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	h, err := NewHandler(r.store, r.reports, fakeInspector{info: info}, scanner,
 		Config{CacheTTL: 30 * 24 * time.Hour, MaxAttempts: 3, Platforms: []string{"linux/amd64"}},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -259,7 +259,7 @@ func TestScanFailures(t *testing.T) {
 
 func TestReportUploadFailureReleasesTheLease(t *testing.T) {
 	r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
-	r.reports.fail = errors.New("s3 unavailable")
+	r.reports.FailPut(errors.New("s3 unavailable"))
 	out, err := r.h.Scan(context.Background(), testRef(t, "team/app", "v1"))
 	if err == nil || out != OutcomeRetrying {
 		t.Fatalf("Scan = %q, %v; want retrying", out, err)

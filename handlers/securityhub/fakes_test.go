@@ -26,35 +26,6 @@ func testProductOf(t *testing.T) securityhubstore.Product {
 	return p
 }
 
-// fakeReports is a hand-written reportReader serving reports by location.
-type fakeReports struct {
-	mu      sync.Mutex
-	reports map[domain.ReportLocation]*domain.Report
-	err     error
-}
-
-func (f *fakeReports) GetReport(_ context.Context, loc domain.ReportLocation) (*domain.Report, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return nil, f.err
-	}
-	r, ok := f.reports[loc]
-	if !ok {
-		return nil, domain.ErrNotFound
-	}
-	return r, nil
-}
-
-func (f *fakeReports) put(loc domain.ReportLocation, r *domain.Report) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.reports == nil {
-		f.reports = map[domain.ReportLocation]*domain.Report{}
-	}
-	f.reports[loc] = r
-}
-
 // fakeHub is a hand-written findingStore that keeps findings in memory the
 // way Security Hub does for a finding provider: an import creates or replaces
 // a finding by Id, but ignores an update older than the stored finding and
@@ -172,13 +143,13 @@ func (h *fakeHub) importCalls() int {
 type testEnv struct {
 	h       *Handler
 	hub     *fakeHub
-	reports *fakeReports
+	reports *testkit.MemoryReportStore
 	logs    *bytes.Buffer
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	env := &testEnv{hub: newFakeHub(), reports: &fakeReports{}, logs: &bytes.Buffer{}}
+	env := &testEnv{hub: newFakeHub(), reports: testkit.NewMemoryReportStore(), logs: &bytes.Buffer{}}
 	h, err := NewHandler(env.reports, env.hub, testProductOf(t), slog.New(slog.NewJSONHandler(env.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +161,7 @@ func newTestEnv(t *testing.T) *testEnv {
 // handle stores rep where ev points and handles ev.
 func (e *testEnv) handle(t *testing.T, ev events.ScanEvent, rep *domain.Report) error {
 	t.Helper()
-	e.reports.put(*ev.Report, rep)
+	e.reports.Put(*ev.Report, rep)
 	return e.h.Handle(context.Background(), ev)
 }
 

@@ -342,13 +342,13 @@ func TestErrorsAreClassified(t *testing.T) {
 		permanent bool
 	}{
 		{"report not there yet", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			env.reports.err = fmt.Errorf("get report: %w", domain.ErrNotFound)
+			env.reports.FailGet(fmt.Errorf("get report: %w", domain.ErrNotFound))
 		}, false},
 		{"report location invalid", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			env.reports.err = fmt.Errorf("get report: %w location", domain.ErrInvalid)
+			env.reports.FailGet(fmt.Errorf("get report: %w location", domain.ErrInvalid))
 		}, true},
 		{"report too large", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			env.reports.err = fmt.Errorf("get report: %w", s3store.ErrReportTooLarge)
+			env.reports.FailGet(fmt.Errorf("get report: %w", s3store.ErrReportTooLarge))
 		}, true},
 		{"report of another digest", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
 			rep.Digest = testkit.OtherDigest
@@ -380,7 +380,7 @@ func TestErrorsAreClassified(t *testing.T) {
 			ev := testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1"))
 			loc := *ev.Report
 			tt.change(t, env, &ev, rep)
-			env.reports.put(loc, rep)
+			env.reports.Put(loc, rep)
 			err := env.h.Handle(context.Background(), ev)
 			if err == nil {
 				t.Fatal("Handle succeeded")
