@@ -1,7 +1,17 @@
-// Package testkit is what the project's tests share: made-up inputs (image
-// references, digests, reports, bus events), the golden-file check with its
-// one -update flag, in-memory fakes of the domain's store ports, and the
-// contract suites every implementation of those ports runs.
+// Package testkit is what the project's tests share, so that no test keeps
+// its own copy:
+//
+//   - made-up inputs: the sample image (Account, Region, Digest, MustRef,
+//     RandomDigest), sample reports (Report, ThresholdReport, LargeReport) and
+//     the bus events of the sample scan (CompletedEvent, ReferencedEvent,
+//     FailedEvent);
+//   - Golden, the golden-file check, with the one -update flag;
+//   - in-memory stores for the domain's ports (MemoryScanStore,
+//     MemoryIdempotencyStore, MemoryReportStore), which also record what was
+//     done to them and fail on demand, and a settable Clock;
+//   - the contract suites every implementation of a store port runs
+//     (TestScanStore, TestIdempotencyStore): the DynamoDB adapters against
+//     moto, and the in-memory stores here.
 //
 // It plays the parts go-containerregistry splits between pkg/v1/random
 // (made-up inputs) and pkg/v1/validate (checks any test can call), and
