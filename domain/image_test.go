@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/ops/testkit"
 )
 
 const (
@@ -353,17 +354,17 @@ func TestImageRefNames(t *testing.T) {
 }
 
 func TestSameLocation(t *testing.T) {
-	base := mustRef(t, "team/app", "v1")
+	base := testkit.MustRef(t, "team/app", "v1")
 	tests := []struct {
 		name  string
 		other domain.ImageRef
 		want  bool
 	}{
-		{"other tag", mustRef(t, "team/app", "v2"), true},
-		{"untagged", mustRef(t, "team/app", ""), true},
-		{"other repository", mustRef(t, "team/api", "v1"), false},
+		{"other tag", testkit.MustRef(t, "team/app", "v2"), true},
+		{"untagged", testkit.MustRef(t, "team/app", ""), true},
+		{"other repository", testkit.MustRef(t, "team/api", "v1"), false},
 		{"other account", func() domain.ImageRef { r := base; r.Account = "210987654321"; return r }(), false},
-		{"other region", func() domain.ImageRef { r := base; r.Region = "eu-west-1"; return r }(), false},
+		{"other region", func() domain.ImageRef { r := base; r.Region = "us-west-2"; return r }(), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -454,13 +455,4 @@ func checkRepository(t *testing.T, repo string) {
 			t.Errorf("accepted repository %q: component ends in a separator", repo)
 		}
 	}
-}
-
-func mustRef(t testing.TB, repository, tag string) domain.ImageRef {
-	t.Helper()
-	ref, err := domain.NewImageRef(testAccount, testRegion, repository, testDigest, tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
 }

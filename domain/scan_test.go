@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/ops/testkit"
 )
 
 var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
@@ -70,7 +71,7 @@ func refList(s *domain.Scan) []domain.ImageRef {
 }
 
 func TestClaimNewRecord(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	s := domain.NewScan(ref.Digest)
 	if !s.IsNew() {
 		t.Fatal("NewScan is not new")
@@ -118,9 +119,9 @@ func TestClaimNewRecord(t *testing.T) {
 }
 
 func TestClaimWhileLeaseLive(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
-	otherTag := mustRef(t, "team/app", "v1-copy")
-	otherRepo := mustRef(t, "other/app", "")
+	ref := testkit.MustRef(t, "team/app", "v1")
+	otherTag := testkit.MustRef(t, "team/app", "v1-copy")
+	otherRepo := testkit.MustRef(t, "other/app", "")
 	later := t0.Add(leaseFor / 2)
 	tests := []struct {
 		name      string
@@ -211,7 +212,7 @@ func TestClaimWhileLeaseLive(t *testing.T) {
 }
 
 func TestClaimTakesOverExpiredLease(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	s := scanning(t, ref, "owner-a", t0)
 	first := s.Record()
 	afterLease := t0.Add(leaseFor + time.Second)
@@ -262,8 +263,8 @@ func TestClaimTakesOverExpiredLease(t *testing.T) {
 }
 
 func TestComplete(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
-	queued := mustRef(t, "other/app", "latest")
+	ref := testkit.MustRef(t, "team/app", "v1")
+	queued := testkit.MustRef(t, "other/app", "latest")
 	s := scanning(t, ref, "owner-a", t0)
 	if _, err := s.Claim(claimBy(queued, "owner-b", t0.Add(time.Minute))); err != nil {
 		t.Fatal(err)
@@ -306,7 +307,7 @@ func TestComplete(t *testing.T) {
 }
 
 func TestCompleteWithoutLease(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	tests := []struct {
 		name  string
 		scan  func(t *testing.T) *domain.Scan
@@ -335,7 +336,7 @@ func TestCompleteWithoutLease(t *testing.T) {
 }
 
 func TestClaimCompleted(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	doneAt := t0.Add(time.Minute)
 	inCache := t0.Add(24 * time.Hour)
 	expired := doneAt.Add(cacheTTL + time.Second)
@@ -348,11 +349,11 @@ func TestClaimCompleted(t *testing.T) {
 		wantRefs  int
 	}{
 		{"same push again", claimBy(ref, "owner-b", inCache), domain.DecideSkip, domain.ErrUnchanged, "", 1},
-		{"new repository", claimBy(mustRef(t, "other/app", "v1"), "owner-b", inCache), domain.DecideReferenced, nil, domain.EventImageReferenced, 2},
-		{"new tag", claimBy(mustRef(t, "team/app", "stable"), "owner-b", inCache), domain.DecideReferenced, nil, domain.EventImageReferenced, 2},
-		{"untagged push of a tagged image", claimBy(mustRef(t, "team/app", ""), "owner-b", inCache), domain.DecideReferenced, nil, domain.EventImageReferenced, 2},
+		{"new repository", claimBy(testkit.MustRef(t, "other/app", "v1"), "owner-b", inCache), domain.DecideReferenced, nil, domain.EventImageReferenced, 2},
+		{"new tag", claimBy(testkit.MustRef(t, "team/app", "stable"), "owner-b", inCache), domain.DecideReferenced, nil, domain.EventImageReferenced, 2},
+		{"untagged push of a tagged image", claimBy(testkit.MustRef(t, "team/app", ""), "owner-b", inCache), domain.DecideReferenced, nil, domain.EventImageReferenced, 2},
 		{"cache expired, same push", claimBy(ref, "owner-b", expired), domain.DecideScan, nil, domain.EventScanStarted, 1},
-		{"cache expired, new repository", claimBy(mustRef(t, "other/app", "v1"), "owner-b", expired), domain.DecideScan, nil, domain.EventScanStarted, 2},
+		{"cache expired, new repository", claimBy(testkit.MustRef(t, "other/app", "v1"), "owner-b", expired), domain.DecideScan, nil, domain.EventScanStarted, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -404,7 +405,7 @@ func TestClaimCompleted(t *testing.T) {
 }
 
 func TestFailRetryThenFinal(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	s := scanning(t, ref, "owner-1", t0)
 	now := t0
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
@@ -471,7 +472,7 @@ func TestFailRetryThenFinal(t *testing.T) {
 }
 
 func TestFailIsFinal(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	tests := []struct {
 		name        string
 		class       domain.FailureClass
@@ -507,7 +508,7 @@ func TestFailIsFinal(t *testing.T) {
 }
 
 func TestFailPartialResults(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	partial := result("partial")
 	partial.Summary.Partial = true
 	exit40 := domain.Failure{Class: domain.FailurePartialReport, Reason: "no vulnerability report", ExitCode: 40}
@@ -567,12 +568,12 @@ func TestFailPartialResults(t *testing.T) {
 }
 
 func TestMaxReferences(t *testing.T) {
-	first := mustRef(t, "team/app", "v0")
+	first := testkit.MustRef(t, "team/app", "v0")
 	s := completed(t, first, t0)
 	const pushes = domain.MaxReferences + 50
 	var last domain.ImageRef
 	for i := 1; i <= pushes; i++ {
-		last = mustRef(t, "team/app", fmt.Sprintf("v%d", i))
+		last = testkit.MustRef(t, "team/app", fmt.Sprintf("v%d", i))
 		dec, err := s.Claim(claimBy(last, "owner-b", t0.Add(time.Duration(i)*time.Minute)))
 		if err != nil || dec != domain.DecideReferenced {
 			t.Fatalf("push %d: Claim = %v, %v", i, dec, err)
@@ -597,7 +598,7 @@ func TestMaxReferences(t *testing.T) {
 }
 
 func TestReferencesIsACopy(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	s := completed(t, ref, t0)
 	refs := s.References()
 	refs[0].Tag = "changed"
@@ -609,11 +610,11 @@ func TestReferencesIsACopy(t *testing.T) {
 // Stores hand the same record to concurrent writers; one writer's claim must
 // not show up in another's record, or in the stored one.
 func TestScansFromOneRecordDoNotShareReferences(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	rec := completed(t, ref, t0).Record()
 	rec.References = append(make([]domain.Reference, 0, 8), rec.References...) // spare capacity
 	a, b := domain.ScanFromRecord(rec), domain.ScanFromRecord(rec)
-	refA, refB := mustRef(t, "team/app", "a"), mustRef(t, "team/app", "b")
+	refA, refB := testkit.MustRef(t, "team/app", "a"), testkit.MustRef(t, "team/app", "b")
 	if _, err := a.Claim(claimBy(refA, "x", t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +633,7 @@ func TestScansFromOneRecordDoNotShareReferences(t *testing.T) {
 }
 
 func TestEveryWriteHasANewEventID(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	seen := map[string]bool{}
 	record := func(s *domain.Scan) {
 		t.Helper()
@@ -660,7 +661,7 @@ func TestEveryWriteHasANewEventID(t *testing.T) {
 		return func() error { _, err := s.Claim(claimBy(r, owner, now)); return err }
 	}
 	step("claim", claim(ref, "a"))
-	step("queue", claim(mustRef(t, "team/app", "v2"), "b"))
+	step("queue", claim(testkit.MustRef(t, "team/app", "v2"), "b"))
 	step("re-apply own claim", claim(ref, "a"))
 	step("retryable failure", func() error {
 		_, err := s.Fail("a", domain.Failure{Class: domain.FailureCrashed}, nil, maxAttempts, now, cacheTTL)
@@ -668,7 +669,7 @@ func TestEveryWriteHasANewEventID(t *testing.T) {
 	})
 	step("retry", claim(ref, "c"))
 	step("complete", func() error { return s.Complete("c", result("1"), now, cacheTTL) })
-	step("reference", claim(mustRef(t, "other/app", ""), "d"))
+	step("reference", claim(testkit.MustRef(t, "other/app", ""), "d"))
 	now = now.Add(cacheTTL)
 	step("rescan", claim(ref, "e"))
 	step("takeover", func() error {
@@ -686,7 +687,7 @@ func TestEveryWriteHasANewEventID(t *testing.T) {
 }
 
 func TestClaimWrongDigest(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	other, err := domain.ParseDigest("sha256:" + strings.Repeat("f", 64))
 	if err != nil {
 		t.Fatal(err)
@@ -721,7 +722,7 @@ func TestClaimWrongDigest(t *testing.T) {
 }
 
 func TestRecordVersion(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	s := domain.NewScan(ref.Digest)
 	if s.Version() != 0 || !s.IsNew() {
 		t.Fatalf("new scan: Version %d, IsNew %v", s.Version(), s.IsNew())
@@ -746,7 +747,7 @@ func TestRecordVersion(t *testing.T) {
 }
 
 func TestScanRecordJSONRoundTrip(t *testing.T) {
-	ref := mustRef(t, "team/app", "v1")
+	ref := testkit.MustRef(t, "team/app", "v1")
 	s := scanning(t, ref, "owner-a", t0)
 	if _, err := s.Fail("owner-a", domain.Failure{Class: domain.FailurePartialReport, Reason: "r", ExitCode: 40}, &domain.ScanResult{Summary: domain.Summary{Secrets: 1}}, 1, t0.Add(time.Minute), cacheTTL); err != nil {
 		t.Fatal(err)
@@ -927,75 +928,15 @@ func TestNewIDIsUnique(t *testing.T) {
 	}
 }
 
-// memStore is a hand-written ScanStore with the optimistic concurrency the
-// port promises: a write lands only if the version it read is still current.
-type memStore struct {
-	mu      sync.Mutex
-	records map[domain.Digest]domain.ScanRecord
-	// loseReply makes the next successful write report a conflict, as when a
-	// conditional write succeeded but its answer was lost and the retry of
-	// the same request failed its condition.
-	loseReply bool
-	writes    []domain.ScanRecord
-}
-
-var _ domain.ScanStore = (*memStore)(nil)
-
-func newMemStore() *memStore { return &memStore{records: map[domain.Digest]domain.ScanRecord{}} }
-
-func (m *memStore) Get(_ context.Context, d domain.Digest) (*domain.Scan, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.records[d]
-	if !ok {
-		return nil, domain.ErrNotFound
-	}
-	return domain.ScanFromRecord(r), nil
-}
-
-func (m *memStore) Update(ctx context.Context, d domain.Digest, fn func(*domain.Scan) error) error {
-	for {
-		s, err := m.Get(ctx, d)
-		if errors.Is(err, domain.ErrNotFound) {
-			s = domain.NewScan(d)
-		} else if err != nil {
-			return err
-		}
-		if err := fn(s); err != nil {
-			return err
-		}
-		if m.put(s) {
-			return nil
-		}
-	}
-}
-
-func (m *memStore) put(s *domain.Scan) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cur, ok := m.records[s.Digest()]
-	if ok && cur.Version != s.Version() || !ok && !s.IsNew() {
-		return false
-	}
-	rec := s.Record()
-	m.records[s.Digest()] = rec
-	m.writes = append(m.writes, rec)
-	if m.loseReply {
-		m.loseReply = false
-		return false
-	}
-	return true
-}
-
 func TestConcurrentPushesScanOnce(t *testing.T) {
-	st := newMemStore()
+	st := testkit.NewMemoryScanStore()
 	ctx := context.Background()
 	const pushes = 32
 	decisions := make([]domain.Decision, pushes)
 	refs := make([]domain.ImageRef, pushes)
 	var wg sync.WaitGroup
 	for i := range pushes {
-		refs[i] = mustRef(t, fmt.Sprintf("team/app%d", i%8), fmt.Sprintf("v%d", i))
+		refs[i] = testkit.MustRef(t, fmt.Sprintf("team/app%d", i%8), fmt.Sprintf("v%d", i))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -1032,10 +973,10 @@ func TestConcurrentPushesScanOnce(t *testing.T) {
 }
 
 func TestLostReplyDoesNotRestartTheScan(t *testing.T) {
-	st := newMemStore()
+	st := testkit.NewMemoryScanStore()
 	ctx := context.Background()
-	ref := mustRef(t, "team/app", "v1")
-	st.loseReply = true
+	ref := testkit.MustRef(t, "team/app", "v1")
+	st.LoseNextReply()
 	var dec domain.Decision
 	err := st.Update(ctx, ref.Digest, func(s *domain.Scan) error {
 		var err error
@@ -1045,10 +986,11 @@ func TestLostReplyDoesNotRestartTheScan(t *testing.T) {
 	if err != nil || dec != domain.DecideScan {
 		t.Fatalf("Update = %v, decision %v; want nil, scan", err, dec)
 	}
-	if len(st.writes) != 2 {
-		t.Fatalf("%d writes, want the lost one and its re-application", len(st.writes))
+	writes := st.Writes()
+	if len(writes) != 2 {
+		t.Fatalf("%d writes, want the lost one and its re-application", len(writes))
 	}
-	first, second := st.writes[0], st.writes[1]
+	first, second := writes[0], writes[1]
 	if second.ScanID != first.ScanID || second.Attempts != 1 || second.StartedBy != ref {
 		t.Errorf("re-applied claim changed the scan: ScanID %s→%s, Attempts %d", first.ScanID, second.ScanID, second.Attempts)
 	}

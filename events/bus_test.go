@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
+	"ecrscanner/infra/ops/testkit"
 )
 
 // busDir holds the bus goldens and the stream fixtures, shared with
@@ -166,26 +166,6 @@ func newBusEvent(t *testing.T, r domain.ScanRecord) events.ScanEvent {
 	return ev
 }
 
-// checkGolden compares got with the file at path, rewriting it under -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (run with -update if intended):\n%s", path, got)
-	}
-}
-
 func TestScanEventGolden(t *testing.T) {
 	recs := newBusRecords(t)
 	tests := []struct {
@@ -211,7 +191,7 @@ func TestScanEventGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, filepath.Join(busDir, tc.golden), append(got, '\n'))
+			testkit.Golden(t, filepath.Join(busDir, tc.golden), append(got, '\n'))
 		})
 	}
 }

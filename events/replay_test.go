@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +11,8 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
+	"ecrscanner/infra/ops/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const (
 	replayScanID = "5f2c0e7a9b1d4c3e8f6a0b2c4d6e8f01"
@@ -89,23 +86,7 @@ func TestReplayEventGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("replay event differs from %s (run with -update if intended):\n%s", path, got)
-			}
+			testkit.Golden(t, filepath.Join("testdata", tc.golden), append(got, '\n'))
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/dynamostore"
+	"ecrscanner/infra/ops/testkit"
 )
 
 const busStreamARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/ecr-image-scans/stream/2024-06-01T00:00:00.000"
@@ -104,7 +105,7 @@ func TestStreamFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, filepath.Join(busDir, name), append(b, '\n'))
+			testkit.Golden(t, filepath.Join(busDir, name), append(b, '\n'))
 		})
 	}
 }

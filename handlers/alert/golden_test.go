@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,10 +10,9 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/snsnotify"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // render writes an alert as the golden files hold it: subject, attributes
 // (sorted) and body.
@@ -34,7 +31,7 @@ func render(a snsnotify.Alert) string {
 // the diff.
 func TestAlertGolden(t *testing.T) {
 	secretsOnly := &domain.Report{
-		Digest: testDigest, Platform: "linux/arm64", QScannerVersion: "4.8.0",
+		Digest: testkit.Digest, Platform: "linux/arm64", QScannerVersion: "4.8.0",
 		Secrets: []domain.Secret{
 			{RuleID: "private-key", Title: "Private Key", Severity: domain.SeverityCritical, File: "/root/.ssh/id_rsa", StartLine: 1},
 		},
@@ -48,17 +45,17 @@ func TestAlertGolden(t *testing.T) {
 		{
 			name:   "completed",
 			policy: domain.DefaultAlertPolicy,
-			report: testReport(),
+			report: testkit.ThresholdReport(),
 			ev: func(t *testing.T) events.ScanEvent {
-				return completedEvent(testReport(), mustRef(t, "team/app", "v1.2.3"), mustRef(t, "team/app", "latest"), mustRef(t, "other/app", "v1.2.3"))
+				return testkit.CompletedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "team/app", "v1.2.3"), testkit.MustRef(t, "team/app", "latest"), testkit.MustRef(t, "other/app", "v1.2.3"))
 			},
 		},
 		{
 			name:   "referenced-fixable-only",
 			policy: domain.AlertPolicy{MinSeverity: domain.SeverityHigh, OnSecrets: true, FixableOnly: true},
-			report: testReport(),
+			report: testkit.ThresholdReport(),
 			ev: func(t *testing.T) events.ScanEvent {
-				return referencedEvent(testReport(), mustRef(t, "payments/api", "2025.03.1"), mustRef(t, "team/app", "v1.2.3"))
+				return testkit.ReferencedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "payments/api", "2025.03.1"), testkit.MustRef(t, "team/app", "v1.2.3"))
 			},
 		},
 		{
@@ -66,14 +63,14 @@ func TestAlertGolden(t *testing.T) {
 			policy: domain.DefaultAlertPolicy,
 			report: secretsOnly,
 			ev: func(t *testing.T) events.ScanEvent {
-				return completedEvent(secretsOnly, mustRef(t, "team/app", ""))
+				return testkit.CompletedEvent(secretsOnly, testkit.MustRef(t, "team/app", ""))
 			},
 		},
 		{
 			name:   "scan-failed",
 			policy: domain.DefaultAlertPolicy,
 			ev: func(t *testing.T) events.ScanEvent {
-				return failedEvent(domain.Failure{Class: domain.FailurePolicyDeny, Reason: "policy \"no-critical\" denied the image", ExitCode: 42}, mustRef(t, "team/app", "v1.2.3"))
+				return testkit.FailedEvent(domain.Failure{Class: domain.FailurePolicyDeny, Reason: "policy \"no-critical\" denied the image", ExitCode: 42}, testkit.MustRef(t, "team/app", "v1.2.3"))
 			},
 		},
 	}
@@ -93,20 +90,7 @@ func TestAlertGolden(t *testing.T) {
 			if err := snsnotify.Validate(a); err != nil {
 				t.Errorf("SNS would refuse the alert: %v", err)
 			}
-			got := render(a)
-			path := filepath.Join("testdata", tc.name+".golden.txt")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("alert differs from %s (run go test -update after an intended change):\n--- got\n%s\n--- want\n%s", path, got, want)
-			}
+			testkit.Golden(t, filepath.Join("testdata", tc.name+".golden.txt"), []byte(render(a)))
 		})
 	}
 }

@@ -8,26 +8,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/lambdaenv"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/snsnotify"
 )
-
-func TestFixturesAreValidEvents(t *testing.T) {
-	rep := testReport()
-	for name, ev := range map[string]events.ScanEvent{
-		"completed":  completedEvent(rep, mustRef(t, "team/app", "v1")),
-		"referenced": referencedEvent(rep, mustRef(t, "other/app", "v2"), mustRef(t, "team/app", "v1")),
-		"failed":     failedEvent(domain.Failure{Class: domain.FailureTimeout}, mustRef(t, "team/app", "v1")),
-	} {
-		if err := ev.Validate(); err != nil {
-			t.Errorf("%s fixture: %v", name, err)
-		}
-	}
-}
 
 func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 	r := newRig(t, testConfig())
@@ -42,7 +31,7 @@ func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	base := map[string]string{"TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts", "RESULTS_BUCKET": testBucket}
+	base := map[string]string{"TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts", "RESULTS_BUCKET": testkit.Bucket}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range base {
@@ -62,12 +51,12 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "defaults are the seed's policy",
 			env:  base,
-			want: Config{Enabled: true, ResultsBucket: testBucket, Policy: domain.AlertPolicy{MinSeverity: domain.SeverityHigh, OnSecrets: true}, Lease: DefaultLease, Retention: DefaultRetention},
+			want: Config{Enabled: true, ResultsBucket: testkit.Bucket, Policy: domain.AlertPolicy{MinSeverity: domain.SeverityHigh, OnSecrets: true}, Lease: DefaultLease, Retention: DefaultRetention},
 		},
 		{
 			name: "every setting",
 			env:  with("ENABLE_ALERTS", "false", "MIN_ALERT_SEVERITY", "critical", "ALERT_ON_SECRETS", "false", "ALERT_FIXABLE_ONLY", "true"),
-			want: Config{Enabled: false, ResultsBucket: testBucket, Policy: domain.AlertPolicy{MinSeverity: domain.SeverityCritical, FixableOnly: true}, Lease: DefaultLease, Retention: DefaultRetention},
+			want: Config{Enabled: false, ResultsBucket: testkit.Bucket, Policy: domain.AlertPolicy{MinSeverity: domain.SeverityCritical, FixableOnly: true}, Lease: DefaultLease, Retention: DefaultRetention},
 		},
 		{name: "unknown severity word", env: with("MIN_ALERT_SEVERITY", "SEVERE"), wantErr: "MIN_ALERT_SEVERITY"},
 		{name: "UNKNOWN as a threshold", env: with("MIN_ALERT_SEVERITY", "UNKNOWN"), wantErr: "MIN_ALERT_SEVERITY"},
@@ -130,14 +119,14 @@ func TestPolicyDecidesWhetherAndWhatToAlert(t *testing.T) {
 			cfg.Policy = tc.policy
 			r := newRig(t, cfg)
 			rep := tc.report
-			rep.Digest = testDigest
+			rep.Digest = testkit.Digest
 			r.reports.report = &rep
-			if err := r.h.Handle(context.Background(), completedEvent(&rep, mustRef(t, "team/app", "v1"))); err != nil {
+			if err := r.h.Handle(context.Background(), testkit.CompletedEvent(&rep, testkit.MustRef(t, "team/app", "v1"))); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
 			if tc.wantKind == "" {
-				if len(r.pub.sent) != 0 || len(r.marks.calls) != 0 {
-					t.Errorf("sent %d alerts (marker calls %q), want none", len(r.pub.sent), r.marks.calls)
+				if len(r.pub.sent) != 0 || len(r.marks.Calls()) != 0 {
+					t.Errorf("sent %d alerts (marker calls %q), want none", len(r.pub.sent), r.marks.Calls())
 				}
 				if !strings.Contains(r.logs.String(), "below the alert policy") {
 					t.Errorf("no log line says why nothing was sent:\n%s", r.logs)
@@ -151,7 +140,7 @@ func TestPolicyDecidesWhetherAndWhatToAlert(t *testing.T) {
 			if a.Attributes[AttrKind] != tc.wantKind || a.Attributes[AttrSeverity] != tc.wantSeverity {
 				t.Errorf("kind %q severity %q, want %q %q", a.Attributes[AttrKind], a.Attributes[AttrSeverity], tc.wantKind, tc.wantSeverity)
 			}
-			if a.Attributes[AttrRepository] != "team/app" || a.Attributes[AttrImageDigest] != testDigest.String() {
+			if a.Attributes[AttrRepository] != "team/app" || a.Attributes[AttrImageDigest] != testkit.Digest.String() {
 				t.Errorf("attributes %v do not name the repository and digest", a.Attributes)
 			}
 			if a.Subject != "Security Alert: team/app:v1" {
@@ -176,15 +165,15 @@ func TestAlertsDisabled(t *testing.T) {
 	cfg.Enabled = false
 	r := newRig(t, cfg)
 	for _, ev := range []events.ScanEvent{
-		completedEvent(testReport(), mustRef(t, "team/app", "v1")),
-		failedEvent(domain.Failure{Class: domain.FailureTimeout}, mustRef(t, "team/app", "v1")),
+		testkit.CompletedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "team/app", "v1")),
+		testkit.FailedEvent(domain.Failure{Class: domain.FailureTimeout}, testkit.MustRef(t, "team/app", "v1")),
 	} {
 		if err := r.h.Handle(context.Background(), ev); err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
 	}
-	if r.pub.calls != 0 || len(r.marks.calls) != 0 || r.reports.reads != 0 {
-		t.Errorf("disabled alerts still published %d, marked %q, read %d", r.pub.calls, r.marks.calls, r.reports.reads)
+	if r.pub.calls != 0 || len(r.marks.Calls()) != 0 || r.reports.reads != 0 {
+		t.Errorf("disabled alerts still published %d, marked %q, read %d", r.pub.calls, r.marks.Calls(), r.reports.reads)
 	}
 	if !strings.Contains(r.logs.String(), "alerts disabled") {
 		t.Errorf("no log line says alerts are disabled:\n%s", r.logs)
@@ -193,8 +182,8 @@ func TestAlertsDisabled(t *testing.T) {
 
 func TestScanFailedAlertsEachRepository(t *testing.T) {
 	r := newRig(t, testConfig())
-	ev := failedEvent(domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused (HTTP 401)", ExitCode: 11},
-		mustRef(t, "team/app", "v1"), mustRef(t, "other/app", ""))
+	ev := testkit.FailedEvent(domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused (HTTP 401)", ExitCode: 11},
+		testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", ""))
 	if err := r.h.Handle(context.Background(), ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -225,7 +214,7 @@ func TestScanFailedAlertsEachRepository(t *testing.T) {
 
 func TestScanFailedWithPartialResults(t *testing.T) {
 	r := newRig(t, testConfig())
-	ev := failedEvent(domain.Failure{Class: domain.FailurePartialReport, Reason: "vulnerability scan incomplete", ExitCode: 40}, mustRef(t, "team/app", "v1"))
+	ev := testkit.FailedEvent(domain.Failure{Class: domain.FailurePartialReport, Reason: "vulnerability scan incomplete", ExitCode: 40}, testkit.MustRef(t, "team/app", "v1"))
 	sum := domain.Summarize(&domain.Report{Partial: true, Secrets: []domain.Secret{{RuleID: "x", Severity: domain.SeverityCritical, File: "/f"}}})
 	ev.Summary = &sum
 	if err := r.h.Handle(context.Background(), ev); err != nil {
@@ -243,8 +232,8 @@ func TestScanFailedWithPartialResults(t *testing.T) {
 func TestOneAlertPerScanAndRepository(t *testing.T) {
 	r := newRig(t, testConfig())
 	ctx := context.Background()
-	rep := testReport()
-	app, other := mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1")
+	rep := testkit.ThresholdReport()
+	app, other := testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1")
 
 	steps := []struct {
 		name        string
@@ -252,12 +241,12 @@ func TestOneAlertPerScanAndRepository(t *testing.T) {
 		wantNew     []string // subjects of the alerts this step adds
 		wantSkipLog bool
 	}{
-		{"scan completed for two repositories", completedEvent(rep, app, other), []string{"Security Alert: team/app:v1", "Security Alert: other/app:v1"}, false},
-		{"the same event redelivered", completedEvent(rep, app, other), nil, true},
-		{"new tag in an alerted repository", referencedEvent(rep, mustRef(t, "team/app", "v2"), app, other), nil, true},
-		{"new repository", referencedEvent(rep, mustRef(t, "third/svc", "prod"), app, other), []string{"Security Alert: third/svc:prod"}, false},
+		{"scan completed for two repositories", testkit.CompletedEvent(rep, app, other), []string{"Security Alert: team/app:v1", "Security Alert: other/app:v1"}, false},
+		{"the same event redelivered", testkit.CompletedEvent(rep, app, other), nil, true},
+		{"new tag in an alerted repository", testkit.ReferencedEvent(rep, testkit.MustRef(t, "team/app", "v2"), app, other), nil, true},
+		{"new repository", testkit.ReferencedEvent(rep, testkit.MustRef(t, "third/svc", "prod"), app, other), []string{"Security Alert: third/svc:prod"}, false},
 		{"a replay alerts again", func() events.ScanEvent {
-			ev := completedEvent(rep, app, other)
+			ev := testkit.CompletedEvent(rep, app, other)
 			ev.ReplayID = "r-1"
 			return ev
 		}(), []string{"Security Alert: team/app:v1", "Security Alert: other/app:v1"}, false},
@@ -280,27 +269,28 @@ func TestOneAlertPerScanAndRepository(t *testing.T) {
 		}
 	}
 	wantKeys := []string{
-		"alert#" + testScanID + "#123456789012/eu-west-1/team/app",
-		"alert#" + testScanID + "#123456789012/eu-west-1/other/app",
-		"alert#" + testScanID + "#123456789012/eu-west-1/third/svc",
-		"alert#" + testScanID + "#123456789012/eu-west-1/team/app#replay#r-1",
-		"alert#" + testScanID + "#123456789012/eu-west-1/other/app#replay#r-1",
+		"alert#" + testkit.ScanID + "#123456789012/eu-west-1/team/app",
+		"alert#" + testkit.ScanID + "#123456789012/eu-west-1/other/app",
+		"alert#" + testkit.ScanID + "#123456789012/eu-west-1/third/svc",
+		"alert#" + testkit.ScanID + "#123456789012/eu-west-1/team/app#replay#r-1",
+		"alert#" + testkit.ScanID + "#123456789012/eu-west-1/other/app#replay#r-1",
 	}
+	markers := r.marks.Markers()
 	for _, k := range wantKeys {
-		if r.marks.state[k] != "done" {
-			t.Errorf("marker %s = %q, want done", k, r.marks.state[k])
+		if markers[k] != testkit.MarkerDone {
+			t.Errorf("marker %s = %q, want done", k, markers[k])
 		}
 	}
-	if len(r.marks.state) != len(wantKeys) {
-		t.Errorf("%d markers, want %d: %v", len(r.marks.state), len(wantKeys), r.marks.state)
+	if len(markers) != len(wantKeys) {
+		t.Errorf("%d markers, want %d: %v", len(markers), len(wantKeys), markers)
 	}
 }
 
 func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	r := newRig(t, testConfig())
 	ctx := context.Background()
-	ev := completedEvent(testReport(), mustRef(t, "team/app", "v1"))
-	key := "alert#" + testScanID + "#123456789012/eu-west-1/team/app"
+	ev := testkit.CompletedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "team/app", "v1"))
+	key := "alert#" + testkit.ScanID + "#123456789012/eu-west-1/team/app"
 	throttled := errors.New("Throttling: rate exceeded")
 	r.pub.errs = []error{throttled}
 
@@ -308,8 +298,8 @@ func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	if !errors.Is(err, throttled) || consume.IsPermanent(err) {
 		t.Fatalf("Handle error = %v, want a retryable one wrapping the publish error", err)
 	}
-	if want := []string{"start " + key, "abandon " + key}; !reflect.DeepEqual(r.marks.calls, want) {
-		t.Errorf("marker calls %q, want %q", r.marks.calls, want)
+	if want := []string{"start " + key, "abandon " + key}; !reflect.DeepEqual(r.marks.Calls(), want) {
+		t.Errorf("marker calls %q, want %q", r.marks.Calls(), want)
 	}
 	if len(r.pub.sent) != 0 {
 		t.Fatalf("%d alerts recorded as sent", len(r.pub.sent))
@@ -318,18 +308,18 @@ func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	if err := r.h.Handle(ctx, ev); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if len(r.pub.sent) != 1 || r.marks.state[key] != "done" {
-		t.Errorf("after the retry: %d alerts sent, marker %q; want 1, done", len(r.pub.sent), r.marks.state[key])
+	if len(r.pub.sent) != 1 || r.marks.Marker(key) != testkit.MarkerDone {
+		t.Errorf("after the retry: %d alerts sent, marker %q; want 1, done", len(r.pub.sent), r.marks.Marker(key))
 	}
 }
 
 func TestHandleErrors(t *testing.T) {
-	app, other := mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1")
+	app, other := testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1")
 	invalid := fmt.Errorf("publish: %w alert: subject too long", domain.ErrInvalid)
 	transient := errors.New("connection reset")
 	tests := []struct {
 		name          string
-		setup         func(*testRig)
+		setup         func(*testing.T, *testRig)
 		ev            func() events.ScanEvent
 		wantPermanent bool
 		wantIs        error
@@ -337,50 +327,65 @@ func TestHandleErrors(t *testing.T) {
 	}{
 		{
 			name:          "SNS refusing the alert is permanent",
-			setup:         func(r *testRig) { r.pub.errs = []error{invalid} },
-			ev:            func() events.ScanEvent { return completedEvent(testReport(), app) },
+			setup:         func(_ *testing.T, r *testRig) { r.pub.errs = []error{invalid} },
+			ev:            func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app) },
 			wantPermanent: true, wantIs: domain.ErrInvalid,
 		},
 		{
-			name:          "one repository refused: permanent, the others still sent",
-			setup:         func(r *testRig) { r.pub.failOn = map[string]error{"team/app": invalid, "other/app": nil} },
-			ev:            func() events.ScanEvent { return completedEvent(testReport(), app, other, mustRef(t, "x/y", "1")) },
+			name:  "one repository refused: permanent, the others still sent",
+			setup: func(_ *testing.T, r *testRig) { r.pub.failOn = map[string]error{"team/app": invalid, "other/app": nil} },
+			ev: func() events.ScanEvent {
+				return testkit.CompletedEvent(testkit.ThresholdReport(), app, other, testkit.MustRef(t, "x/y", "1"))
+			},
 			wantPermanent: true, wantIs: domain.ErrInvalid, wantSent: 2,
 		},
 		{
-			name:          "mixed permanent and retryable failures are retried",
-			setup:         func(r *testRig) { r.pub.failOn = map[string]error{"team/app": invalid, "other/app": transient} },
-			ev:            func() events.ScanEvent { return completedEvent(testReport(), app, other) },
+			name: "mixed permanent and retryable failures are retried",
+			setup: func(_ *testing.T, r *testRig) {
+				r.pub.failOn = map[string]error{"team/app": invalid, "other/app": transient}
+			},
+			ev:            func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app, other) },
 			wantPermanent: false, wantIs: transient,
 		},
 		{
 			name: "another delivery holds the marker",
-			setup: func(r *testRig) {
-				r.marks.state["alert#"+testScanID+"#123456789012/eu-west-1/team/app"] = "in_progress"
+			setup: func(t *testing.T, r *testRig) {
+				// Another process's handle on the same markers.
+				if err := r.marks.Peer().Start(context.Background(), "alert#"+testkit.ScanID+"#123456789012/eu-west-1/team/app", time.Hour); err != nil {
+					t.Fatal(err)
+				}
 			},
-			ev:     func() events.ScanEvent { return completedEvent(testReport(), app) },
+			ev:     func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app) },
 			wantIs: consume.ErrBusy,
 		},
 		{
 			name:   "idempotency store unavailable",
-			setup:  func(r *testRig) { r.marks.startErr = transient },
-			ev:     func() events.ScanEvent { return completedEvent(testReport(), app) },
+			setup:  func(_ *testing.T, r *testRig) { r.marks.FailStart(transient) },
+			ev:     func() events.ScanEvent { return testkit.CompletedEvent(testkit.ThresholdReport(), app) },
 			wantIs: transient,
 		},
 		{
-			name:          "completed event without a summary",
-			ev:            func() events.ScanEvent { ev := completedEvent(testReport(), app); ev.Summary = nil; return ev },
+			name: "completed event without a summary",
+			ev: func() events.ScanEvent {
+				ev := testkit.CompletedEvent(testkit.ThresholdReport(), app)
+				ev.Summary = nil
+				return ev
+			},
 			wantPermanent: true, wantIs: domain.ErrInvalid,
 		},
 		{
-			name:          "event without a scan ID",
-			ev:            func() events.ScanEvent { ev := completedEvent(testReport(), app); ev.ScanID = ""; return ev },
+			name: "event without a scan ID",
+			ev: func() events.ScanEvent {
+				ev := testkit.CompletedEvent(testkit.ThresholdReport(), app)
+				ev.ScanID = ""
+				return ev
+			},
 			wantPermanent: true, wantIs: domain.ErrInvalid,
 		},
 		{
 			name: "unpublished event type",
 			ev: func() events.ScanEvent {
-				ev := completedEvent(testReport(), app)
+				ev := testkit.CompletedEvent(testkit.ThresholdReport(), app)
 				ev.EventType = domain.EventScanRetrying
 				return ev
 			},
@@ -391,7 +396,7 @@ func TestHandleErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, testConfig())
 			if tc.setup != nil {
-				tc.setup(r)
+				tc.setup(t, r)
 			}
 			err := r.h.Handle(context.Background(), tc.ev())
 			if err == nil {
@@ -406,7 +411,7 @@ func TestHandleErrors(t *testing.T) {
 			if len(r.pub.sent) != tc.wantSent {
 				t.Errorf("%d alerts sent, want %d", len(r.pub.sent), tc.wantSent)
 			}
-			if !strings.Contains(err.Error(), testDigest.String()) {
+			if !strings.Contains(err.Error(), testkit.Digest.String()) {
 				t.Errorf("error %q does not name the digest", err)
 			}
 		})
@@ -422,7 +427,7 @@ func TestSecretDetails(t *testing.T) {
 	}{
 		{
 			name:      "listed by rule, title and location, worst first",
-			reports:   &fakeReports{report: testReport()},
+			reports:   &fakeReports{report: testkit.ThresholdReport()},
 			wantLines: []string{"  1. HIGH  aws-access-key-id  AWS Access Key  /app/.env:3", "  2. MEDIUM  generic-api-key  Generic API Key  /etc/app/config.yaml:12"},
 		},
 		{
@@ -441,7 +446,7 @@ func TestSecretDetails(t *testing.T) {
 			r := newRig(t, testConfig())
 			r.reports = tc.reports
 			r.h.reports = tc.reports
-			ev := completedEvent(testReport(), mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"))
+			ev := testkit.CompletedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"))
 			if err := r.h.Handle(context.Background(), ev); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
@@ -470,13 +475,13 @@ func TestSecretDetails(t *testing.T) {
 func TestAlertNeverCarriesSecretText(t *testing.T) {
 	const leaked = "AKIAIOSFODNN7EXAMPLE"
 	var rep domain.Report
-	raw := `{"digest":"` + string(testDigest) + `","vulnerabilities":[],"secrets":[{"ruleId":"aws-access-key-id","severity":"HIGH","file":"/app/.env","startLine":3,"match":"` + leaked + `","secret":"` + leaked + `","snippet":"` + leaked + `"}]}`
+	raw := `{"digest":"` + string(testkit.Digest) + `","vulnerabilities":[],"secrets":[{"ruleId":"aws-access-key-id","severity":"HIGH","file":"/app/.env","startLine":3,"match":"` + leaked + `","secret":"` + leaked + `","snippet":"` + leaked + `"}]}`
 	if err := json.Unmarshal([]byte(raw), &rep); err != nil {
 		t.Fatal(err)
 	}
 	r := newRig(t, testConfig())
 	r.reports.report = &rep
-	if err := r.h.Handle(context.Background(), completedEvent(&rep, mustRef(t, "team/app", "v1"))); err != nil {
+	if err := r.h.Handle(context.Background(), testkit.CompletedEvent(&rep, testkit.MustRef(t, "team/app", "v1"))); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	if len(r.pub.sent) != 1 {

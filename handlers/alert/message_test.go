@@ -11,6 +11,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/snsnotify"
 )
 
@@ -86,7 +87,7 @@ func TestSubjectFitsSNSForAnyReference(t *testing.T) {
 		cases = append(cases, struct{ repo, tag string }{randomRepository(rng), randomTag(rng)})
 	}
 	for _, c := range cases {
-		ref, err := domain.NewImageRef(testAccount, testRegion, c.repo, string(testDigest), c.tag)
+		ref, err := domain.NewImageRef(testkit.Account, testkit.Region, c.repo, string(testkit.Digest), c.tag)
 		if err != nil {
 			t.Fatalf("generator produced an invalid reference: %v", err)
 		}
@@ -192,7 +193,7 @@ func TestBodyStaysBoundedAndSafe(t *testing.T) {
 		}
 		top = append(top, v)
 	}
-	rep := &domain.Report{Digest: testDigest}
+	rep := &domain.Report{Digest: testkit.Digest}
 	for i := range 10_000 {
 		rep.Secrets = append(rep.Secrets, domain.Secret{RuleID: huge, Title: huge, Severity: domain.SeverityHigh, File: huge + forged, StartLine: i})
 	}
@@ -201,13 +202,13 @@ func TestBodyStaysBoundedAndSafe(t *testing.T) {
 	var refs []domain.ImageRef
 	for i := range domain.MaxReferences {
 		tag := fmt.Sprintf("%s%08d", strings.Repeat("t", 120), i)
-		refs = append(refs, mustRef(t, strings.Repeat("r", 256), tag))
+		refs = append(refs, testkit.MustRef(t, strings.Repeat("r", 256), tag))
 	}
-	ev := completedEvent(rep, refs...)
+	ev := testkit.CompletedEvent(rep, refs...)
 	ev.Summary = &sum
 	ev.Platform, ev.QScannerVersion, ev.ScanID = huge, huge, "scan-1"
 
-	failed := failedEvent(domain.Failure{Class: domain.FailureClass(huge), Reason: huge + forged, ExitCode: 1}, refs...)
+	failed := testkit.FailedEvent(domain.Failure{Class: domain.FailureClass(huge), Reason: huge + forged, ExitCode: 1}, refs...)
 	failed.Summary = &sum
 	failed.ScanID = "scan-1"
 

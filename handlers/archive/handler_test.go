@@ -14,20 +14,9 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/s3store"
 )
-
-func TestFixturesAreValidEvents(t *testing.T) {
-	rep := testReport()
-	for name, ev := range map[string]events.ScanEvent{
-		"completed":  completedEvent(rep, mustRef(t, "team/app", "v1")),
-		"referenced": referencedEvent(rep, mustRef(t, "other/app", "v2"), mustRef(t, "team/app", "v1")),
-	} {
-		if err := ev.Validate(); err != nil {
-			t.Errorf("%s fixture: %v", name, err)
-		}
-	}
-}
 
 func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 	if _, err := NewHandler(nil, &fakeArchive{}, nil); err == nil {
@@ -58,7 +47,7 @@ func tagsIn(t *testing.T, doc map[string]any) []string {
 }
 
 func TestHandleArchivesEachTargetRepository(t *testing.T) {
-	rep := testReport()
+	rep := testkit.Report()
 	tests := []struct {
 		name     string
 		ev       func(t *testing.T) events.ScanEvent
@@ -68,43 +57,43 @@ func TestHandleArchivesEachTargetRepository(t *testing.T) {
 		{
 			name: "completed scan: one object per repository, tags grouped",
 			ev: func(t *testing.T) events.ScanEvent {
-				return completedEvent(rep, mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"), mustRef(t, "team/app", "latest"))
+				return testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"), testkit.MustRef(t, "team/app", "latest"))
 			},
 			wantKeys: []string{
-				s3store.ArchiveKey("team/app", testDigest, testScannedAt),
-				s3store.ArchiveKey("other/app", testDigest, testScannedAt),
+				s3store.ArchiveKey("team/app", testkit.Digest, testkit.ScannedAt),
+				s3store.ArchiveKey("other/app", testkit.Digest, testkit.ScannedAt),
 			},
 			wantTags: [][]string{{"v1", "latest"}, {"v1"}},
 		},
 		{
 			name: "completed scan of an untagged push",
 			ev: func(t *testing.T) events.ScanEvent {
-				return completedEvent(rep, mustRef(t, "team/app", ""))
+				return testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", ""))
 			},
-			wantKeys: []string{s3store.ArchiveKey("team/app", testDigest, testScannedAt)},
+			wantKeys: []string{s3store.ArchiveKey("team/app", testkit.Digest, testkit.ScannedAt)},
 			wantTags: [][]string{{}},
 		},
 		{
 			name: "image referenced from a new repository: only that repository",
 			ev: func(t *testing.T) events.ScanEvent {
-				return referencedEvent(rep, mustRef(t, "third/svc", "v9"), mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"))
+				return testkit.ReferencedEvent(rep, testkit.MustRef(t, "third/svc", "v9"), testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"))
 			},
-			wantKeys: []string{s3store.ArchiveKey("third/svc", testDigest, testScannedAt)},
+			wantKeys: []string{s3store.ArchiveKey("third/svc", testkit.Digest, testkit.ScannedAt)},
 			wantTags: [][]string{{"v9"}},
 		},
 		{
 			name: "new tag in a known repository: its object keeps every tag",
 			ev: func(t *testing.T) events.ScanEvent {
-				return referencedEvent(rep, mustRef(t, "team/app", "v2"), mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"))
+				return testkit.ReferencedEvent(rep, testkit.MustRef(t, "team/app", "v2"), testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"))
 			},
-			wantKeys: []string{s3store.ArchiveKey("team/app", testDigest, testScannedAt)},
+			wantKeys: []string{s3store.ArchiveKey("team/app", testkit.Digest, testkit.ScannedAt)},
 			wantTags: [][]string{{"v1", "v2"}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			archive := &fakeArchive{}
-			h, _ := newTestHandler(t, reportsWith(rep), archive)
+			h, _ := newTestHandler(t, testkit.SampleReports(rep), archive)
 			if err := h.Handle(context.Background(), tc.ev(t)); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
@@ -119,8 +108,8 @@ func TestHandleArchivesEachTargetRepository(t *testing.T) {
 				if got := tagsIn(t, doc); !reflect.DeepEqual(got, tc.wantTags[i]) {
 					t.Errorf("object %d tags = %q, want %q", i, got, tc.wantTags[i])
 				}
-				wantRepo := strings.Split(strings.TrimPrefix(p.key, s3store.ArchivePrefix), "/"+testDigest.Hex()+"/")[0]
-				if doc["repository"] != wantRepo || doc["digest"] != string(testDigest) || doc["scanId"] != testScanID {
+				wantRepo := strings.Split(strings.TrimPrefix(p.key, s3store.ArchivePrefix), "/"+testkit.Digest.Hex()+"/")[0]
+				if doc["repository"] != wantRepo || doc["digest"] != string(testkit.Digest) || doc["scanId"] != testkit.ScanID {
 					t.Errorf("object %d names repository %v, digest %v, scan %v", i, doc["repository"], doc["digest"], doc["scanId"])
 				}
 				f := doc["findings"].(map[string]any)
@@ -136,8 +125,8 @@ func TestHandleArchivesEachTargetRepository(t *testing.T) {
 }
 
 func TestHandleIsDeterministic(t *testing.T) {
-	rep := testReport()
-	ev := completedEvent(rep, mustRef(t, "team/app", "v1"), mustRef(t, "other/app", "v1"))
+	rep := testkit.Report()
+	ev := testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1"))
 	replay := ev
 	replay.ReplayID = "replay-1"
 	redelivered := ev
@@ -146,7 +135,7 @@ func TestHandleIsDeterministic(t *testing.T) {
 	var runs [][]put
 	for _, e := range []events.ScanEvent{ev, ev, replay, redelivered} {
 		archive := &fakeArchive{}
-		h, _ := newTestHandler(t, reportsWith(rep), archive)
+		h, _ := newTestHandler(t, testkit.SampleReports(rep), archive)
 		if err := h.Handle(context.Background(), e); err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
@@ -165,17 +154,17 @@ func TestHandleIsDeterministic(t *testing.T) {
 }
 
 func TestHandleScanFailedArchivesNothing(t *testing.T) {
-	reports, archive := reportsWith(testReport()), &fakeArchive{}
+	reports, archive := testkit.SampleReports(testkit.Report()), &fakeArchive{}
 	h, logs := newTestHandler(t, reports, archive)
-	ev := completedEvent(testReport(), mustRef(t, "team/app", "v1"))
+	ev := testkit.CompletedEvent(testkit.Report(), testkit.MustRef(t, "team/app", "v1"))
 	ev.EventType, ev.DetailType = domain.EventScanFailed, events.DetailTypeScanFailed
 	ev.Summary, ev.Report = nil, nil
 	ev.Failure = &domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused"}
 	if err := h.Handle(context.Background(), ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if len(archive.puts) != 0 || reports.reads != 0 {
-		t.Errorf("ScanFailed wrote %d objects and read %d reports, want none", len(archive.puts), reports.reads)
+	if len(archive.puts) != 0 || reports.Reads() != 0 {
+		t.Errorf("ScanFailed wrote %d objects and read %d reports, want none", len(archive.puts), reports.Reads())
 	}
 	if !strings.Contains(logs.String(), "nothing to archive") {
 		t.Errorf("no log line says the event was ignored:\n%s", logs)
@@ -183,13 +172,13 @@ func TestHandleScanFailedArchivesNothing(t *testing.T) {
 }
 
 func TestHandleErrors(t *testing.T) {
-	rep := testReport()
+	rep := testkit.Report()
 	other := *rep
 	other.Digest = domain.Digest("sha256:" + strings.Repeat("e", 64))
 	throttled := errors.New("SlowDown")
 	tests := []struct {
 		name          string
-		reports       *fakeReports
+		reports       *testkit.MemoryReportStore
 		archiveErr    error
 		mutate        func(*events.ScanEvent)
 		wantPermanent bool
@@ -197,62 +186,62 @@ func TestHandleErrors(t *testing.T) {
 	}{
 		{
 			name:    "missing report is retried",
-			reports: &fakeReports{reports: map[domain.ReportLocation]*domain.Report{}},
+			reports: testkit.NewMemoryReportStore(),
 			wantIs:  domain.ErrNotFound,
 		},
 		{
 			name:    "S3 failure reading the report is retried",
-			reports: &fakeReports{err: throttled},
+			reports: unreadableReports(throttled),
 			wantIs:  throttled,
 		},
 		{
 			name:       "S3 failure writing the archive is retried",
-			reports:    reportsWith(rep),
+			reports:    testkit.SampleReports(rep),
 			archiveErr: throttled,
 			wantIs:     throttled,
 		},
 		{
 			name:          "invalid report location is permanent",
-			reports:       &fakeReports{err: fmt.Errorf("get report: %w location", domain.ErrInvalid)},
+			reports:       unreadableReports(fmt.Errorf("get report: %w location", domain.ErrInvalid)),
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "oversized report is permanent",
-			reports:       &fakeReports{err: fmt.Errorf("get report: %w", s3store.ErrReportTooLarge)},
+			reports:       unreadableReports(fmt.Errorf("get report: %w", s3store.ErrReportTooLarge)),
 			wantPermanent: true,
 			wantIs:        s3store.ErrReportTooLarge,
 		},
 		{
 			name:          "report of another digest is permanent",
-			reports:       reportsWith(&other),
+			reports:       testkit.SampleReports(&other),
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "archive refusing the key is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			archiveErr:    fmt.Errorf("%w key", domain.ErrInvalid),
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "completed event without a report pointer is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			mutate:        func(ev *events.ScanEvent) { ev.Report = nil },
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "referenced event without a scan time is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			mutate:        func(ev *events.ScanEvent) { ev.EventType = domain.EventImageReferenced; ev.ScannedAt = time.Time{} },
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
 		},
 		{
 			name:          "unpublished event type is permanent",
-			reports:       reportsWith(rep),
+			reports:       testkit.SampleReports(rep),
 			mutate:        func(ev *events.ScanEvent) { ev.EventType = domain.EventScanStarted },
 			wantPermanent: true,
 			wantIs:        domain.ErrInvalid,
@@ -262,7 +251,7 @@ func TestHandleErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			archive := &fakeArchive{err: tc.archiveErr}
 			h, _ := newTestHandler(t, tc.reports, archive)
-			ev := completedEvent(rep, mustRef(t, "team/app", "v1"))
+			ev := testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1"))
 			if tc.mutate != nil {
 				tc.mutate(&ev)
 			}
@@ -276,7 +265,7 @@ func TestHandleErrors(t *testing.T) {
 			if !errors.Is(err, tc.wantIs) {
 				t.Errorf("error %v does not wrap %v", err, tc.wantIs)
 			}
-			if !strings.Contains(err.Error(), testDigest.String()) {
+			if !strings.Contains(err.Error(), testkit.Digest.String()) {
 				t.Errorf("error %q does not name the digest", err)
 			}
 			if tc.archiveErr == nil && len(archive.puts) != 0 {
@@ -292,7 +281,7 @@ func TestHandleErrors(t *testing.T) {
 // bring the text into the archive.
 func TestHandleNeverArchivesSecretText(t *testing.T) {
 	const leaked = "AKIAIOSFODNN7EXAMPLE"
-	raw := `{"digest":"` + string(testDigest) + `","vulnerabilities":[],"secrets":[{
+	raw := `{"digest":"` + string(testkit.Digest) + `","vulnerabilities":[],"secrets":[{
 		"ruleId":"aws-access-key-id","title":"AWS Access Key","severity":"HIGH","file":"/app/.env","startLine":3,
 		"match":"` + leaked + `","secret":"` + leaked + `","text":"` + leaked + `","value":"` + leaked + `",
 		"snippet":"key=` + leaked + `","Match":"` + leaked + `"}]}`
@@ -301,8 +290,8 @@ func TestHandleNeverArchivesSecretText(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := &fakeArchive{}
-	h, logs := newTestHandler(t, reportsWith(&rep), archive)
-	if err := h.Handle(context.Background(), completedEvent(&rep, mustRef(t, "team/app", "v1"))); err != nil {
+	h, logs := newTestHandler(t, testkit.SampleReports(&rep), archive)
+	if err := h.Handle(context.Background(), testkit.CompletedEvent(&rep, testkit.MustRef(t, "team/app", "v1"))); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	if len(archive.puts) != 1 {

@@ -12,7 +12,7 @@ import (
 // A handler that panics must not leave its marker in progress: the
 // redelivery would meet ErrBusy until the lease ran out.
 func TestDedupeDropsTheMarkerWhenTheHandlerPanics(t *testing.T) {
-	store := newMemIdempotency(nil)
+	store := newMarkers(t, nil)
 	ev := scanEvent(t, "evt-panic")
 	h := consume.Dedupe(store, consume.DedupeConfig{Handler: "archive", Lease: time.Minute, Retention: time.Hour}, newLogSink().logger)(
 		func(context.Context, events.ScanEvent) error { panic("boom") })
@@ -24,7 +24,7 @@ func TestDedupeDropsTheMarkerWhenTheHandlerPanics(t *testing.T) {
 		}()
 		_ = h(context.Background(), ev)
 	}()
-	if m := store.marker(consume.IdempotencyKey("archive", ev)); m != "" {
+	if m := store.Marker(consume.IdempotencyKey("archive", ev)); m != "" {
 		t.Errorf("marker after a panic = %q, want none", m)
 	}
 }

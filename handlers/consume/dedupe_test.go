@@ -9,6 +9,7 @@ import (
 
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/ops/testkit"
 )
 
 var dedupeConfig = consume.DedupeConfig{Handler: "archive", Lease: 5 * time.Minute, Retention: 8 * 24 * time.Hour}
@@ -46,7 +47,7 @@ func TestDedupe(t *testing.T) {
 		markers    map[string]string // before
 		replayID   string
 		handlerErr error
-		store      func(*memIdempotency)
+		store      func(*testkit.MemoryIdempotencyStore)
 		ran        bool
 		wantIs     error // nil: no error
 		permanent  bool
@@ -57,18 +58,18 @@ func TestDedupe(t *testing.T) {
 	}{
 		{
 			name: "first delivery runs and finishes", ran: true,
-			key: live, after: markerDone, calls: []string{"start " + live, "finish " + live},
+			key: live, after: testkit.MarkerDone, calls: []string{"start " + live, "finish " + live},
 		},
 		{
-			name: "duplicate is skipped", markers: map[string]string{live: markerDone},
-			key: live, after: markerDone, calls: []string{"start " + live},
+			name: "duplicate is skipped", markers: map[string]string{live: testkit.MarkerDone},
+			key: live, after: testkit.MarkerDone, calls: []string{"start " + live},
 		},
 		{
-			name: "in progress elsewhere is retried later", markers: map[string]string{live: markerInProgress},
-			wantIs: consume.ErrBusy, key: live, after: markerInProgress, calls: []string{"start " + live},
+			name: "in progress elsewhere is retried later", markers: map[string]string{live: testkit.MarkerInProgress},
+			wantIs: consume.ErrBusy, key: live, after: testkit.MarkerInProgress, calls: []string{"start " + live},
 		},
 		{
-			name: "store failure is retried", store: func(m *memIdempotency) { m.startErr = storeErr },
+			name: "store failure is retried", store: func(m *testkit.MemoryIdempotencyStore) { m.FailStart(storeErr) },
 			wantIs: storeErr, key: live, calls: []string{"start " + live},
 		},
 		{
@@ -81,28 +82,28 @@ func TestDedupe(t *testing.T) {
 		},
 		{
 			name: "marker not dropped: the handler's error stands", handlerErr: handlerErr, ran: true,
-			store:  func(m *memIdempotency) { m.abandonErr = storeErr },
-			wantIs: handlerErr, key: live, after: markerInProgress, calls: []string{"start " + live, "abandon " + live},
+			store:  func(m *testkit.MemoryIdempotencyStore) { m.FailAbandon(storeErr) },
+			wantIs: handlerErr, key: live, after: testkit.MarkerInProgress, calls: []string{"start " + live, "abandon " + live},
 			warning: "idempotency marker not dropped; the retry waits for it to expire",
 		},
 		{
 			name: "finish failure after success is not an error", ran: true,
-			store: func(m *memIdempotency) { m.finishErr = storeErr },
-			key:   live, after: markerInProgress, calls: []string{"start " + live, "finish " + live},
+			store: func(m *testkit.MemoryIdempotencyStore) { m.FailFinish(storeErr) },
+			key:   live, after: testkit.MarkerInProgress, calls: []string{"start " + live, "finish " + live},
 			warning: "idempotency marker not finished",
 		},
 		{
-			name: "replay of a finished event is redone", markers: map[string]string{live: markerDone}, replayID: "ops-0604", ran: true,
-			key: replay, after: markerDone, calls: []string{"start " + replay, "finish " + replay},
+			name: "replay of a finished event is redone", markers: map[string]string{live: testkit.MarkerDone}, replayID: "ops-0604", ran: true,
+			key: replay, after: testkit.MarkerDone, calls: []string{"start " + replay, "finish " + replay},
 		},
 		{
-			name: "redelivered replay is skipped", markers: map[string]string{live: markerDone, replay: markerDone}, replayID: "ops-0604",
-			key: replay, after: markerDone, calls: []string{"start " + replay},
+			name: "redelivered replay is skipped", markers: map[string]string{live: testkit.MarkerDone, replay: testkit.MarkerDone}, replayID: "ops-0604",
+			key: replay, after: testkit.MarkerDone, calls: []string{"start " + replay},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			store := newMemIdempotency(tc.markers)
+			store := newMarkers(t, tc.markers)
 			if tc.store != nil {
 				tc.store(store)
 			}
@@ -128,18 +129,18 @@ func TestDedupe(t *testing.T) {
 			if consume.IsPermanent(err) != tc.permanent {
 				t.Errorf("permanent %v, want %v (error %v)", consume.IsPermanent(err), tc.permanent, err)
 			}
-			if got := store.marker(tc.key); got != tc.after {
+			if got := store.Marker(tc.key); got != tc.after {
 				t.Errorf("marker of %s is %q, want %q", tc.key, got, tc.after)
 			}
-			if got := strings.Join(store.callLog(), "; "); got != strings.Join(tc.calls, "; ") {
+			if got := strings.Join(store.Calls(), "; "); got != strings.Join(tc.calls, "; ") {
 				t.Errorf("store calls %q, want %q", got, strings.Join(tc.calls, "; "))
 			}
-			for _, l := range store.leases {
+			for _, l := range store.Leases() {
 				if l != dedupeConfig.Lease {
 					t.Errorf("lease %v, want the configured %v", l, dedupeConfig.Lease)
 				}
 			}
-			for _, r := range store.retentions {
+			for _, r := range store.Retentions() {
 				if r != dedupeConfig.Retention {
 					t.Errorf("retention %v, want the configured %v", r, dedupeConfig.Retention)
 				}
@@ -158,7 +159,7 @@ func TestDedupe(t *testing.T) {
 // happens once, a failed attempt does not block its retry, and a replay
 // redoes it once.
 func TestDedupeAcrossDeliveries(t *testing.T) {
-	store := newMemIdempotency(nil)
+	store := newMarkers(t, nil)
 	logs := newLogSink()
 	runs := 0
 	fail := true

@@ -16,6 +16,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/ops/testkit"
 )
 
 // parkedMessage is one call to DeadLetters.Park.
@@ -46,87 +47,28 @@ func (f *fakeDeadLetters) messages() []parkedMessage {
 	return append([]parkedMessage(nil), f.parked...)
 }
 
-// Marker states of memIdempotency.
-const (
-	markerInProgress = "in-progress"
-	markerDone       = "done"
-)
-
-// memIdempotency is an in-memory domain.IdempotencyStore. Markers do not
-// expire: a test sets the state it needs. The *Err fields make the matching
-// call fail without changing anything.
-type memIdempotency struct {
-	mu                              sync.Mutex
-	markers                         map[string]string
-	calls                           []string
-	leases, retentions              []time.Duration
-	startErr, finishErr, abandonErr error
-}
-
-var _ domain.IdempotencyStore = (*memIdempotency)(nil)
-
-func newMemIdempotency(markers map[string]string) *memIdempotency {
-	m := &memIdempotency{markers: map[string]string{}}
-	for k, v := range markers {
-		m.markers[k] = v
+// newMarkers returns an idempotency store that holds markers (key →
+// testkit.MarkerDone or testkit.MarkerInProgress), written through another
+// handle so that the store's own call log starts empty.
+func newMarkers(t *testing.T, markers map[string]string) *testkit.MemoryIdempotencyStore {
+	t.Helper()
+	store := testkit.NewMemoryIdempotencyStore(nil)
+	other := store.Peer()
+	for key, state := range markers {
+		var err error
+		switch state {
+		case testkit.MarkerDone:
+			err = other.Finish(context.Background(), key, time.Hour)
+		case testkit.MarkerInProgress:
+			err = other.Start(context.Background(), key, time.Hour)
+		default:
+			t.Fatalf("marker %s: unknown state %q", key, state)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	return m
-}
-
-func (m *memIdempotency) Start(_ context.Context, key string, lease time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.calls = append(m.calls, "start "+key)
-	m.leases = append(m.leases, lease)
-	if m.startErr != nil {
-		return m.startErr
-	}
-	// Wrapped, as a real store reports them.
-	switch m.markers[key] {
-	case markerDone:
-		return fmt.Errorf("idempotency key %s: %w", key, domain.ErrAlreadyDone)
-	case markerInProgress:
-		return fmt.Errorf("idempotency key %s: %w", key, domain.ErrInProgress)
-	}
-	m.markers[key] = markerInProgress
-	return nil
-}
-
-func (m *memIdempotency) Finish(_ context.Context, key string, retention time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.calls = append(m.calls, "finish "+key)
-	m.retentions = append(m.retentions, retention)
-	if m.finishErr != nil {
-		return m.finishErr
-	}
-	m.markers[key] = markerDone
-	return nil
-}
-
-func (m *memIdempotency) Abandon(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.calls = append(m.calls, "abandon "+key)
-	if m.abandonErr != nil {
-		return m.abandonErr
-	}
-	if m.markers[key] == markerInProgress {
-		delete(m.markers, key)
-	}
-	return nil
-}
-
-func (m *memIdempotency) marker(key string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.markers[key]
-}
-
-func (m *memIdempotency) callLog() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]string(nil), m.calls...)
+	return store
 }
 
 // logSink is a JSON slog logger writing to a buffer the test reads back.

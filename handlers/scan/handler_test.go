@@ -16,6 +16,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/ops/testkit"
 )
 
 const testDigest = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
@@ -43,15 +44,15 @@ func sampleReport() *domain.Report {
 
 type rig struct {
 	h       *Handler
-	store   *memStore
-	reports *memReports
+	store   *testkit.MemoryScanStore
+	reports *testkit.MemoryReportStore
 	scanner *fakeScanner
 	clock   time.Time
 }
 
 func newRig(t *testing.T, scanner *fakeScanner, info domain.ImageInfo) *rig {
 	t.Helper()
-	r := &rig{store: newMemStore(), reports: &memReports{}, scanner: scanner, clock: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	r := &rig{store: testkit.NewMemoryScanStore(), reports: testkit.NewMemoryReportStore(), scanner: scanner, clock: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	h, err := NewHandler(r.store, r.reports, fakeInspector{info: info}, scanner,
 		Config{CacheTTL: 30 * 24 * time.Hour, MaxAttempts: 3, Platforms: []string{"linux/amd64"}},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -71,7 +72,7 @@ func TestFirstPushScansAndRecordsCompletion(t *testing.T) {
 	if err != nil || out != OutcomeScanned {
 		t.Fatalf("Scan = %q, %v; want scanned", out, err)
 	}
-	rec := r.store.record(testDigest)
+	rec := r.store.Record(testDigest)
 	if rec.Status != domain.StatusCompleted || rec.Event.Type != domain.EventScanCompleted {
 		t.Fatalf("record status %s event %s, want COMPLETED/ScanCompleted", rec.Status, rec.Event.Type)
 	}
@@ -116,7 +117,7 @@ func TestSameDigestElsewhereIsReferencedNotRescanned(t *testing.T) {
 	if n := r.scanner.runs.Load(); n != 1 {
 		t.Errorf("QScanner ran %d times, want 1", n)
 	}
-	rec := r.store.record(testDigest)
+	rec := r.store.Record(testDigest)
 	if len(rec.References) != 3 {
 		t.Errorf("references = %d, want 3", len(rec.References))
 	}
@@ -201,7 +202,7 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	if out, err := r.h.Scan(context.Background(), ref); err != nil || out != OutcomeScanned {
 		t.Fatalf("after the lease: Scan = %q, %v; want scanned", out, err)
 	}
-	if rec := r.store.record(ref.Digest); rec.Attempts != 2 || rec.Status != domain.StatusCompleted {
+	if rec := r.store.Record(ref.Digest); rec.Attempts != 2 || rec.Status != domain.StatusCompleted {
 		t.Errorf("attempts %d status %s, want 2 COMPLETED", rec.Attempts, rec.Status)
 	}
 }
@@ -234,7 +235,7 @@ func TestScanFailures(t *testing.T) {
 				if err == nil || out != OutcomeRetrying || consume.IsPermanent(err) {
 					t.Fatalf("delivery %d: Scan = %q, %v; want a retryable error", i+1, out, err)
 				}
-				if ev := r.store.record(ref.Digest).Event.Type; ev != domain.EventScanRetrying {
+				if ev := r.store.Record(ref.Digest).Event.Type; ev != domain.EventScanRetrying {
 					t.Fatalf("delivery %d: event %s, want ScanRetrying", i+1, ev)
 				}
 			}
@@ -242,7 +243,7 @@ func TestScanFailures(t *testing.T) {
 			if err != nil || out != OutcomeFailed {
 				t.Fatalf("final delivery: Scan = %q, %v; want failed, no error", out, err)
 			}
-			rec := r.store.record(ref.Digest)
+			rec := r.store.Record(ref.Digest)
 			if rec.Event.Type != domain.EventScanFailed || rec.Failure == nil || rec.Failure.Class != tc.wantClass {
 				t.Fatalf("event %s failure %+v, want ScanFailed %s", rec.Event.Type, rec.Failure, tc.wantClass)
 			}
@@ -258,12 +259,12 @@ func TestScanFailures(t *testing.T) {
 
 func TestReportUploadFailureReleasesTheLease(t *testing.T) {
 	r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
-	r.reports.fail = errors.New("s3 unavailable")
+	r.reports.FailPut(errors.New("s3 unavailable"))
 	out, err := r.h.Scan(context.Background(), testRef(t, "team/app", "v1"))
 	if err == nil || out != OutcomeRetrying {
 		t.Fatalf("Scan = %q, %v; want retrying", out, err)
 	}
-	rec := r.store.record(testDigest)
+	rec := r.store.Record(testDigest)
 	if rec.Lease != nil || rec.Failure == nil || rec.Failure.Class != domain.FailureInternal {
 		t.Errorf("lease %+v failure %+v; want released lease and an internal failure", rec.Lease, rec.Failure)
 	}
@@ -277,8 +278,8 @@ func TestArtifactsAreNotScanned(t *testing.T) {
 			if err != nil || out != OutcomeSkipped {
 				t.Fatalf("Scan = %q, %v; want skipped", out, err)
 			}
-			if r.scanner.runs.Load() != 0 || r.store.writes != 0 {
-				t.Errorf("runs %d writes %d, want none", r.scanner.runs.Load(), r.store.writes)
+			if r.scanner.runs.Load() != 0 || len(r.store.Writes()) != 0 {
+				t.Errorf("runs %d writes %d, want none", r.scanner.runs.Load(), len(r.store.Writes()))
 			}
 		})
 	}
@@ -293,7 +294,7 @@ func TestIndexScansTheConfiguredPlatform(t *testing.T) {
 	if p := <-sc.platforms; p != "linux/amd64" {
 		t.Errorf("scanned platform %q, want linux/amd64", p)
 	}
-	if rec := r.store.record(testDigest); rec.Platform != "linux/amd64" {
+	if rec := r.store.Record(testDigest); rec.Platform != "linux/amd64" {
 		t.Errorf("recorded platform %q", rec.Platform)
 	}
 
@@ -301,7 +302,7 @@ func TestIndexScansTheConfiguredPlatform(t *testing.T) {
 	if out, err := r.h.Scan(context.Background(), testRef(t, "team/app", "v1")); err != nil || out != OutcomeFailed {
 		t.Fatalf("no matching platform: Scan = %q, %v; want failed", out, err)
 	}
-	if f := r.store.record(testDigest).Failure; f == nil || !strings.Contains(f.Reason, "linux/s390x") {
+	if f := r.store.Record(testDigest).Failure; f == nil || !strings.Contains(f.Reason, "linux/s390x") {
 		t.Errorf("failure %+v should name the platforms the index has", f)
 	}
 }
@@ -372,7 +373,7 @@ func TestCrashLoopEndsInScanFailed(t *testing.T) {
 	if err != nil || out != OutcomeFailed {
 		t.Fatalf("Scan = %q, %v; want failed", out, err)
 	}
-	rec := r.store.record(ref.Digest)
+	rec := r.store.Record(ref.Digest)
 	if rec.Event.Type != domain.EventScanFailed || rec.Failure == nil || rec.Failure.Class != domain.FailureCrashed || rec.Lease != nil {
 		t.Errorf("event %s failure %+v lease %+v; want ScanFailed, crashed, no lease", rec.Event.Type, rec.Failure, rec.Lease)
 	}
@@ -418,38 +419,21 @@ func TestScanPublishesTheDashboardMetrics(t *testing.T) {
 	}
 }
 
-// lostReplyStore applies the first write twice, as a store does when the
-// reply to a write that landed is lost and the write is retried.
-type lostReplyStore struct {
-	*memStore
-	once bool
-}
-
-func (l *lostReplyStore) Update(ctx context.Context, d domain.Digest, fn func(*domain.Scan) error) error {
-	if err := l.memStore.Update(ctx, d, fn); err != nil || l.once {
-		return err
-	}
-	l.once = true
-	return l.memStore.Update(ctx, d, fn)
-}
-
 func TestRetryableFailureSurvivesALostReply(t *testing.T) {
 	r := newRig(t, &fakeScanner{err: domain.Failure{Class: domain.FailureTimeout, Reason: "deadline"}}, imageInfo)
 	ref := testRef(t, "team/app", "v1")
-	// Claim normally, then lose the reply of the Fail write.
-	store := &lostReplyStore{memStore: r.store, once: true}
-	r.h.store = store
-	// The claim's write must not be doubled; arm the double write for the Fail.
+	// Claim normally, then lose the reply of the Fail write: the claim's
+	// write must not be doubled, so the loss is armed once the scan runs.
 	orig := r.h.scanner
 	r.h.scanner = scannerFunc(func(ctx context.Context, tg domain.ScanTarget) (*domain.Report, error) {
-		store.once = false
+		r.store.LoseNextReply()
 		return orig.Scan(ctx, tg)
 	})
 	out, err := r.h.Scan(context.Background(), ref)
 	if err == nil || out != OutcomeRetrying {
 		t.Fatalf("Scan = %q, %v; want a retry despite the lost reply", out, err)
 	}
-	if rec := r.store.record(ref.Digest); rec.Event.Type != domain.EventScanRetrying {
+	if rec := r.store.Record(ref.Digest); rec.Event.Type != domain.EventScanRetrying {
 		t.Errorf("event %s, want ScanRetrying", rec.Event.Type)
 	}
 }
@@ -485,7 +469,7 @@ func TestIndexReusesItsPlatformImageScan(t *testing.T) {
 		if n := r.scanner.runs.Load(); n != 1 {
 			t.Errorf("QScanner ran %d times for one content, want 1", n)
 		}
-		ch, ix := r.store.record(childDigest), r.store.record(index.Digest)
+		ch, ix := r.store.Record(childDigest), r.store.Record(index.Digest)
 		if ix.Status != domain.StatusCompleted || ix.Event.Type != domain.EventScanCompleted || ix.ScanID != ch.ScanID || *ix.Report != *ch.Report {
 			t.Errorf("index record %+v does not carry the platform image's scan %s", ix, ch.ScanID)
 		}
@@ -502,7 +486,7 @@ func TestIndexReusesItsPlatformImageScan(t *testing.T) {
 		if err == nil || out != OutcomeWaiting || consume.IsPermanent(err) {
 			t.Fatalf("Scan = %q, %v; want a retryable wait", out, err)
 		}
-		if r.scanner.runs.Load() != 0 || r.store.record(index.Digest).Version != 0 {
+		if r.scanner.runs.Load() != 0 || r.store.Record(index.Digest).Version != 0 {
 			t.Error("the index was claimed or scanned while its platform image was being scanned")
 		}
 	})

@@ -9,14 +9,15 @@ import (
 	"unicode/utf8"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/securityhubstore"
 )
 
 func testImage(t *testing.T) image {
 	return image{
-		product: testProductOf(t), account: testAccount, region: testRegion, repository: "team/app",
-		digest: testDigest, tags: []string{"v1"}, platform: "linux/arm64/v8", qscannerVersion: "4.8.0",
-		scanID: testScanID, observedAt: testScannedAt,
+		product: testProductOf(t), account: testkit.Account, region: testkit.Region, repository: "team/app",
+		digest: testkit.Digest, tags: []string{"v1"}, platform: "linux/arm64/v8", qscannerVersion: "4.8.0",
+		scanID: testkit.ScanID, observedAt: testkit.ScannedAt,
 	}
 }
 
@@ -32,7 +33,7 @@ func messyReport() *domain.Report {
 		pkgs = append(pkgs, domain.Package{Name: fmt.Sprintf("pkg%d", i), InstalledVersion: "1.0", FixedVersion: map[bool]string{true: "1.1"}[i%2 == 0]})
 	}
 	return &domain.Report{
-		Digest: testDigest,
+		Digest: testkit.Digest,
 		Vulnerabilities: []domain.Vulnerability{
 			{QID: "100", Title: long + "\xff", Severity: domain.SeverityUnknown, CVEs: cves, Packages: pkgs},
 			{QID: "weird qid/with:colons", Title: "odd", Severity: domain.SeverityLow, QualysSeverity: 2},
@@ -62,7 +63,7 @@ func TestMappingStaysWithinASFF(t *testing.T) {
 			t.Errorf("Id %s appears twice", f.ID)
 		}
 		ids[f.ID] = true
-		if !strings.HasPrefix(f.ID, repositoryPrefix(testAccount, testRegion, "team/app")) {
+		if !strings.HasPrefix(f.ID, repositoryPrefix(testkit.Account, testkit.Region, "team/app")) {
 			t.Errorf("Id %s is outside the repository's prefix", f.ID)
 		}
 		for _, s := range []string{f.Title, f.Description, f.Remediation.Recommendation.Text} {
@@ -140,9 +141,9 @@ func TestFindingIDs(t *testing.T) {
 			}
 		})
 	}
-	app := repositoryPrefix(testAccount, testRegion, "team/app")
+	app := repositoryPrefix(testkit.Account, testkit.Region, "team/app")
 	for _, other := range []string{"team/app-x", "team/app/sub", "team/ap"} {
-		if o := repositoryPrefix(testAccount, testRegion, other); strings.HasPrefix(o, app) || strings.HasPrefix(app, o) {
+		if o := repositoryPrefix(testkit.Account, testkit.Region, other); strings.HasPrefix(o, app) || strings.HasPrefix(app, o) {
 			t.Errorf("prefixes of team/app and %s overlap: %s %s", other, app, o)
 		}
 	}

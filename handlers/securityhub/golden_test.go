@@ -3,17 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/securityhubstore"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // TestASFFGolden pins the findings sent to Security Hub byte for byte, as
 // ASFF JSON: insights, automation rules and integrations downstream filter
@@ -27,19 +24,19 @@ func TestASFFGolden(t *testing.T) {
 		run func(t *testing.T, env *testEnv) []securityhubstore.Finding
 	}{
 		{"completed", func(t *testing.T, env *testEnv) []securityhubstore.Finding {
-			rep := testReport()
-			if err := env.handle(t, scanEvent(rep, testScanID, testScannedAt, mustRef(t, "team/app", "v1.2.3"), mustRef(t, "team/app", "latest")), rep); err != nil {
+			rep := testkit.Report()
+			if err := env.handle(t, testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1.2.3"), testkit.MustRef(t, "team/app", "latest")), rep); err != nil {
 				t.Fatal(err)
 			}
 			return env.hub.imports[0]
 		}},
 		{"rescan-resolves", func(t *testing.T, env *testEnv) []securityhubstore.Finding {
-			first := testReport()
-			if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+			first := testkit.Report()
+			if err := env.handle(t, testkit.CompletedEventOf(first, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), first); err != nil {
 				t.Fatal(err)
 			}
-			clean := &domain.Report{Digest: testDigest2, Platform: "linux/arm64", QScannerVersion: "4.9.0", ScanTypes: []string{"os", "sca", "secret"}}
-			if err := env.handle(t, scanEvent(clean, "scan2", testScannedAt.Add(48*time.Hour), mustRefOf(t, testDigest2, "team/app", "v2")), clean); err != nil {
+			clean := &domain.Report{Digest: testkit.OtherDigest, Platform: "linux/arm64", QScannerVersion: "4.9.0", ScanTypes: []string{"os", "sca", "secret"}}
+			if err := env.handle(t, testkit.CompletedEventOf(clean, "scan2", testkit.ScannedAt.Add(48*time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), clean); err != nil {
 				t.Fatal(err)
 			}
 			// The clean scan imports nothing new; its one import archives
@@ -60,23 +57,7 @@ func TestASFFGolden(t *testing.T) {
 			if err := enc.Encode(tt.run(t, newTestEnv(t))); err != nil {
 				t.Fatal(err)
 			}
-			got := buf.Bytes()
-			path := filepath.Join("testdata", tt.name+".golden.json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("findings differ from %s (run go test -update after an intended change):\n got %s\nwant %s", path, got, want)
-			}
+			testkit.Golden(t, filepath.Join("testdata", tt.name+".golden.json"), buf.Bytes())
 		})
 	}
 }

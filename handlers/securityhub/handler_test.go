@@ -13,6 +13,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/securityhubstore"
 )
@@ -41,8 +42,8 @@ func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 
 func TestHandleImportsOneFindingPerVulnerabilityAndSecret(t *testing.T) {
 	env := newTestEnv(t)
-	rep := testReport()
-	ev := scanEvent(rep, testScanID, testScannedAt, mustRef(t, "team/app", "v1.2.3"))
+	rep := testkit.Report()
+	ev := testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1.2.3"))
 	if err := env.handle(t, ev, rep); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -57,11 +58,11 @@ func TestHandleImportsOneFindingPerVulnerabilityAndSecret(t *testing.T) {
 			t.Fatalf("no finding %s", id)
 		}
 		if f.RecordState != securityhubstore.RecordStateActive || f.Workflow.Status != securityhubstore.WorkflowNew ||
-			!f.CreatedAt.Equal(testScannedAt) || !f.UpdatedAt.Equal(testScannedAt) || f.ProductARN != testProduct || f.AwsAccountID != testAccount {
+			!f.CreatedAt.Equal(testkit.ScannedAt) || !f.UpdatedAt.Equal(testkit.ScannedAt) || f.ProductARN != testProduct || f.AwsAccountID != testkit.Account {
 			t.Errorf("%s: state %s workflow %s created %v updated %v product %s", id, f.RecordState, f.Workflow.Status, f.CreatedAt, f.UpdatedAt, f.ProductARN)
 		}
 		img := f.Resources[0].Details.AwsEcrContainerImage
-		if f.Resources[0].ID != "arn:aws:ecr:eu-west-1:123456789012:repository/team/app/"+testDigest.String() || img.ImageDigest != testDigest.String() || !slices.Equal(img.ImageTags, []string{"v1.2.3"}) {
+		if f.Resources[0].ID != "arn:aws:ecr:eu-west-1:123456789012:repository/team/app/"+testkit.Digest.String() || img.ImageDigest != testkit.Digest.String() || !slices.Equal(img.ImageTags, []string{"v1.2.3"}) {
 			t.Errorf("%s: resource %+v %+v", id, f.Resources[0], img)
 		}
 	}
@@ -76,8 +77,8 @@ func TestHandleImportsOneFindingPerVulnerabilityAndSecret(t *testing.T) {
 // rescanReport is a later scan of the repository (a new image): QID 379201
 // is still there, 380112 was fixed, 390001 is new, the secret is still there.
 func rescanReport() *domain.Report {
-	rep := testReport()
-	rep.Digest = testDigest2
+	rep := testkit.Report()
+	rep.Digest = testkit.OtherDigest
 	rep.Vulnerabilities = []domain.Vulnerability{
 		rep.Vulnerabilities[0],
 		{QID: "390001", Title: "zlib overflow", Severity: domain.SeverityMedium, QualysSeverity: 3, CVEs: []string{"CVE-2025-1111"},
@@ -88,31 +89,31 @@ func rescanReport() *domain.Report {
 
 func TestRescanUpdatesTheSameFindingsAndResolvesVanishedOnes(t *testing.T) {
 	env := newTestEnv(t)
-	first := testReport()
-	if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+	first := testkit.Report()
+	if err := env.handle(t, testkit.CompletedEventOf(first, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), first); err != nil {
 		t.Fatal(err)
 	}
-	later := testScannedAt.Add(72 * time.Hour)
+	later := testkit.ScannedAt.Add(72 * time.Hour)
 	second := rescanReport()
-	if err := env.handle(t, scanEvent(second, "scan2", later, mustRefOf(t, testDigest2, "team/app", "v2")), second); err != nil {
+	if err := env.handle(t, testkit.CompletedEventOf(second, "scan2", later, testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), second); err != nil {
 		t.Fatal(err)
 	}
 
 	kept := env.hub.get(t, vulnID("team/app", "379201"))
-	if !kept.CreatedAt.Equal(testScannedAt) || !kept.FirstObservedAt.Equal(testScannedAt) || !kept.UpdatedAt.Equal(later) || !kept.LastObservedAt.Equal(later) {
+	if !kept.CreatedAt.Equal(testkit.ScannedAt) || !kept.FirstObservedAt.Equal(testkit.ScannedAt) || !kept.UpdatedAt.Equal(later) || !kept.LastObservedAt.Equal(later) {
 		t.Errorf("kept finding: created %v first seen %v updated %v last seen %v; want first seen kept, updated advanced", kept.CreatedAt, kept.FirstObservedAt, kept.UpdatedAt, kept.LastObservedAt)
 	}
-	if d := kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testDigest2.String() || kept.ProductFields["qualys-qscanner/scan_id"] != "scan2" || kept.RecordState != securityhubstore.RecordStateActive {
+	if d := kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testkit.OtherDigest.String() || kept.ProductFields["qualys-qscanner/scan_id"] != "scan2" || kept.RecordState != securityhubstore.RecordStateActive {
 		t.Errorf("kept finding names digest %s scan %s state %s, want the rescan's", d, kept.ProductFields["qualys-qscanner/scan_id"], kept.RecordState)
 	}
 	if s := env.hub.get(t, secretID("team/app", first.Secrets[0])); s.RecordState != securityhubstore.RecordStateActive || !s.UpdatedAt.Equal(later) {
 		t.Errorf("secret still present: state %s updated %v", s.RecordState, s.UpdatedAt)
 	}
 	gone := env.hub.get(t, vulnID("team/app", "380112"))
-	if gone.RecordState != securityhubstore.RecordStateArchived || gone.Workflow.Status != securityhubstore.WorkflowResolved || !gone.UpdatedAt.Equal(later) || !gone.CreatedAt.Equal(testScannedAt) {
+	if gone.RecordState != securityhubstore.RecordStateArchived || gone.Workflow.Status != securityhubstore.WorkflowResolved || !gone.UpdatedAt.Equal(later) || !gone.CreatedAt.Equal(testkit.ScannedAt) {
 		t.Errorf("vanished finding: state %s workflow %s updated %v created %v; want ARCHIVED RESOLVED at the rescan", gone.RecordState, gone.Workflow.Status, gone.UpdatedAt, gone.CreatedAt)
 	}
-	if d := gone.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testDigest.String() {
+	if d := gone.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testkit.Digest.String() {
 		t.Errorf("vanished finding names %s, want the image it was found in", d)
 	}
 	if fresh := env.hub.get(t, vulnID("team/app", "390001")); !fresh.CreatedAt.Equal(later) || fresh.RecordState != securityhubstore.RecordStateActive {
@@ -126,13 +127,13 @@ func TestRescanUpdatesTheSameFindingsAndResolvesVanishedOnes(t *testing.T) {
 	}
 
 	t.Run("a finding that comes back is active again", func(t *testing.T) {
-		third := testReport()
+		third := testkit.Report()
 		at := later.Add(24 * time.Hour)
-		if err := env.handle(t, scanEvent(third, "scan3", at, mustRef(t, "team/app", "v3")), third); err != nil {
+		if err := env.handle(t, testkit.CompletedEventOf(third, "scan3", at, testkit.MustRef(t, "team/app", "v3")), third); err != nil {
 			t.Fatal(err)
 		}
 		back := env.hub.get(t, vulnID("team/app", "380112"))
-		if back.RecordState != securityhubstore.RecordStateActive || back.Workflow.Status != securityhubstore.WorkflowNew || !back.CreatedAt.Equal(testScannedAt) {
+		if back.RecordState != securityhubstore.RecordStateActive || back.Workflow.Status != securityhubstore.WorkflowNew || !back.CreatedAt.Equal(testkit.ScannedAt) {
 			t.Errorf("returning finding: state %s workflow %s created %v", back.RecordState, back.Workflow.Status, back.CreatedAt)
 		}
 		if z := env.hub.get(t, vulnID("team/app", "390001")); z.RecordState != securityhubstore.RecordStateArchived {
@@ -147,16 +148,16 @@ func TestHandleIsIdempotent(t *testing.T) {
 		setup func(t *testing.T, env *testEnv) (events.ScanEvent, *domain.Report)
 	}{
 		{"first scan", func(t *testing.T, env *testEnv) (events.ScanEvent, *domain.Report) {
-			rep := testReport()
-			return scanEvent(rep, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), rep
+			rep := testkit.Report()
+			return testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), rep
 		}},
 		{"rescan that resolves", func(t *testing.T, env *testEnv) (events.ScanEvent, *domain.Report) {
-			first := testReport()
-			if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+			first := testkit.Report()
+			if err := env.handle(t, testkit.CompletedEventOf(first, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), first); err != nil {
 				t.Fatal(err)
 			}
 			rep := rescanReport()
-			return scanEvent(rep, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2")), rep
+			return testkit.CompletedEventOf(rep, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), rep
 		}},
 	}
 	for _, tt := range tests {
@@ -184,13 +185,13 @@ func TestHandleIsIdempotent(t *testing.T) {
 func TestAnOlderEventLeavesTheRepositoryAlone(t *testing.T) {
 	env := newTestEnv(t)
 	newer := rescanReport()
-	if err := env.handle(t, scanEvent(newer, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2")), newer); err != nil {
+	if err := env.handle(t, testkit.CompletedEventOf(newer, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), newer); err != nil {
 		t.Fatal(err)
 	}
 	before := env.hub.snapshot()
 	calls := env.hub.importCalls()
-	older := testReport()
-	if err := env.handle(t, scanEvent(older, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), older); err != nil {
+	older := testkit.Report()
+	if err := env.handle(t, testkit.CompletedEventOf(older, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), older); err != nil {
 		t.Fatal(err)
 	}
 	if after := env.hub.snapshot(); !reflect.DeepEqual(before, after) {
@@ -250,8 +251,8 @@ func TestResolutionLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newTestEnv(t)
-			first := testReport()
-			if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+			first := testkit.Report()
+			if err := env.handle(t, testkit.CompletedEventOf(first, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), first); err != nil {
 				t.Fatal(err)
 			}
 			if tt.prepare != nil {
@@ -259,7 +260,7 @@ func TestResolutionLimits(t *testing.T) {
 			}
 			second := rescanReport()
 			tt.rescan(second)
-			if err := env.handle(t, scanEvent(second, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2")), second); err != nil {
+			if err := env.handle(t, testkit.CompletedEventOf(second, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), second); err != nil {
 				t.Fatal(err)
 			}
 			state := func(id string) [2]string {
@@ -281,19 +282,19 @@ func TestResolutionLimits(t *testing.T) {
 
 func TestImageReferencedActsForTheNewRepositoryOnly(t *testing.T) {
 	env := newTestEnv(t)
-	rep := testReport()
-	app := mustRef(t, "team/app", "v1")
-	if err := env.handle(t, scanEvent(rep, testScanID, testScannedAt, app), rep); err != nil {
+	rep := testkit.Report()
+	app := testkit.MustRef(t, "team/app", "v1")
+	if err := env.handle(t, testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, app), rep); err != nil {
 		t.Fatal(err)
 	}
 	before := env.hub.snapshot()
 	env.hub.reads = nil
 
-	mirror := mustRef(t, "mirror/app", "v2")
-	if err := env.handle(t, referencedEvent(rep, testScannedAt.Add(time.Hour), mirror, app), rep); err != nil {
+	mirror := testkit.MustRef(t, "mirror/app", "v2")
+	if err := env.handle(t, testkit.ReferencedEventAt(rep, testkit.ScannedAt.Add(time.Hour), mirror, app), rep); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{repositoryPrefix(testAccount, testRegion, "mirror/app")}; !slices.Equal(env.hub.reads, want) {
+	if want := []string{repositoryPrefix(testkit.Account, testkit.Region, "mirror/app")}; !slices.Equal(env.hub.reads, want) {
 		t.Errorf("read findings of %v, want only %v", env.hub.reads, want)
 	}
 	after := env.hub.snapshot()
@@ -303,13 +304,13 @@ func TestImageReferencedActsForTheNewRepositoryOnly(t *testing.T) {
 		}
 	}
 	m := env.hub.get(t, vulnID("mirror/app", "379201"))
-	if img := m.Resources[0].Details.AwsEcrContainerImage; img.RepositoryName != "mirror/app" || !slices.Equal(img.ImageTags, []string{"v2"}) || !m.CreatedAt.Equal(testScannedAt.Add(time.Hour)) {
+	if img := m.Resources[0].Details.AwsEcrContainerImage; img.RepositoryName != "mirror/app" || !slices.Equal(img.ImageTags, []string{"v2"}) || !m.CreatedAt.Equal(testkit.ScannedAt.Add(time.Hour)) {
 		t.Errorf("mirror finding: repository %s tags %v created %v", img.RepositoryName, img.ImageTags, m.CreatedAt)
 	}
 
 	t.Run("a new tag in the same repository lists every tag", func(t *testing.T) {
-		latest := mustRef(t, "team/app", "latest")
-		if err := env.handle(t, referencedEvent(rep, testScannedAt.Add(2*time.Hour), latest, app, mirror), rep); err != nil {
+		latest := testkit.MustRef(t, "team/app", "latest")
+		if err := env.handle(t, testkit.ReferencedEventAt(rep, testkit.ScannedAt.Add(2*time.Hour), latest, app, mirror), rep); err != nil {
 			t.Fatal(err)
 		}
 		f := env.hub.get(t, vulnID("team/app", "379201"))
@@ -321,7 +322,7 @@ func TestImageReferencedActsForTheNewRepositoryOnly(t *testing.T) {
 
 func TestScanFailedChangesNothing(t *testing.T) {
 	env := newTestEnv(t)
-	ev := scanEvent(testReport(), testScanID, testScannedAt, mustRef(t, "team/app", "v1"))
+	ev := testkit.CompletedEventOf(testkit.Report(), testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1"))
 	ev.EventType, ev.DetailType, ev.Summary, ev.Report = domain.EventScanFailed, events.DetailTypeScanFailed, nil, nil
 	ev.Failure = &domain.Failure{Class: "image_not_found", Reason: "gone"}
 	if err := env.h.Handle(context.Background(), ev); err != nil {
@@ -341,22 +342,22 @@ func TestErrorsAreClassified(t *testing.T) {
 		permanent bool
 	}{
 		{"report not there yet", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			env.reports.err = fmt.Errorf("get report: %w", domain.ErrNotFound)
+			env.reports.FailGet(fmt.Errorf("get report: %w", domain.ErrNotFound))
 		}, false},
 		{"report location invalid", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			env.reports.err = fmt.Errorf("get report: %w location", domain.ErrInvalid)
+			env.reports.FailGet(fmt.Errorf("get report: %w location", domain.ErrInvalid))
 		}, true},
 		{"report too large", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			env.reports.err = fmt.Errorf("get report: %w", s3store.ErrReportTooLarge)
+			env.reports.FailGet(fmt.Errorf("get report: %w", s3store.ErrReportTooLarge))
 		}, true},
 		{"report of another digest", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			rep.Digest = testDigest2
+			rep.Digest = testkit.OtherDigest
 		}, true},
 		{"no report pointer", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
 			ev.Report = nil
 		}, true},
 		{"image in another region", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
-			ref, _ := domain.NewImageRef(testAccount, "us-west-2", "team/app", string(testDigest), "v1")
+			ref, _ := domain.NewImageRef(testkit.Account, "us-west-2", "team/app", string(testkit.Digest), "v1")
 			ev.Ref, ev.References = ref, []domain.ImageRef{ref}
 		}, true},
 		{"security hub unreachable", func(t *testing.T, env *testEnv, ev *events.ScanEvent, rep *domain.Report) {
@@ -375,11 +376,11 @@ func TestErrorsAreClassified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newTestEnv(t)
-			rep := testReport()
-			ev := scanEvent(rep, testScanID, testScannedAt, mustRef(t, "team/app", "v1"))
+			rep := testkit.Report()
+			ev := testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1"))
 			loc := *ev.Report
 			tt.change(t, env, &ev, rep)
-			env.reports.put(loc, rep)
+			env.reports.Put(loc, rep)
 			err := env.h.Handle(context.Background(), ev)
 			if err == nil {
 				t.Fatal("Handle succeeded")
@@ -395,12 +396,12 @@ func TestErrorsAreClassified(t *testing.T) {
 // active, so the retry finds them and does both again.
 func TestResolutionIsRetried(t *testing.T) {
 	env := newTestEnv(t)
-	first := testReport()
-	if err := env.handle(t, scanEvent(first, testScanID, testScannedAt, mustRef(t, "team/app", "v1")), first); err != nil {
+	first := testkit.Report()
+	if err := env.handle(t, testkit.CompletedEventOf(first, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), first); err != nil {
 		t.Fatal(err)
 	}
 	second := rescanReport()
-	ev := scanEvent(second, "scan2", testScannedAt.Add(time.Hour), mustRefOf(t, testDigest2, "team/app", "v2"))
+	ev := testkit.CompletedEventOf(second, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2"))
 	env.hub.workflowErr = errors.New("throttled")
 	if err := env.handle(t, ev, second); err == nil || consume.IsPermanent(err) {
 		t.Fatalf("Handle = %v, want a retryable error", err)

@@ -20,6 +20,7 @@ import (
 	"ecrscanner/events"
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/ops/mototest"
+	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/securityhubstore"
 )
@@ -82,7 +83,7 @@ func TestHandleWithRealAdapters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := scanEvent(rep, scanID, at, refs...)
+		ev := testkit.CompletedEventOf(rep, scanID, at, refs...)
 		ev.Report = &loc
 		if err := h.Handle(ctx, ev); err != nil {
 			t.Fatalf("Handle: %v", err)
@@ -105,21 +106,21 @@ func TestHandleWithRealAdapters(t *testing.T) {
 		return repositoryPrefix("123456789012", mototest.Region, repo) + kind + ":" + key
 	}
 
-	first := testReport()
-	handle(first, "scan1", testScannedAt, ref(testDigest, repoName, "v1"))
+	first := testkit.Report()
+	handle(first, "scan1", testkit.ScannedAt, ref(testkit.Digest, repoName, "v1"))
 	if got := stored(repoName); len(got) != 3 {
 		t.Fatalf("%d findings after the first scan, want 3", len(got))
 	}
 
-	later := testScannedAt.Add(24 * time.Hour)
+	later := testkit.ScannedAt.Add(24 * time.Hour)
 	second := rescanReport()
-	rescan := handle(second, "scan2", later, ref(testDigest2, repoName, "v2"))
+	rescan := handle(second, "scan2", later, ref(testkit.OtherDigest, repoName, "v2"))
 	got := stored(repoName)
 	if len(got) != 4 {
 		t.Fatalf("%d findings after the rescan, want 4", len(got))
 	}
 	kept := got[id(repoName, "vuln", "379201")]
-	if !kept.CreatedAt.Equal(testScannedAt) || !kept.UpdatedAt.Equal(later) || kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest != testDigest2.String() {
+	if !kept.CreatedAt.Equal(testkit.ScannedAt) || !kept.UpdatedAt.Equal(later) || kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest != testkit.OtherDigest.String() {
 		t.Errorf("kept finding: created %v updated %v digest %s", kept.CreatedAt, kept.UpdatedAt, kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest)
 	}
 	gone := got[id(repoName, "vuln", "380112")]
@@ -146,8 +147,8 @@ func TestHandleWithRealAdapters(t *testing.T) {
 	// first repository's untouched.
 	mirror := mototest.UniqueName("sh/mirror")
 	loc := *rescan.Report
-	loc.Key = s3store.ReportKey(testDigest, "scan1")
-	ev := referencedEvent(first, later.Add(time.Hour), ref(testDigest, mirror, "m1"), ref(testDigest, repoName, "v1"))
+	loc.Key = s3store.ReportKey(testkit.Digest, "scan1")
+	ev := testkit.ReferencedEventAt(first, later.Add(time.Hour), ref(testkit.Digest, mirror, "m1"), ref(testkit.Digest, repoName, "v1"))
 	ev.Report = &loc
 	if err := h.Handle(ctx, ev); err != nil {
 		t.Fatal(err)

@@ -15,11 +15,7 @@ import (
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/ecrstore"
-)
-
-const (
-	testAccount = "123456789012"
-	testRegion  = "us-east-1"
+	"ecrscanner/infra/ops/testkit"
 )
 
 var (
@@ -30,15 +26,6 @@ var (
 
 func testLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func imageRef(t *testing.T, repository, tag string, d domain.Digest) domain.ImageRef {
-	t.Helper()
-	ref, err := domain.NewImageRef(testAccount, testRegion, repository, d.String(), tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 // scanEvent builds a valid event of type typ for digest d scanned at at. The
 // first of refs is the event's own reference; all of them are the digest's
 // known references.
@@ -47,7 +34,7 @@ func scanEvent(t *testing.T, typ domain.EventType, d domain.Digest, at time.Time
 	var all []domain.ImageRef
 	for _, r := range refs {
 		repo, tag, _ := strings.Cut(r, ":")
-		all = append(all, imageRef(t, repo, tag, d))
+		all = append(all, testkit.MustRefOf(t, d, repo, tag))
 	}
 	ev := events.ScanEvent{
 		SchemaVersion:   events.SchemaVersion,
@@ -155,8 +142,8 @@ func TestHandleActsForTheEventsRepositories(t *testing.T) {
 				t.Errorf("attached to %v, want %v", attachedRepos(attacher), tc.want)
 			}
 			for _, ref := range attacher.attached {
-				if ref.Digest != digestX || ref.Account != testAccount || ref.Region != testRegion {
-					t.Errorf("attached to %+v, want digest %s in %s/%s", ref, digestX, testAccount, testRegion)
+				if ref.Digest != digestX || ref.Account != testkit.Account || ref.Region != testkit.Region {
+					t.Errorf("attached to %+v, want digest %s in %s/%s", ref, digestX, testkit.Account, testkit.Region)
 				}
 			}
 			for repo, s := range tagger.summaries {

@@ -4,38 +4,27 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/ops/mototest"
+	"ecrscanner/infra/ops/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// clock is a settable time source shared by a test and its store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-func newIdempotencyStore(t *testing.T) (*dynamostore.IdempotencyStore, *clock, *dynamodb.Client, string) {
+func newIdempotencyStore(t *testing.T) (*dynamostore.IdempotencyStore, *testkit.Clock, *dynamodb.Client, string) {
 	t.Helper()
 	client := dynamoClient(t)
 	name := mototest.UniqueName("idempotency")
 	if err := mototest.CreateIdempotencyTable(context.Background(), client, name); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	s, err := dynamostore.NewIdempotencyStore(client, name, dynamostore.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
@@ -43,95 +32,21 @@ func newIdempotencyStore(t *testing.T) (*dynamostore.IdempotencyStore, *clock, *
 	return s, c, client, name
 }
 
-func TestIdempotencyStore(t *testing.T) {
-	const (
-		lease     = time.Minute
-		retention = 24 * time.Hour
-	)
-	type step struct {
-		do      string // start, finish, abandon, advance
-		advance time.Duration
-		want    error
-	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{name: "first start", steps: []step{{do: "start"}}},
-		{name: "duplicate while in progress", steps: []step{
-			{do: "start"}, {do: "start", want: domain.ErrInProgress},
-		}},
-		{name: "duplicate after finish", steps: []step{
-			{do: "start"}, {do: "finish"}, {do: "start", want: domain.ErrAlreadyDone},
-		}},
-		{name: "expired lease is taken over", steps: []step{
-			{do: "start"}, {do: "advance", advance: lease + time.Second}, {do: "start"},
-			{do: "start", want: domain.ErrInProgress},
-		}},
-		{name: "lease still live just before expiry", steps: []step{
-			{do: "start"}, {do: "advance", advance: lease - time.Second}, {do: "start", want: domain.ErrInProgress},
-		}},
-		{name: "done outlives leases", steps: []step{
-			{do: "start"}, {do: "finish"}, {do: "advance", advance: lease * 10}, {do: "start", want: domain.ErrAlreadyDone},
-		}},
-		{name: "done expires after retention", steps: []step{
-			{do: "start"}, {do: "finish"}, {do: "advance", advance: retention + time.Second}, {do: "start"},
-		}},
-		{name: "abandon lets a retry start at once", steps: []step{
-			{do: "start"}, {do: "abandon"}, {do: "start"},
-		}},
-		{name: "abandon does not undo finish", steps: []step{
-			{do: "start"}, {do: "finish"}, {do: "abandon"}, {do: "start", want: domain.ErrAlreadyDone},
-		}},
-		{name: "abandon of an unknown key", steps: []step{{do: "abandon"}, {do: "start"}}},
-		{name: "finish without start", steps: []step{{do: "finish"}, {do: "start", want: domain.ErrAlreadyDone}}},
-	}
-	s, clk, _, _ := newIdempotencyStore(t)
-	ctx := context.Background()
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			key := "handler#" + mototest.UniqueName("event")
-			for i, st := range tc.steps {
-				var err error
-				switch st.do {
-				case "start":
-					err = s.Start(ctx, key, lease)
-				case "finish":
-					err = s.Finish(ctx, key, retention)
-				case "abandon":
-					err = s.Abandon(ctx, key)
-				case "advance":
-					clk.Advance(st.advance)
-				}
-				if st.want == nil && err != nil || st.want != nil && !errors.Is(err, st.want) {
-					t.Fatalf("step %d (%s) = %v, want %v", i, st.do, err, st.want)
-				}
+func TestIdempotencyStoreContract(t *testing.T) {
+	testkit.TestIdempotencyStore(t, func(t *testing.T, now func() time.Time) func() domain.IdempotencyStore {
+		client := dynamoClient(t)
+		name := mototest.UniqueName("idempotency")
+		if err := mototest.CreateIdempotencyTable(context.Background(), client, name); err != nil {
+			t.Fatal(err)
+		}
+		return func() domain.IdempotencyStore {
+			s, err := dynamostore.NewIdempotencyStore(client, name, dynamostore.WithClock(now))
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
-}
-
-func TestIdempotencyConcurrentStart(t *testing.T) {
-	s, _, _, _ := newIdempotencyStore(t)
-	const n = 20
-	var started, inProgress atomic.Int32
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			switch err := s.Start(context.Background(), "k", time.Minute); {
-			case err == nil:
-				started.Add(1)
-			case errors.Is(err, domain.ErrInProgress):
-				inProgress.Add(1)
-			default:
-				t.Errorf("Start = %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if started.Load() != 1 || inProgress.Load() != n-1 {
-		t.Errorf("%d started, %d in progress; want 1 and %d", started.Load(), inProgress.Load(), n-1)
-	}
+			return s
+		}
+	})
 }
 
 func TestIdempotencyItem(t *testing.T) {
@@ -282,34 +197,4 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, bool)
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
 	return v, err == nil
-}
-
-// A delivery whose lease ran out and was taken over must not, when it finally
-// fails, drop the marker of the delivery that took over.
-func TestIdempotencyAbandonOnlyDropsItsOwnMarker(t *testing.T) {
-	first, clk, client, table := newIdempotencyStore(t)
-	second, err := dynamostore.NewIdempotencyStore(client, table, dynamostore.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := first.Start(ctx, "archive#e1", time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(2 * time.Minute) // the first delivery stalls past its lease
-	if err := second.Start(ctx, "archive#e1", time.Minute); err != nil {
-		t.Fatalf("takeover: %v", err)
-	}
-	if err := first.Abandon(ctx, "archive#e1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Start(ctx, "archive#e1", time.Minute); !errors.Is(err, domain.ErrInProgress) {
-		t.Fatalf("after the stale Abandon: Start = %v; want the second delivery's marker still in progress", err)
-	}
-	if err := second.Abandon(ctx, "archive#e1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Start(ctx, "archive#e1", time.Minute); err != nil {
-		t.Errorf("after the holder's own Abandon: Start = %v; want the key free", err)
-	}
 }

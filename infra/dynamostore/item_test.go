@@ -7,6 +7,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/dynamostore"
+	"ecrscanner/infra/ops/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -15,9 +16,9 @@ import (
 // with nanoseconds, an embedded struct, pointers, enums with text forms,
 // nested slices and omitempty fields both set and empty.
 func fullRecord(t *testing.T) domain.ScanRecord {
-	d := randomDigest(t)
+	d := testkit.RandomDigest(t)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC)
-	ref := imageRef(t, d, "team/app", "v1.2.3")
+	ref := testkit.MustRefOf(t, d, "team/app", "v1.2.3")
 	return domain.ScanRecord{
 		Digest:   d,
 		Status:   domain.StatusCompleted,
@@ -26,7 +27,7 @@ func fullRecord(t *testing.T) domain.ScanRecord {
 		Lease:    &domain.Lease{Owner: "owner-1", Expires: at.Add(time.Minute)},
 		References: []domain.Reference{
 			{ImageRef: ref, FirstSeen: at},
-			{ImageRef: imageRef(t, d, "team/other", ""), FirstSeen: at.Add(time.Second)},
+			{ImageRef: testkit.MustRefOf(t, d, "team/other", ""), FirstSeen: at.Add(time.Second)},
 		},
 		Summary: &domain.Summary{
 			Vulnerabilities: domain.Counts{Critical: 1, High: 2, Unknown: 3},
@@ -56,7 +57,7 @@ func fullRecord(t *testing.T) domain.ScanRecord {
 }
 
 func TestScanRecordRoundTrip(t *testing.T) {
-	d := randomDigest(t)
+	d := testkit.RandomDigest(t)
 	tests := []struct {
 		name string
 		rec  domain.ScanRecord
@@ -67,7 +68,7 @@ func TestScanRecordRoundTrip(t *testing.T) {
 		{name: "as the domain writes it", rec: func() domain.ScanRecord {
 			s := domain.NewScan(d)
 			now := time.Now().UTC().Truncate(0)
-			if _, err := s.Claim(domain.Claim{Ref: imageRef(t, d, "app", "latest"), Owner: "o", Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil {
+			if _, err := s.Claim(domain.Claim{Ref: testkit.MustRefOf(t, d, "app", "latest"), Owner: "o", Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil {
 				t.Fatal(err)
 			}
 			rep := &domain.Report{Digest: d, Vulnerabilities: []domain.Vulnerability{{QID: "1", Severity: domain.SeverityHigh}}}

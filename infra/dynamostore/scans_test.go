@@ -10,6 +10,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/dynamostore"
+	"ecrscanner/infra/ops/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,7 +18,7 @@ import (
 )
 
 func TestScanStoreContract(t *testing.T) {
-	testScanStore(t, func(t *testing.T) domain.ScanStore { return newDynamoScanStore(t) })
+	testkit.TestScanStore(t, func(t *testing.T) domain.ScanStore { return newDynamoScanStore(t) })
 }
 
 func TestScanStoreItemOnTable(t *testing.T) {
@@ -27,8 +28,8 @@ func TestScanStoreItemOnTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := randomDigest(t)
-	if _, err := claim(ctx, s, imageRef(t, d, "app", "v1"), "o", time.Now()); err != nil {
+	d := testkit.RandomDigest(t)
+	if _, err := testkit.Claim(ctx, s, testkit.MustRefOf(t, d, "app", "v1"), "o", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
@@ -47,48 +48,6 @@ func TestScanStoreItemOnTable(t *testing.T) {
 	}
 	if v, ok := out.Item["version"].(*types.AttributeValueMemberN); !ok || v.Value != "1" {
 		t.Errorf("version = %#v, want N 1", out.Item["version"])
-	}
-}
-
-// A writer that slips in between Update's read and write forces a re-read:
-// both changes must land, and fn must run again on the newer record.
-func TestScanStoreUpdateRetriesOnConflict(t *testing.T) {
-	ctx := context.Background()
-	s := newDynamoScanStore(t)
-	d := randomDigest(t)
-	now := time.Now()
-	if _, err := claim(ctx, s, imageRef(t, d, "app", "v1"), "owner-a", now); err != nil {
-		t.Fatal(err)
-	}
-	calls := 0
-	var decision domain.Decision
-	err := s.Update(ctx, d, func(sc *domain.Scan) error {
-		calls++
-		if calls == 1 {
-			// Another invocation records its reference meanwhile.
-			if _, err := claim(ctx, s, imageRef(t, d, "app", "v2"), "owner-b", now); err != nil {
-				t.Errorf("interleaved claim: %v", err)
-			}
-		}
-		var err error
-		decision, err = sc.Claim(domain.Claim{Ref: imageRef(t, d, "app", "v3"), Owner: "owner-c", Now: now, LeaseUntil: now.Add(time.Minute)})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if calls != 2 {
-		t.Errorf("fn ran %d times, want 2 (once more after the conflict)", calls)
-	}
-	if decision != domain.DecideSkip {
-		t.Errorf("decision = %v, want skip (lease held by owner-a)", decision)
-	}
-	got, err := s.Get(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.References()) != 3 || got.Version() != 3 {
-		t.Errorf("record has %d references at version %d, want 3 at version 3", len(got.References()), got.Version())
 	}
 }
 
@@ -140,7 +99,7 @@ func TestScanStoreUpdateGivesUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			dynamostore.SetBackoff(s, func(int) time.Duration { return tc.backoff })
-			err = s.Update(tc.ctx(), randomDigest(t), func(*domain.Scan) error { return nil })
+			err = s.Update(tc.ctx(), testkit.RandomDigest(t), func(*domain.Scan) error { return nil })
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("Update = %v, want %v", err, tc.wantErr)
 			}

@@ -8,6 +8,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/ops/mototest"
+	"ecrscanner/infra/ops/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -92,9 +93,9 @@ func TestScansTableStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := randomDigest(t)
+	d := testkit.RandomDigest(t)
 	now := time.Now().UTC()
-	if _, err := claim(ctx, s, imageRef(t, d, "app", "v1"), "owner", now); err != nil {
+	if _, err := testkit.Claim(ctx, s, testkit.MustRefOf(t, d, "app", "v1"), "owner", now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Update(ctx, d, func(sc *domain.Scan) error {

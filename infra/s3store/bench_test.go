@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"testing"
+
+	"ecrscanner/infra/ops/testkit"
 )
 
 // BenchmarkEncodeReport compares the streamed encoding with marshalling the
@@ -12,7 +14,7 @@ import (
 // form should allocate little beyond the compressed output, while the
 // marshal form holds the full JSON (twice, inside json.Marshal).
 func BenchmarkEncodeReport(b *testing.B) {
-	r := bigReport(20000)
+	r := testkit.LargeReport(20000)
 	b.Run("stream", func(b *testing.B) {
 		b.ReportAllocs()
 		var n int
@@ -49,7 +51,7 @@ func BenchmarkEncodeReport(b *testing.B) {
 
 func BenchmarkDecodeReport(b *testing.B) {
 	var buf bytes.Buffer
-	if err := encodeReport(&buf, bigReport(20000)); err != nil {
+	if err := encodeReport(&buf, testkit.LargeReport(20000)); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

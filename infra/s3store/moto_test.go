@@ -12,6 +12,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/ops/mototest"
+	"ecrscanner/infra/ops/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -120,7 +121,7 @@ func TestMotoLargeReportRoundTrip(t *testing.T) {
 	client, bucket := motoBucket(t)
 	ctx := context.Background()
 	store, _ := NewReports(client, bucket)
-	want := bigReport(20000)
+	want := testkit.LargeReport(20000)
 	loc, err := store.PutReport(ctx, "scan-big", want)
 	if err != nil {
 		t.Fatalf("PutReport: %v", err)

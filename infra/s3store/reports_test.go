@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/ops/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -54,7 +55,7 @@ func TestEncodeReportMatchesMarshal(t *testing.T) {
 		{"digest only", &domain.Report{Digest: testDigest}},
 		{"zero report", &domain.Report{}},
 		{"vulnerabilities without secrets", &domain.Report{Digest: testDigest, Vulnerabilities: sampleReport().Vulnerabilities}},
-		{"large", bigReport(500)},
+		{"large", testkit.LargeReport(500)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,9 +2,6 @@ package replay_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"testing"
 	"time"
@@ -63,16 +60,6 @@ func deploy(t *testing.T) *env {
 		e.queues[h.Name] = h.Queue
 	}
 	return e
-}
-
-func randomDigest(t testing.TB) domain.Digest {
-	t.Helper()
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b[:])
-	return domain.Digest("sha256:" + hex.EncodeToString(sum[:]))
 }
 
 func imageRef(t testing.TB, d domain.Digest, repository, tag string) domain.ImageRef {

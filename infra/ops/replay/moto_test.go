@@ -20,6 +20,7 @@ import (
 	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/ops/replay"
+	"ecrscanner/infra/ops/testkit"
 )
 
 // The stack as LoadStack reads it is the stack moto built from the template.
@@ -77,7 +78,7 @@ func TestReplayToOneHandlerOnly(t *testing.T) {
 	t.Parallel()
 	e := deploy(t)
 	now := time.Now().UTC()
-	rec := e.record(t, completes, now, imageRef(t, randomDigest(t), "team/app", "v1"))
+	rec := e.record(t, completes, now, imageRef(t, testkit.RandomDigest(t), "team/app", "v1"))
 	sink, err := replay.NewQueueSink(e.sqs, routes(t, e, "alert"), e.st.Account, e.st.Region)
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +104,8 @@ func TestReplayToAllThroughTheBus(t *testing.T) {
 	t.Parallel()
 	e := deploy(t)
 	now := time.Now().UTC()
-	ok := e.record(t, completes, now, imageRef(t, randomDigest(t), "team/app", "v1"))
-	bad := e.record(t, failsForGood, now, imageRef(t, randomDigest(t), "team/app", "v2"))
+	ok := e.record(t, completes, now, imageRef(t, testkit.RandomDigest(t), "team/app", "v1"))
+	bad := e.record(t, failsForGood, now, imageRef(t, testkit.RandomDigest(t), "team/app", "v2"))
 	sink, err := replay.NewBusSink(eventbridge.NewFromConfig(e.cfg), e.st.Bus)
 	if err != nil {
 		t.Fatal(err)
@@ -138,12 +139,12 @@ func TestSelectionOnTheTable(t *testing.T) {
 	t.Parallel()
 	e := deploy(t)
 	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	old := e.record(t, completes, base.Add(-48*time.Hour), imageRef(t, randomDigest(t), "team/app", "v1"))
-	d := randomDigest(t)
+	old := e.record(t, completes, base.Add(-48*time.Hour), imageRef(t, testkit.RandomDigest(t), "team/app", "v1"))
+	d := testkit.RandomDigest(t)
 	shared := e.record(t, completes, base.Add(-2*time.Hour), imageRef(t, d, "team/app", "v2"), imageRef(t, d, "team/other", "stable"))
-	recent := e.record(t, failsForGood, base.Add(-30*time.Minute), imageRef(t, randomDigest(t), "team/other", "v9"))
-	justBefore := e.record(t, completes, base.Add(-time.Nanosecond), imageRef(t, randomDigest(t), "team/app", "v3"))
-	scanning := e.record(t, staysScanning, base.Add(-time.Hour), imageRef(t, randomDigest(t), "team/app", "v4"))
+	recent := e.record(t, failsForGood, base.Add(-30*time.Minute), imageRef(t, testkit.RandomDigest(t), "team/other", "v9"))
+	justBefore := e.record(t, completes, base.Add(-time.Nanosecond), imageRef(t, testkit.RandomDigest(t), "team/app", "v3"))
+	scanning := e.record(t, staysScanning, base.Add(-time.Hour), imageRef(t, testkit.RandomDigest(t), "team/app", "v4"))
 
 	tests := []struct {
 		name  string
@@ -200,7 +201,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 	now := time.Now().UTC()
 	var digests []domain.Digest
 	for i := range 7 {
-		r := e.record(t, completes, now.Add(-time.Duration(i)*time.Minute), imageRef(t, randomDigest(t), "team/app", "v1"))
+		r := e.record(t, completes, now.Add(-time.Duration(i)*time.Minute), imageRef(t, testkit.RandomDigest(t), "team/app", "v1"))
 		digests = append(digests, r.Digest)
 	}
 	sel := replay.Selection{All: true}
@@ -266,7 +267,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 func TestReplayRedoesWhatRedeliveryDeduplicates(t *testing.T) {
 	t.Parallel()
 	e := deploy(t)
-	rec := e.record(t, completes, time.Now().UTC(), imageRef(t, randomDigest(t), "team/app", "v1"))
+	rec := e.record(t, completes, time.Now().UTC(), imageRef(t, testkit.RandomDigest(t), "team/app", "v1"))
 	store, err := dynamostore.NewIdempotencyStore(e.ddb, e.st.IdempotencyTable)
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +342,7 @@ func TestArchiveReplayOnMoto(t *testing.T) {
 	t.Parallel()
 	e := deploy(t)
 	now := time.Now().UTC()
-	rec := e.record(t, completes, now.Add(-time.Minute), imageRef(t, randomDigest(t), "team/app", "v1"))
+	rec := e.record(t, completes, now.Add(-time.Minute), imageRef(t, testkit.RandomDigest(t), "team/app", "v1"))
 	eb := eventbridge.NewFromConfig(e.cfg)
 	live, err := events.NewScanEvent(rec)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/ops/replay"
 	"ecrscanner/infra/ops/stack"
+	"ecrscanner/infra/ops/testkit"
 )
 
 // fakeSource serves fixed pages by offset.
@@ -67,7 +68,7 @@ func completedRecord(t *testing.T, repo string) domain.ScanRecord {
 
 func scanningRecord(t *testing.T) domain.ScanRecord {
 	t.Helper()
-	d := randomDigest(t)
+	d := testkit.RandomDigest(t)
 	s := domain.NewScan(d)
 	now := time.Now()
 	if _, err := s.Claim(domain.Claim{Ref: imageRef(t, d, "team/app", "v1"), Owner: "o", Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil {
@@ -83,7 +84,7 @@ func TestRunnerCountsAndCheckpoints(t *testing.T) {
 	}
 	other := completedRecord(t, "team/other")
 	scanning := scanningRecord(t)
-	missing := randomDigest(t)
+	missing := testkit.RandomDigest(t)
 	src := &fakeSource{pages: []replay.Page{
 		{Records: recs[:11]},
 		{Records: []domain.ScanRecord{recs[11], other, scanning}, Missing: []domain.Digest{missing}},
@@ -172,7 +173,7 @@ func TestSelection(t *testing.T) {
 		{name: "bad repository", sel: replay.Selection{Repository: "Team/App"}},
 		{name: "inverted window", sel: replay.Selection{Since: base, Until: base}},
 		{name: "digest", sel: replay.Selection{Digests: []domain.Digest{rec.Digest}}, valid: true, matches: true},
-		{name: "other digest", sel: replay.Selection{Digests: []domain.Digest{randomDigest(t)}}, valid: true},
+		{name: "other digest", sel: replay.Selection{Digests: []domain.Digest{testkit.RandomDigest(t)}}, valid: true},
 		{name: "repository", sel: replay.Selection{Repository: "team/app"}, valid: true, matches: true},
 		{name: "other repository", sel: replay.Selection{Repository: "team/other"}, valid: true},
 		{name: "since is inclusive", sel: replay.Selection{Since: base}, valid: true, matches: true},

@@ -15,6 +15,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/ops/replay"
+	"ecrscanner/infra/ops/testkit"
 )
 
 // fakeBus records PutEvents calls and fails entries as told: failures[i]
@@ -50,7 +51,7 @@ func replayEvents(t *testing.T, n int, detailPad int) []events.ScanEvent {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	var out []events.ScanEvent
 	for range n {
-		d := randomDigest(t)
+		d := testkit.RandomDigest(t)
 		s := domain.NewScan(d)
 		ref := imageRef(t, d, "team/app", "v1")
 		if _, err := s.Claim(domain.Claim{Ref: ref, Owner: "o", Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil {

@@ -1,4 +1,4 @@
-package dynamostore_test
+package testkit
 
 import (
 	"context"
@@ -11,16 +11,18 @@ import (
 	"ecrscanner/domain"
 )
 
-// testScanStore is the behaviour every domain.ScanStore must show. newStore
-// returns an empty store; stores may be shared between subtests as long as
-// each subtest uses its own digest.
-func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
+// TestScanStore is the behaviour every domain.ScanStore must show: the
+// conditional write, fn's error leaving the record alone, the re-read on a
+// conflict, and exactly one lease among racing claims. newStore returns an
+// empty store; each subtest uses its own digests, so a factory may hand out
+// one shared store.
+func TestScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 
 	t.Run("get missing", func(t *testing.T) {
 		s := newStore(t)
-		_, err := s.Get(ctx, randomDigest(t))
+		_, err := s.Get(ctx, RandomDigest(t))
 		if !errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("Get = %v, want ErrNotFound", err)
 		}
@@ -28,9 +30,9 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 
 	t.Run("create then update", func(t *testing.T) {
 		s := newStore(t)
-		d := randomDigest(t)
-		ref := imageRef(t, d, "app", "v1")
-		dec, err := claim(ctx, s, ref, "owner-a", now)
+		d := RandomDigest(t)
+		ref := MustRefOf(t, d, "app", "v1")
+		dec, err := Claim(ctx, s, ref, "owner-a", now)
 		if err != nil || dec != domain.DecideScan {
 			t.Fatalf("first claim = %v, %v; want DecideScan", dec, err)
 		}
@@ -63,10 +65,10 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 
 	t.Run("fn error writes nothing", func(t *testing.T) {
 		s := newStore(t)
-		d := randomDigest(t)
+		d := RandomDigest(t)
 		boom := errors.New("boom")
 		if err := s.Update(ctx, d, func(sc *domain.Scan) error {
-			if _, err := sc.Claim(domain.Claim{Ref: imageRef(t, d, "app", "v1"), Owner: "o", Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil {
+			if _, err := sc.Claim(domain.Claim{Ref: MustRefOf(t, d, "app", "v1"), Owner: "o", Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil {
 				return err
 			}
 			return boom
@@ -77,8 +79,8 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 			t.Fatalf("Get after failed create = %v, want ErrNotFound", err)
 		}
 
-		ref := imageRef(t, d, "app", "v1")
-		if _, err := claim(ctx, s, ref, "o", now); err != nil {
+		ref := MustRefOf(t, d, "app", "v1")
+		if _, err := Claim(ctx, s, ref, "o", now); err != nil {
 			t.Fatal(err)
 		}
 		before, err := s.Get(ctx, d)
@@ -86,7 +88,7 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 			t.Fatal(err)
 		}
 		// The same push again changes nothing: Claim says ErrUnchanged.
-		if _, err := claim(ctx, s, ref, "other", now); !errors.Is(err, domain.ErrUnchanged) {
+		if _, err := Claim(ctx, s, ref, "other", now); !errors.Is(err, domain.ErrUnchanged) {
 			t.Fatalf("repeat claim = %v, want ErrUnchanged", err)
 		}
 		after, err := s.Get(ctx, d)
@@ -100,8 +102,8 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 
 	t.Run("fn sees the stored record", func(t *testing.T) {
 		s := newStore(t)
-		d := randomDigest(t)
-		if _, err := claim(ctx, s, imageRef(t, d, "app", "v1"), "o", now); err != nil {
+		d := RandomDigest(t)
+		if _, err := Claim(ctx, s, MustRefOf(t, d, "app", "v1"), "o", now); err != nil {
 			t.Fatal(err)
 		}
 		var seen *domain.Scan
@@ -117,10 +119,51 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 		s := newStore(t)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		d := randomDigest(t)
+		d := RandomDigest(t)
 		err := s.Update(cctx, d, func(*domain.Scan) error { return nil })
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Update with a cancelled context = %v, want context.Canceled", err)
+		}
+	})
+
+	// A writer that slips in between Update's read and write forces a
+	// re-read: both changes must land, and fn must run again on the newer
+	// record.
+	t.Run("update retries on conflict", func(t *testing.T) {
+		s := newStore(t)
+		d := RandomDigest(t)
+		if _, err := Claim(ctx, s, MustRefOf(t, d, "app", "v1"), "owner-a", now); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		var decision domain.Decision
+		err := s.Update(ctx, d, func(sc *domain.Scan) error {
+			calls++
+			if calls == 1 {
+				// Another invocation records its reference meanwhile.
+				if _, err := Claim(ctx, s, MustRefOf(t, d, "app", "v2"), "owner-b", now); err != nil {
+					t.Errorf("interleaved claim: %v", err)
+				}
+			}
+			var err error
+			decision, err = sc.Claim(domain.Claim{Ref: MustRefOf(t, d, "app", "v3"), Owner: "owner-c", Now: now, LeaseUntil: now.Add(time.Minute)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls != 2 {
+			t.Errorf("fn ran %d times, want 2 (once more after the conflict)", calls)
+		}
+		if decision != domain.DecideSkip {
+			t.Errorf("decision = %v, want skip (lease held by owner-a)", decision)
+		}
+		got, err := s.Get(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.References()) != 3 || got.Version() != 3 {
+			t.Errorf("record has %d references at version %d, want 3 at version 3", len(got.References()), got.Version())
 		}
 	})
 
@@ -129,14 +172,14 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 	t.Run("concurrent claims all land once", func(t *testing.T) {
 		const n = 50
 		s := newStore(t)
-		d := randomDigest(t)
+		d := RandomDigest(t)
 		decisions := make([]domain.Decision, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				ref := imageRef(t, d, "app", fmt.Sprintf("tag-%d", i))
-				decisions[i], errs[i] = claim(ctx, s, ref, fmt.Sprintf("owner-%d", i), now)
+				ref := MustRefOf(t, d, "app", fmt.Sprintf("tag-%d", i))
+				decisions[i], errs[i] = Claim(ctx, s, ref, fmt.Sprintf("owner-%d", i), now)
 			})
 		}
 		wg.Wait()
@@ -169,13 +212,13 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 	t.Run("concurrent duplicate claims", func(t *testing.T) {
 		const n = 50
 		s := newStore(t)
-		d := randomDigest(t)
-		ref := imageRef(t, d, "app", "v1")
+		d := RandomDigest(t)
+		ref := MustRefOf(t, d, "app", "v1")
 		decisions := make([]domain.Decision, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { decisions[i], errs[i] = claim(ctx, s, ref, fmt.Sprintf("owner-%d", i), now) })
+			wg.Go(func() { decisions[i], errs[i] = Claim(ctx, s, ref, fmt.Sprintf("owner-%d", i), now) })
 		}
 		wg.Wait()
 		scans := 0
@@ -199,4 +242,17 @@ func testScanStore(t *testing.T, newStore func(t *testing.T) domain.ScanStore) {
 			t.Errorf("record version %d, want 1", got.Version())
 		}
 	})
+}
+
+// Claim is the scan function's use of Update for a push of ref at now, with
+// a 15-minute lease: it returns the decision of the fn call whose result was
+// written.
+func Claim(ctx context.Context, s domain.ScanStore, ref domain.ImageRef, owner string, now time.Time) (domain.Decision, error) {
+	var decision domain.Decision
+	err := s.Update(ctx, ref.Digest, func(sc *domain.Scan) error {
+		var err error
+		decision, err = sc.Claim(domain.Claim{Ref: ref, Owner: owner, Now: now, LeaseUntil: now.Add(15 * time.Minute)})
+		return err
+	})
+	return decision, err
 }
