@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/securityhubstore"
@@ -465,13 +464,5 @@ func nonZero(n int) string {
 // bytes, cut at a character boundary with an ellipsis when too long.
 func text(s string, max int) string {
 	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
-	if len(s) <= max {
-		return s
-	}
-	const ellipsis = "…"
-	n := max - len(ellipsis)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + ellipsis
+	return domain.Truncate(s, max, domain.Ellipsis)
 }

@@ -283,19 +283,7 @@ func Validate(f Finding) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%w finding %q: %w", domain.ErrInvalid, clip(f.ID, 120), errors.Join(errs...))
+		return fmt.Errorf("%w finding %q: %w", domain.ErrInvalid, domain.Truncate(f.ID, 120, domain.Ellipsis), errors.Join(errs...))
 	}
 	return nil
-}
-
-// clip bounds text echoed into error messages without splitting a UTF-8
-// sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
