@@ -9,6 +9,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/s3store"
 )
 
@@ -52,11 +53,11 @@ func NewHandler(reports reportReader, archive archiver, logger *slog.Logger) (*H
 // malformed event, a report for another digest) are consume.Permanent; the
 // rest (S3 unavailable, the report not readable yet) are retried.
 func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
-	log := h.logger.With(slog.String("event_id", ev.EventID), slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+	log := h.logger.With(slog.String(attr.EventID, ev.EventID), slog.String(attr.ImageDigest, ev.Digest.String()), slog.String(attr.ScanID, ev.ScanID))
 	switch ev.EventType {
 	case domain.EventScanCompleted, domain.EventImageReferenced:
 	case domain.EventScanFailed:
-		log.InfoContext(ctx, "scan failed; nothing to archive", slog.String("event_type", string(ev.EventType)))
+		log.InfoContext(ctx, "scan failed; nothing to archive", slog.String(attr.EventType, string(ev.EventType)))
 		return nil
 	default:
 		return consume.Permanent(fmt.Errorf("archive %s: %w event type %q", ev.Digest, domain.ErrInvalid, ev.EventType))
@@ -85,7 +86,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 			return err
 		}
 		log.InfoContext(ctx, "scan result archived",
-			slog.String("repository", repo.Name),
+			slog.String(attr.Repository, repo.Name),
 			slog.String("s3_key", key),
 			slog.Int("bytes", len(body)),
 			slog.Int("vulnerabilities", len(rep.Vulnerabilities)),

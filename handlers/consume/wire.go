@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/lambdaenv"
@@ -44,7 +45,7 @@ type Build func(ctx context.Context, d Deps) (EventHandler, error)
 // reported together and stop the function at start-up.
 func RunDownstream(name string, build Build) {
 	ctx := context.Background()
-	logger := lambdacontext.NewLogger().With(slog.String("handler", name))
+	logger := lambdacontext.NewLogger().With(slog.String(attr.Handler, name))
 	tracing.Setup(logger)
 	env := lambdaenv.New()
 	table := env.Required("IDEMPOTENCY_TABLE")
@@ -79,6 +80,6 @@ func RunDownstream(name string, build Build) {
 }
 
 func fatal(logger *slog.Logger, err error) {
-	logger.Error("cannot start", slog.String("error", err.Error()))
+	logger.Error("cannot start", attr.Err(err))
 	os.Exit(1)
 }

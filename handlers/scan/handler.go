@@ -10,6 +10,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/metrics"
 	"ecrscanner/infra/tracing"
 )
@@ -111,7 +112,7 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 	switch {
 	case errors.As(err, &skip):
 		span.End(nil)
-		h.logger.InfoContext(ctx, "push not scanned", slog.String("reason", skip.Reason))
+		h.logger.InfoContext(ctx, "push not scanned", slog.String(attr.Reason, skip.Reason))
 		return OutcomeSkipped, nil
 	case err != nil:
 		err = consume.Permanent(fmt.Errorf("reject event: %w", err))
@@ -126,7 +127,7 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 // Scan brings the record for ref's digest up to date, running QScanner only
 // if no valid scan exists and no other invocation is running one.
 func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error) {
-	log := h.logger.With(slog.String("image_digest", ref.Digest.String()), slog.String("repository", ref.Repository), slog.String("tag", ref.Tag))
+	log := h.logger.With(slog.String(attr.ImageDigest, ref.Digest.String()), slog.String(attr.Repository, ref.Repository), slog.String(attr.Tag, ref.Tag))
 
 	inspectCtx, span := startSpan(ctx, "inspect", ref, "")
 	info, err := h.inspector.Inspect(inspectCtx, ref)
@@ -151,7 +152,7 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	// reuse it, or wait while it runs, so one content is scanned once.
 	platformImage, err := h.platformImageScan(ctx, info, platform, now)
 	if err != nil {
-		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String("reason", err.Error()))
+		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String(attr.Reason, err.Error()))
 		return OutcomeWaiting, err
 	}
 	owner := h.owner(ctx)
@@ -168,7 +169,7 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 		scanID = s.ScanID()
 		return err
 	})
-	span.Annotate("scan_id", scanID)
+	span.Annotate(attr.ScanID, scanID)
 	span.Annotate("decision", decision.String())
 	span.End(unless(err, domain.ErrUnchanged))
 	switch {
@@ -178,7 +179,7 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	case err != nil:
 		return "", fmt.Errorf("claim %s: %w", ref.Digest, err)
 	}
-	log = log.With(slog.String("scan_id", scanID))
+	log = log.With(slog.String(attr.ScanID, scanID))
 	switch decision {
 	case domain.DecideReferenced:
 		log.InfoContext(ctx, "cache hit: reference recorded", slog.String("event", string(domain.EventImageReferenced)))
@@ -188,7 +189,7 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 		log.InfoContext(ctx, "scan in progress elsewhere; reference queued for it")
 		return OutcomeInProgress, nil
 	case domain.DecideGaveUp:
-		log.WarnContext(ctx, "scan failed for good: every attempt died without a result", slog.String("failure_class", string(domain.FailureCrashed)))
+		log.WarnContext(ctx, "scan failed for good: every attempt died without a result", slog.String(attr.FailureClass, string(domain.FailureCrashed)))
 		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
 		return OutcomeFailed, nil
 	}
@@ -208,11 +209,11 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 			return "", fmt.Errorf("record scan of %s: %w", ref.Digest, err)
 		}
 		log.InfoContext(ctx, "index recorded with the scan of its platform image; QScanner not run again",
-			slog.String("platform", platform), slog.String("platform_image", platformImage.Digest().String()))
+			slog.String(attr.Platform, platform), slog.String("platform_image", platformImage.Digest().String()))
 		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
 		return OutcomeCached, nil
 	}
-	log.InfoContext(ctx, "scan started", slog.String("platform", platform))
+	log.InfoContext(ctx, "scan started", slog.String(attr.Platform, platform))
 	start := h.now()
 	runCtx, span := startSpan(ctx, "qscanner run", ref, scanID)
 	report, err := h.scanner.Scan(runCtx, domain.ScanTarget{Ref: ref, Platform: platform, Deadline: leaseUntil})
@@ -257,7 +258,7 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 		metrics.Metric{Name: "FindingsLow", Value: float64(v.Low), Unit: metrics.Count},
 		metrics.Metric{Name: "Secrets", Value: float64(summary.Secrets), Unit: metrics.Count})
 	log.InfoContext(ctx, "scan completed",
-		slog.Int64("duration_ms", took.Milliseconds()),
+		slog.Int64(attr.DurationMS, took.Milliseconds()),
 		slog.Int("critical", summary.Vulnerabilities.Critical),
 		slog.Int("high", summary.Vulnerabilities.High),
 		slog.Int("vulnerabilities", summary.Vulnerabilities.Total()),
@@ -280,12 +281,12 @@ func (h *Handler) fail(ctx context.Context, log *slog.Logger, d domain.Digest, o
 		if err == nil {
 			res = &domain.ScanResult{Summary: domain.Summarize(partial), Report: loc, Platform: partial.Platform, QScannerVersion: partial.QScannerVersion}
 		} else {
-			log.WarnContext(ctx, "partial report not stored", slog.String("error", err.Error()))
+			log.WarnContext(ctx, "partial report not stored", attr.Err(err))
 		}
 	}
 	var final bool
 	writeCtx, span := startSpan(ctx, "record write", ref, scanID)
-	span.Annotate("failure_class", string(f.Class))
+	span.Annotate(attr.FailureClass, string(f.Class))
 	err := h.store.Update(writeCtx, d, func(s *domain.Scan) error {
 		var err error
 		final, err = s.Fail(owner, f, res, h.cfg.MaxAttempts, h.now(), h.cfg.CacheTTL)
@@ -309,7 +310,7 @@ func (h *Handler) fail(ctx context.Context, log *slog.Logger, d domain.Digest, o
 	if err != nil {
 		return "", fmt.Errorf("record failed scan of %s (%v): %w", d, f, err)
 	}
-	log.WarnContext(ctx, "scan failed", slog.String("failure_class", string(f.Class)), slog.Int("exit_code", f.ExitCode), slog.String("reason", f.Reason), slog.Bool("final", final))
+	log.WarnContext(ctx, "scan failed", slog.String(attr.FailureClass, string(f.Class)), slog.Int("exit_code", f.ExitCode), slog.String(attr.Reason, f.Reason), slog.Bool("final", final))
 	if final {
 		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
 	}
@@ -328,20 +329,20 @@ func traceHeader(ctx context.Context) string { return tracing.InvocationHeader(c
 // invocation's trace, annotated with what is known of the scan so far.
 func startSpan(ctx context.Context, name string, ref domain.ImageRef, scanID string) (context.Context, *tracing.Span) {
 	ctx, span := tracing.Start(ctx, name)
-	span.Annotate("handler", "scan")
+	span.Annotate(attr.Handler, "scan")
 	annotateRef(span, ref)
 	if scanID != "" {
-		span.Annotate("scan_id", scanID)
+		span.Annotate(attr.ScanID, scanID)
 	}
 	return ctx, span
 }
 
 func annotateRef(span *tracing.Span, ref domain.ImageRef) {
 	if ref.Digest != "" {
-		span.Annotate("image_digest", ref.Digest.String())
+		span.Annotate(attr.ImageDigest, ref.Digest.String())
 	}
 	if ref.Repository != "" {
-		span.Annotate("repository", ref.Repository)
+		span.Annotate(attr.Repository, ref.Repository)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/dynamostore"
 	"ecrscanner/infra/ecrstore"
@@ -31,7 +32,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	logger := lambdacontext.NewLogger().With(slog.String("handler", "scan"))
+	logger := lambdacontext.NewLogger().With(slog.String(attr.Handler, "scan"))
 	tracing.Setup(logger)
 
 	env := lambdaenv.New()
@@ -76,12 +77,12 @@ func main() {
 	env.Check(err)
 	delays := env.Durations("SCAN_RETRY_DELAYS", []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute})
 	if err := env.Err(); err != nil {
-		logger.Error("cannot start", slog.String("error", err.Error()))
+		logger.Error("cannot start", attr.Err(err))
 		os.Exit(1)
 	}
 	h, err := NewHandler(store, reports, inspector, runner, cfg, logger)
 	if err != nil {
-		logger.Error("cannot start", slog.String("error", err.Error()))
+		logger.Error("cannot start", attr.Err(err))
 		os.Exit(1)
 	}
 	// A retryable scan failure comes back after a short delay rather than

@@ -11,6 +11,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/securityhubstore"
 )
 
@@ -71,11 +72,11 @@ func NewHandler(reports reportReader, hub findingStore, product securityhubstore
 // another digest, an image in another account or region, Security Hub not
 // enabled) are consume.Permanent; the rest are retried.
 func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
-	log := h.logger.With(slog.String("event_id", ev.EventID), slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+	log := h.logger.With(slog.String(attr.EventID, ev.EventID), slog.String(attr.ImageDigest, ev.Digest.String()), slog.String(attr.ScanID, ev.ScanID))
 	switch ev.EventType {
 	case domain.EventScanCompleted, domain.EventImageReferenced:
 	case domain.EventScanFailed:
-		log.InfoContext(ctx, "scan failed; no findings to import", slog.String("event_type", string(ev.EventType)))
+		log.InfoContext(ctx, "scan failed; no findings to import", slog.String(attr.EventType, string(ev.EventType)))
 		return nil
 	default:
 		return consume.Permanent(fmt.Errorf("security hub %s: %w event type %q", ev.Digest, domain.ErrInvalid, ev.EventType))
@@ -94,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	}
 
 	for _, repo := range ev.Repositories() {
-		if err := h.sync(ctx, log.With(slog.String("repository", repo.Name)), ev, repo, rep, observedAt.UTC()); err != nil {
+		if err := h.sync(ctx, log.With(slog.String(attr.Repository, repo.Name)), ev, repo, rep, observedAt.UTC()); err != nil {
 			// Repositories already done are rewritten identically on retry.
 			return err
 		}
