@@ -20,12 +20,6 @@ type publisher interface {
 	Publish(ctx context.Context, a snsnotify.Alert) error
 }
 
-// reportReader reads the full report a scan event points at; the alert
-// lists the report's secrets (never their matched text, which no report has).
-type reportReader interface {
-	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
-}
-
 // Handler publishes one alert per scan and repository when the alert policy
 // flags the scan's result, and one per repository when a scan fails for good.
 // A sent alert is recorded in the idempotency store under AlertKey, so that
@@ -33,14 +27,14 @@ type reportReader interface {
 // for the same scan, send nothing; a replay (ReplayID set) alerts again.
 type Handler struct {
 	pub     publisher
-	reports reportReader
+	reports domain.ReportReader // for the secrets an alert lists (never their matched text, which no report has)
 	marks   domain.IdempotencyStore
 	cfg     Config
 	logger  *slog.Logger
 }
 
 // NewHandler rejects missing dependencies and settings at start-up.
-func NewHandler(pub publisher, reports reportReader, marks domain.IdempotencyStore, cfg Config, logger *slog.Logger) (*Handler, error) {
+func NewHandler(pub publisher, reports domain.ReportReader, marks domain.IdempotencyStore, cfg Config, logger *slog.Logger) (*Handler, error) {
 	if pub == nil || reports == nil || marks == nil || logger == nil {
 		return nil, errors.New("alert handler: publisher, reports, idempotency store and logger are required")
 	}

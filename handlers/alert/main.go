@@ -16,8 +16,7 @@ import (
 )
 
 var (
-	_ publisher    = (*snsnotify.Notifier)(nil)
-	_ reportReader = (*s3store.Reports)(nil)
+	_ publisher = (*snsnotify.Notifier)(nil)
 )
 
 func main() { consume.RunDownstream("alert", build) }

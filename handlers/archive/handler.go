@@ -13,13 +13,9 @@ import (
 	"ecrscanner/infra/s3store"
 )
 
-// reportReader reads the full report a scan event points at.
-type reportReader interface {
-	// GetReport returns the report at loc; a missing object is an error
-	// wrapping domain.ErrNotFound, a bad location one wrapping
-	// domain.ErrInvalid.
-	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
-}
+// reportReader is domain.ReportReader under the name this package's tests
+// use for it.
+type reportReader = domain.ReportReader
 
 // archiver stores archive documents.
 type archiver interface {
@@ -34,13 +30,13 @@ type archiver interface {
 // (repository, scan) pair is a function of the event, so redeliveries and
 // replays rewrite the same bytes.
 type Handler struct {
-	reports reportReader
+	reports domain.ReportReader
 	archive archiver
 	logger  *slog.Logger
 }
 
 // NewHandler rejects missing dependencies at start-up.
-func NewHandler(reports reportReader, archive archiver, logger *slog.Logger) (*Handler, error) {
+func NewHandler(reports domain.ReportReader, archive archiver, logger *slog.Logger) (*Handler, error) {
 	if reports == nil || archive == nil || logger == nil {
 		return nil, errors.New("archive handler: reports, archive and logger are required")
 	}

@@ -14,8 +14,7 @@ import (
 )
 
 var (
-	_ reportReader = (*s3store.Reports)(nil)
-	_ archiver     = (*s3store.Archive)(nil)
+	_ archiver = (*s3store.Archive)(nil)
 )
 
 func main() { consume.RunDownstream("archive", build) }

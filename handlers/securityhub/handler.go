@@ -15,13 +15,9 @@ import (
 	"ecrscanner/infra/securityhubstore"
 )
 
-// reportReader reads the full report a scan event points at.
-type reportReader interface {
-	// GetReport returns the report at loc; a missing object is an error
-	// wrapping domain.ErrNotFound, a bad location one wrapping
-	// domain.ErrInvalid.
-	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
-}
+// reportReader is domain.ReportReader under the name this package's tests
+// use for it.
+type reportReader = domain.ReportReader
 
 // findingStore keeps the product's findings in Security Hub. Errors wrapping
 // domain.ErrInvalid or securityhubstore.ErrNotEnabled are not cured by a
@@ -45,7 +41,7 @@ type findingStore interface {
 // already holds for the repository, so redeliveries and replays converge on
 // the same findings.
 type Handler struct {
-	reports reportReader
+	reports domain.ReportReader
 	hub     findingStore
 	product securityhubstore.Product
 	logger  *slog.Logger
@@ -53,7 +49,7 @@ type Handler struct {
 
 // NewHandler rejects missing dependencies at start-up. product is the
 // account's default product, which findings are imported under.
-func NewHandler(reports reportReader, hub findingStore, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
+func NewHandler(reports domain.ReportReader, hub findingStore, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
 	if reports == nil || hub == nil || logger == nil {
 		return nil, errors.New("securityhub handler: reports, hub and logger are required")
 	}

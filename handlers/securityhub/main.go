@@ -18,7 +18,6 @@ import (
 )
 
 var (
-	_ reportReader = (*s3store.Reports)(nil)
 	_ findingStore = (*securityhubstore.Hub)(nil)
 )
 
