@@ -244,21 +244,37 @@ func findingsOf(im image, rep *domain.Report) []securityhubstore.Finding {
 
 var cveRE = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
 
+// vulnFinding is the finding for one QID of the image.
 func vulnFinding(im image, v domain.Vulnerability) securityhubstore.Finding {
 	qid := text(v.QID, 64)
-	original := v.Severity.String()
-	if v.QualysSeverity >= 1 && v.QualysSeverity <= 5 {
-		original = strconv.Itoa(v.QualysSeverity)
-	}
-	sev := securityhubstore.Severity{Label: label(v.Severity), Original: original}
-
 	cves := unique(v.CVEs)
 	types := []string{typeVuln}
 	if len(cves) > 0 {
 		types = []string{typeCVE}
 	}
 	pkgs := uniquePackages(v.Packages)
+	f := im.finding(im.prefix()+"vuln:"+vulnKey(v.QID), vulnGenerator+vulnKey(v.QID), types, vulnSeverity(v), vulnTitle(qid, v, pkgs), vulnDescription(im, qid, v, cves, pkgs))
+	f.Remediation = &securityhubstore.Remediation{Recommendation: securityhubstore.Recommendation{
+		Text: text(vulnRemediation(pkgs), securityhubstore.MaxRemediationLen),
+	}}
+	f.ProductFields = im.productFields("qid", v.QID, "qualys_severity", nonZero(v.QualysSeverity), "category", v.Category)
+	f.Vulnerabilities = vulnDetails(qid, v, cves, pkgs)
+	return f
+}
 
+// vulnSeverity is v's label, with Qualys's own 1-5 rating as the original
+// where there is one.
+func vulnSeverity(v domain.Vulnerability) securityhubstore.Severity {
+	original := v.Severity.String()
+	if v.QualysSeverity >= 1 && v.QualysSeverity <= 5 {
+		original = strconv.Itoa(v.QualysSeverity)
+	}
+	return securityhubstore.Severity{Label: label(v.Severity), Original: original}
+}
+
+// vulnTitle is "QID <qid>", then the vulnerability's title or else the first
+// affected package.
+func vulnTitle(qid string, v domain.Vulnerability, pkgs []domain.Package) string {
 	title := "QID " + qid
 	switch {
 	case v.Title != "":
@@ -266,7 +282,12 @@ func vulnFinding(im image, v domain.Vulnerability) securityhubstore.Finding {
 	case len(pkgs) > 0:
 		title += " in " + pkgs[0].Name
 	}
+	return title
+}
 
+// vulnDescription says what the vulnerability is, how bad, where, and which
+// packages it affects with their fixes.
+func vulnDescription(im image, qid string, v domain.Vulnerability, cves []string, pkgs []domain.Package) string {
 	var d strings.Builder
 	fmt.Fprintf(&d, "Qualys QID %s, %s", qid, v.Severity)
 	if v.QualysSeverity > 0 {
@@ -300,17 +321,15 @@ func vulnFinding(im image, v domain.Vulnerability) securityhubstore.Finding {
 	if im.qscannerVersion != "" {
 		fmt.Fprintf(&d, " Found by QScanner %s.", im.qscannerVersion)
 	}
+	return d.String()
+}
 
-	f := im.finding(im.prefix()+"vuln:"+vulnKey(v.QID), vulnGenerator+vulnKey(v.QID), types, sev, title, d.String())
-	f.Remediation = &securityhubstore.Remediation{Recommendation: securityhubstore.Recommendation{
-		Text: text(vulnRemediation(pkgs), securityhubstore.MaxRemediationLen),
-	}}
-	f.ProductFields = im.productFields("qid", v.QID, "qualys_severity", nonZero(v.QualysSeverity), "category", v.Category)
-
+// vulnDetails is ASFF's Vulnerabilities: one per CVE (or, without any, one
+// for the QID), each listing the affected packages, within ASFF's bounds.
+func vulnDetails(qid string, v domain.Vulnerability, cves []string, pkgs []domain.Package) []securityhubstore.Vulnerability {
 	fix := fixAvailable(pkgs)
-	shown := pkgs[:min(len(pkgs), maxPackages)]
 	var packages []securityhubstore.SoftwarePackage
-	for _, p := range shown {
+	for _, p := range pkgs[:min(len(pkgs), maxPackages)] {
 		packages = append(packages, securityhubstore.SoftwarePackage{
 			Name: text(p.Name, 256), Version: text(p.InstalledVersion, 256), FixedInVersion: text(p.FixedVersion, 256), FilePath: text(p.Path, 512),
 		})
@@ -319,6 +338,7 @@ func vulnFinding(im image, v domain.Vulnerability) securityhubstore.Finding {
 	if len(ids) == 0 {
 		ids = []string{"QID-" + qid}
 	}
+	var out []securityhubstore.Vulnerability
 	for _, id := range ids[:min(len(ids), maxCVEs)] {
 		vuln := securityhubstore.Vulnerability{
 			ID:                 text(id, 128),
@@ -332,9 +352,9 @@ func vulnFinding(im image, v domain.Vulnerability) securityhubstore.Finding {
 		if cveRE.MatchString(id) {
 			vuln.ReferenceURLs = []string{"https://nvd.nist.gov/vuln/detail/" + id}
 		}
-		f.Vulnerabilities = append(f.Vulnerabilities, vuln)
+		out = append(out, vuln)
 	}
-	return f
+	return out
 }
 
 // vulnRemediation says which upgrades fix the vulnerability.
