@@ -2,11 +2,13 @@ package startup
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/dynamostore"
@@ -38,12 +40,19 @@ func Events(name string, build Build[EventConsumer]) {
 	s.deps.Idempotency = store
 	c, err := build(s.ctx, s.deps)
 	s.ready(err)
+	handler := eventChain(c, store, dedupe.DedupeConfig, s.plain, s.deps.Logger, dlq)
+	lambda.StartHandlerFunc(consume.Batch(handler))
+}
+
+// eventChain is the middleware an Events function runs c in. logger names
+// the function; plain does not, for LogEvent, which names it itself.
+func eventChain(c EventConsumer, store domain.IdempotencyStore, cfg consume.DedupeConfig, plain, logger *slog.Logger, dlq consume.DeadLetters) consume.Handler {
 	handler := consume.Events(c.Handle,
-		consume.LogEvent(s.plain, name),
-		consume.Trace(name),
-		consume.Dedupe(store, dedupe.DedupeConfig, s.deps.Logger),
+		consume.LogEvent(plain, cfg.Handler),
+		consume.Trace(cfg.Handler),
+		consume.Dedupe(store, cfg, logger),
 	)
-	lambda.StartHandlerFunc(consume.Batch(consume.Standard(handler, s.deps.Logger, dlq)))
+	return consume.Standard(handler, logger, dlq)
 }
 
 // dedupe is where and how an Events function deduplicates.
