@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -79,30 +80,20 @@ func (s *doneOnce) Finish(_ context.Context, key string, _ time.Duration) error 
 
 func (s *doneOnce) Abandon(context.Context, string) error { return nil }
 
-// busMessage is a valid ScanCompleted event as a bus rule delivers it.
+// busMessage is the sample ScanCompleted event, with ID id, as a bus rule
+// delivers it.
 func busMessage(t *testing.T, id string) consume.Message {
 	t.Helper()
-	ref, err := domain.NewImageRef("123456789012", "eu-west-1", "team-a/payments-api", "sha256:"+strings.Repeat("0d", 32), "v1")
+	b, err := os.ReadFile("../../testdata/bus/scan-completed.golden.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := time.Date(2024, 6, 3, 8, 18, 12, 0, time.UTC)
-	ev := events.ScanEvent{
-		SchemaVersion: events.SchemaVersion,
-		DetailType:    events.DetailTypeScanCompleted,
-		EventID:       id,
-		EventType:     domain.EventScanCompleted,
-		Time:          at,
-		ScanID:        "scan-" + id,
-		Digest:        ref.Digest,
-		Ref:           ref,
-		References:    []domain.ImageRef{ref},
-		Status:        domain.StatusCompleted,
-		Summary:       &domain.Summary{},
-		Report:        &domain.ReportLocation{Bucket: "reports", Key: "reports/scan-" + id + ".json.gz"},
-		ScannedAt:     at,
+	var ev events.ScanEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
 	}
-	body, err := ev.RuleMessage("3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b", "123456789012", "eu-west-1")
+	ev.EventID = id
+	body, err := ev.RuleMessage("3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b", ev.Ref.Account, ev.Ref.Region)
 	if err != nil {
 		t.Fatal(err)
 	}
