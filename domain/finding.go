@@ -43,7 +43,7 @@ func ParseSeverity(s string) (Severity, error) {
 			return Severity(i), nil
 		}
 	}
-	return SeverityUnknown, fmt.Errorf("%w severity %q", ErrInvalid, clip(s))
+	return SeverityUnknown, fmt.Errorf("%w severity %q", ErrInvalid, echo(s))
 }
 
 // SeverityFromQualys maps Qualys levels 1–5 (minimal, medium, serious,
@@ -244,8 +244,8 @@ func Summarize(r *Report) Summary {
 // whatever the scanner wrote. The result shares no slice with v.
 func (v Vulnerability) compact() Vulnerability {
 	const maxPackages, maxCVEs = 3, 5
-	v.QID = clipN(v.QID, 32)
-	v.Title = clipN(v.Title, 200)
+	v.QID = Truncate(v.QID, 32, "")
+	v.Title = Truncate(v.Title, 200, "")
 	v.Category = ""
 	cves := v.CVEs
 	if len(cves) > maxCVEs {
@@ -253,7 +253,7 @@ func (v Vulnerability) compact() Vulnerability {
 	}
 	v.CVEs = nil
 	for _, c := range cves {
-		v.CVEs = append(v.CVEs, clipN(c, 32))
+		v.CVEs = append(v.CVEs, Truncate(c, 32, ""))
 	}
 	pkgs := v.Packages
 	if len(pkgs) > maxPackages {
@@ -261,7 +261,7 @@ func (v Vulnerability) compact() Vulnerability {
 	}
 	v.Packages = nil
 	for _, p := range pkgs {
-		v.Packages = append(v.Packages, Package{Name: clipN(p.Name, 100), InstalledVersion: clipN(p.InstalledVersion, 64), FixedVersion: clipN(p.FixedVersion, 64)})
+		v.Packages = append(v.Packages, Package{Name: Truncate(p.Name, 100, ""), InstalledVersion: Truncate(p.InstalledVersion, 64, ""), FixedVersion: Truncate(p.FixedVersion, 64, "")})
 	}
 	return v
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
 // Validation errors. Each wraps ErrInvalid so callers can sort bad input from
@@ -41,7 +40,7 @@ type Digest string
 // ParseDigest validates s as an image digest.
 func ParseDigest(s string) (Digest, error) {
 	if !digestRE.MatchString(s) {
-		return "", fmt.Errorf("%w %q: want sha256: followed by 64 lowercase hex characters", ErrInvalidDigest, clip(s))
+		return "", fmt.Errorf("%w %q: want sha256: followed by 64 lowercase hex characters", ErrInvalidDigest, echo(s))
 	}
 	return Digest(s), nil
 }
@@ -65,7 +64,7 @@ func (d Digest) Short() string {
 // or '-'.
 func ValidateRepository(name string) error {
 	if len(name) < 2 || len(name) > 256 || !repositoryRE.MatchString(name) {
-		return fmt.Errorf("%w %q: want 2-256 lowercase characters matching ECR's naming rule", ErrInvalidRepository, clip(name))
+		return fmt.Errorf("%w %q: want 2-256 lowercase characters matching ECR's naming rule", ErrInvalidRepository, echo(name))
 	}
 	return nil
 }
@@ -74,7 +73,7 @@ func ValidateRepository(name string) error {
 // valid.
 func ValidateTag(tag string) error {
 	if tag != "" && !tagRE.MatchString(tag) {
-		return fmt.Errorf("%w %q: want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", ErrInvalidTag, clip(tag))
+		return fmt.Errorf("%w %q: want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", ErrInvalidTag, echo(tag))
 	}
 	return nil
 }
@@ -95,10 +94,10 @@ type ImageRef struct {
 func NewImageRef(account, region, repository, digest, tag string) (ImageRef, error) {
 	var errs []error
 	if !accountRE.MatchString(account) {
-		errs = append(errs, fmt.Errorf("%w %q: want 12 digits", ErrInvalidAccount, clip(account)))
+		errs = append(errs, fmt.Errorf("%w %q: want 12 digits", ErrInvalidAccount, echo(account)))
 	}
 	if !regionRE.MatchString(region) {
-		errs = append(errs, fmt.Errorf("%w %q: want an AWS region name such as us-east-1", ErrInvalidRegion, clip(region)))
+		errs = append(errs, fmt.Errorf("%w %q: want an AWS region name such as us-east-1", ErrInvalidRegion, echo(region)))
 	}
 	if err := ValidateRepository(repository); err != nil {
 		errs = append(errs, err)
@@ -163,24 +162,8 @@ func (r ImageRef) SameLocation(o ImageRef) bool {
 	return r.Account == o.Account && r.Region == o.Region && r.Repository == o.Repository
 }
 
-// clip bounds untrusted input echoed into error messages.
-func clip(s string) string {
-	const max = 80
-	if len(s) > max {
-		return clipN(s, max) + "…"
-	}
-	return s
-}
+// echoLimit bounds untrusted input echoed into error messages.
+const echoLimit = 80
 
-// clipN cuts s to at most n bytes without splitting a UTF-8 sequence, so that
-// what is kept stays valid text wherever it is stored.
-func clipN(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i]
-}
+// echo is untrusted input cut to echoLimit for an error message.
+func echo(s string) string { return Truncate(s, echoLimit, Ellipsis) }

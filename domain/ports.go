@@ -20,12 +20,21 @@ type ScanStore interface {
 	Update(ctx context.Context, d Digest, fn func(*Scan) error) error
 }
 
+// ReportReader reads the full reports that scan records and events point at:
+// the one port every consumer of a report shares. Safe for concurrent use.
+type ReportReader interface {
+	// GetReport reads the report at loc, which may be in any bucket the
+	// caller can read (an event names its own), not only the reader's.
+	// A missing report is an error wrapping ErrNotFound; a bad location, or
+	// an unreadable or oversized report, one wrapping ErrInvalid.
+	GetReport(ctx context.Context, loc ReportLocation) (*Report, error)
+}
+
 // ReportStore keeps full normalized reports (the claim check behind a record).
 type ReportStore interface {
 	// PutReport stores r for the scan scanID. Idempotent for the same scanID.
 	PutReport(ctx context.Context, scanID string, r *Report) (ReportLocation, error)
-	// GetReport reads a report written by PutReport.
-	GetReport(ctx context.Context, loc ReportLocation) (*Report, error)
+	ReportReader
 }
 
 // ScanTarget is what QScanner is asked to scan.

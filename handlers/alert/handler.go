@@ -9,6 +9,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/snsnotify"
 )
 
@@ -19,12 +20,6 @@ type publisher interface {
 	Publish(ctx context.Context, a snsnotify.Alert) error
 }
 
-// reportReader reads the full report a scan event points at; the alert
-// lists the report's secrets (never their matched text, which no report has).
-type reportReader interface {
-	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
-}
-
 // Handler publishes one alert per scan and repository when the alert policy
 // flags the scan's result, and one per repository when a scan fails for good.
 // A sent alert is recorded in the idempotency store under AlertKey, so that
@@ -32,14 +27,14 @@ type reportReader interface {
 // for the same scan, send nothing; a replay (ReplayID set) alerts again.
 type Handler struct {
 	pub     publisher
-	reports reportReader
+	reports domain.ReportReader // for the secrets an alert lists (never their matched text, which no report has)
 	marks   domain.IdempotencyStore
 	cfg     Config
 	logger  *slog.Logger
 }
 
 // NewHandler rejects missing dependencies and settings at start-up.
-func NewHandler(pub publisher, reports reportReader, marks domain.IdempotencyStore, cfg Config, logger *slog.Logger) (*Handler, error) {
+func NewHandler(pub publisher, reports domain.ReportReader, marks domain.IdempotencyStore, cfg Config, logger *slog.Logger) (*Handler, error) {
 	if pub == nil || reports == nil || marks == nil || logger == nil {
 		return nil, errors.New("alert handler: publisher, reports, idempotency store and logger are required")
 	}
@@ -74,9 +69,9 @@ func AlertKey(ev events.ScanEvent, repo events.Repository) string {
 // repositories do not stop the others; the error returned is permanent only
 // if every failure was.
 func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
-	log := h.logger.With(slog.String("event_id", ev.EventID), slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+	log := h.logger.With(slog.String(attr.EventID, ev.EventID), slog.String(attr.ImageDigest, ev.Digest.String()), slog.String(attr.ScanID, ev.ScanID))
 	if !h.cfg.Enabled {
-		log.InfoContext(ctx, "alerts disabled; event ignored", slog.String("event_type", string(ev.EventType)))
+		log.InfoContext(ctx, "alerts disabled; event ignored", slog.String(attr.EventType, string(ev.EventType)))
 		return nil
 	}
 	if ev.ScanID == "" {
@@ -126,7 +121,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 // retry can go ahead at once.
 func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo events.Repository, compose func() snsnotify.Alert, log *slog.Logger) error {
 	key := AlertKey(ev, repo)
-	log = log.With(slog.String("repository", repo.Name), slog.String("alert_key", key))
+	log = log.With(slog.String(attr.Repository, repo.Name), slog.String("alert_key", key))
 	switch err := h.marks.Start(ctx, key, h.cfg.Lease); {
 	case errors.Is(err, domain.ErrAlreadyDone):
 		log.InfoContext(ctx, "alert already sent for this scan and repository")
@@ -139,7 +134,7 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 	a := compose()
 	if err := h.pub.Publish(ctx, a); err != nil {
 		if aerr := h.marks.Abandon(ctx, key); aerr != nil {
-			log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", slog.String("error", aerr.Error()))
+			log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", attr.Err(aerr))
 		}
 		err = fmt.Errorf("alert %s for %s: %w", ev.Digest, repo.Name, err)
 		if errors.Is(err, domain.ErrInvalid) {
@@ -149,7 +144,7 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 	}
 	if err := h.marks.Finish(ctx, key, h.cfg.Retention); err != nil {
 		// The alert went out; failing now would only send it again.
-		log.WarnContext(ctx, "alert marker not finished; a redelivery may repeat the alert", slog.String("error", err.Error()))
+		log.WarnContext(ctx, "alert marker not finished; a redelivery may repeat the alert", attr.Err(err))
 	}
 	log.InfoContext(ctx, "alert published",
 		slog.String("kind", a.Attributes[AttrKind]),
@@ -180,7 +175,7 @@ func (h *Handler) secretsOnce(ev events.ScanEvent, verdict domain.Verdict, log *
 		rep, err := h.reports.GetReport(ctx, *ev.Report)
 		switch {
 		case err != nil:
-			log.WarnContext(ctx, "report not readable; the alert lists no secret details", slog.String("error", err.Error()))
+			log.WarnContext(ctx, "report not readable; the alert lists no secret details", attr.Err(err))
 			unavailable = true
 		case rep.Digest != ev.Digest:
 			log.WarnContext(ctx, "report is for another digest; the alert lists no secret details", slog.String("report_digest", rep.Digest.String()))

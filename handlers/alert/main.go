@@ -9,38 +9,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/snsnotify"
+	"ecrscanner/infra/startup"
 )
 
-var (
-	_ publisher    = (*snsnotify.Notifier)(nil)
-	_ reportReader = (*s3store.Reports)(nil)
-)
+func main() { startup.Events("alert", build) }
 
-func main() { consume.RunDownstream("alert", build) }
-
-func build(_ context.Context, d consume.Deps) (consume.EventHandler, error) {
+func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	cfg, topicARN := LoadConfig(d.Env)
-	if d.Env.Err() != nil {
-		// RunDownstream reports every configuration problem at once.
-		return nil, nil
-	}
 	notifier, err := snsnotify.New(sns.NewFromConfig(d.AWS), topicARN)
-	if err != nil {
-		return nil, err
-	}
-	// The report store reads from the bucket each event names; its own
-	// bucket is used only for writes, which this function never makes.
+	d.Env.Check(err)
 	reports, err := s3store.NewReports(s3.NewFromConfig(d.AWS, awsconfig.S3Options(d.AWS)), cfg.ResultsBucket)
-	if err != nil {
-		return nil, err
-	}
-	h, err := NewHandler(notifier, reports, d.Idempotency, cfg, d.Logger)
-	if err != nil {
-		return nil, err
-	}
-	return h.Handle, nil
+	d.Env.Check(err)
+	return NewHandler(notifier, reports, d.Idempotency, cfg, d.Logger)
 }

@@ -361,10 +361,7 @@ func sanitizeSubject(s string) string {
 		return r
 	}, s)
 	s = strings.TrimLeft(s, " ")
-	if len(s) > snsnotify.MaxSubjectLen {
-		s = s[:snsnotify.MaxSubjectLen-3] + "..."
-	}
-	return s
+	return domain.Truncate(s, snsnotify.MaxSubjectLen, "...")
 }
 
 // clean makes untrusted text (titles, paths, reasons written by a scanner or
@@ -375,13 +372,7 @@ func sanitizeSubject(s string) string {
 func clean(s string, n int) string {
 	// Mapping never lengthens text and shortens it at most threefold, so
 	// what lies past 4n bytes cannot be shown: drop it before the work.
-	if len(s) > 4*n {
-		i := 4 * n
-		for i > 0 && !utf8.RuneStart(s[i]) {
-			i--
-		}
-		s = s[:i]
-	}
+	s = domain.Truncate(s, 4*n, "")
 	s = strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029':
@@ -391,28 +382,12 @@ func clean(s string, n int) string {
 		}
 		return r
 	}, s)
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	i := max(n-len(mark), 0)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + mark
+	return domain.Truncate(s, n, domain.Ellipsis)
 }
 
 // bound cuts a body over MaxBodyBytes on a character boundary and says so.
 func bound(body string) string {
-	if len(body) <= MaxBodyBytes {
-		return body
-	}
-	const note = "\n[alert truncated; see the full report]\n"
-	i := MaxBodyBytes - len(note)
-	for i > 0 && !utf8.RuneStart(body[i]) {
-		i--
-	}
-	return body[:i] + note
+	return domain.Truncate(body, MaxBodyBytes, "\n[alert truncated; see the full report]\n")
 }
 
 // tagsOf lists every tag the digest carries in repo, in first-seen order:

@@ -9,16 +9,13 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/s3store"
 )
 
-// reportReader reads the full report a scan event points at.
-type reportReader interface {
-	// GetReport returns the report at loc; a missing object is an error
-	// wrapping domain.ErrNotFound, a bad location one wrapping
-	// domain.ErrInvalid.
-	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
-}
+// reportReader is domain.ReportReader under the name this package's tests
+// use for it.
+type reportReader = domain.ReportReader
 
 // archiver stores archive documents.
 type archiver interface {
@@ -33,13 +30,13 @@ type archiver interface {
 // (repository, scan) pair is a function of the event, so redeliveries and
 // replays rewrite the same bytes.
 type Handler struct {
-	reports reportReader
+	reports domain.ReportReader
 	archive archiver
 	logger  *slog.Logger
 }
 
 // NewHandler rejects missing dependencies at start-up.
-func NewHandler(reports reportReader, archive archiver, logger *slog.Logger) (*Handler, error) {
+func NewHandler(reports domain.ReportReader, archive archiver, logger *slog.Logger) (*Handler, error) {
 	if reports == nil || archive == nil || logger == nil {
 		return nil, errors.New("archive handler: reports, archive and logger are required")
 	}
@@ -52,11 +49,11 @@ func NewHandler(reports reportReader, archive archiver, logger *slog.Logger) (*H
 // malformed event, a report for another digest) are consume.Permanent; the
 // rest (S3 unavailable, the report not readable yet) are retried.
 func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
-	log := h.logger.With(slog.String("event_id", ev.EventID), slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+	log := h.logger.With(slog.String(attr.EventID, ev.EventID), slog.String(attr.ImageDigest, ev.Digest.String()), slog.String(attr.ScanID, ev.ScanID))
 	switch ev.EventType {
 	case domain.EventScanCompleted, domain.EventImageReferenced:
 	case domain.EventScanFailed:
-		log.InfoContext(ctx, "scan failed; nothing to archive", slog.String("event_type", string(ev.EventType)))
+		log.InfoContext(ctx, "scan failed; nothing to archive", slog.String(attr.EventType, string(ev.EventType)))
 		return nil
 	default:
 		return consume.Permanent(fmt.Errorf("archive %s: %w event type %q", ev.Digest, domain.ErrInvalid, ev.EventType))
@@ -85,7 +82,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 			return err
 		}
 		log.InfoContext(ctx, "scan result archived",
-			slog.String("repository", repo.Name),
+			slog.String(attr.Repository, repo.Name),
 			slog.String("s3_key", key),
 			slog.Int("bytes", len(body)),
 			slog.Int("vulnerabilities", len(rep.Vulnerabilities)),

@@ -8,38 +8,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/s3store"
+	"ecrscanner/infra/startup"
 )
 
-var (
-	_ reportReader = (*s3store.Reports)(nil)
-	_ archiver     = (*s3store.Archive)(nil)
-)
+func main() { startup.Events("archive", build) }
 
-func main() { consume.RunDownstream("archive", build) }
-
-func build(_ context.Context, d consume.Deps) (consume.EventHandler, error) {
+func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	bucket := d.Env.Required("RESULTS_BUCKET")
-	if d.Env.Err() != nil {
-		// RunDownstream reports every configuration problem at once.
-		return nil, nil
-	}
 	client := s3.NewFromConfig(d.AWS, awsconfig.S3Options(d.AWS))
-	// The report store reads from the bucket each event names; its own
-	// bucket is used only for writes, which this function never makes.
 	reports, err := s3store.NewReports(client, bucket)
-	if err != nil {
-		return nil, err
-	}
+	d.Env.Check(err)
 	archive, err := s3store.NewArchive(client, bucket)
-	if err != nil {
-		return nil, err
-	}
-	h, err := NewHandler(reports, archive, d.Logger)
-	if err != nil {
-		return nil, err
-	}
-	return h.Handle, nil
+	d.Env.Check(err)
+	return NewHandler(reports, archive, d.Logger)
 }

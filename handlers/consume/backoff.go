@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"ecrscanner/infra/attr"
 )
 
 // Visibility hides a received message for a while.
@@ -26,7 +28,7 @@ func Backoff(v Visibility, delays []time.Duration, logger *slog.Logger) Middlewa
 			}
 			d := delays[min(max(m.ReceiveCount, 1), len(delays))-1]
 			if herr := v.Hide(ctx, m.QueueARN, m.ReceiptHandle, d); herr != nil {
-				logger.WarnContext(ctx, "retry delay not set; the queue's visibility timeout applies", slog.String("message_id", m.ID), slog.String("error", herr.Error()))
+				logger.WarnContext(ctx, "retry delay not set; the queue's visibility timeout applies", slog.String(attr.MessageID, m.ID), attr.Err(herr))
 			}
 			return err
 		}

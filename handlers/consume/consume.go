@@ -3,6 +3,10 @@
 // of permanent failures, bus-event decoding, deduplication, tracing — is
 // middleware around a plain Handler, one per file, so every function gets the
 // same plumbing by composition rather than by copy.
+//
+// It holds middleware only: its ports (DeadLetters, Visibility,
+// domain.IdempotencyStore) are implemented elsewhere, and it imports no
+// adapter. infra/startup assembles the chain for each function.
 package consume
 
 import (

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+
+	"ecrscanner/infra/attr"
 )
 
 // DeadLetters parks messages that cannot be processed.
@@ -27,7 +29,7 @@ func DeadLetter(dlq DeadLetters, logger *slog.Logger) Middleware {
 			if perr := dlq.Park(ctx, m.ID, m.Body, err.Error()); perr != nil {
 				return fmt.Errorf("%w (and parking it failed: %v)", err, perr)
 			}
-			logger.WarnContext(ctx, "message dead-lettered", slog.String("message_id", m.ID), slog.String("reason", err.Error()))
+			logger.WarnContext(ctx, "message dead-lettered", slog.String(attr.MessageID, m.ID), slog.String(attr.Reason, err.Error()))
 			return nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
+	"ecrscanner/infra/attr"
 )
 
 // DedupeConfig tunes Dedupe.
@@ -42,14 +43,16 @@ func IdempotencyKey(handler string, ev events.ScanEvent) string {
 var ErrBusy = errors.New("same event in progress elsewhere")
 
 // Dedupe runs the handler at most once per idempotency key to completion.
-// A handler failure drops the marker so the retry may run at once.
+// A handler failure drops the marker so the retry may run at once. Its lines
+// carry the event's identity but not the handler's name, which logger is
+// expected to carry already (see LogEvent).
 func Dedupe(store domain.IdempotencyStore, cfg DedupeConfig, logger *slog.Logger) EventMiddleware {
 	return func(next EventHandler) EventHandler {
 		return func(ctx context.Context, ev events.ScanEvent) error {
 			key := IdempotencyKey(cfg.Handler, ev)
 			switch err := store.Start(ctx, key, cfg.Lease); {
 			case errors.Is(err, domain.ErrAlreadyDone):
-				logger.InfoContext(ctx, "duplicate event skipped", slog.String("handler", cfg.Handler), slog.String("event_id", ev.EventID), slog.String("replay_id", ev.ReplayID))
+				logger.InfoContext(ctx, "duplicate event skipped", slog.String(attr.EventID, ev.EventID), slog.String(attr.ReplayID, ev.ReplayID))
 				return nil
 			case errors.Is(err, domain.ErrInProgress):
 				return fmt.Errorf("%s event %s: %w", cfg.Handler, ev.EventID, ErrBusy)
@@ -66,13 +69,13 @@ func Dedupe(store domain.IdempotencyStore, cfg DedupeConfig, logger *slog.Logger
 			}()
 			if err := next(ctx, ev); err != nil {
 				if aerr := store.Abandon(ctx, key); aerr != nil {
-					logger.WarnContext(ctx, "idempotency marker not dropped; the retry waits for it to expire", slog.String("event_id", ev.EventID), slog.String("error", aerr.Error()))
+					logger.WarnContext(ctx, "idempotency marker not dropped; the retry waits for it to expire", slog.String(attr.EventID, ev.EventID), attr.Err(aerr))
 				}
 				return err
 			}
 			if err := store.Finish(ctx, key, cfg.Retention); err != nil {
 				// The effect happened; failing now would only repeat it.
-				logger.WarnContext(ctx, "idempotency marker not finished", slog.String("event_id", ev.EventID), slog.String("error", err.Error()))
+				logger.WarnContext(ctx, "idempotency marker not finished", slog.String(attr.EventID, ev.EventID), attr.Err(err))
 			}
 			return nil
 		}

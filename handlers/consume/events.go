@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"ecrscanner/events"
+	"ecrscanner/infra/attr"
 )
 
 // EventHandler handles one scan event from the image-scans bus. It must be
@@ -36,16 +37,18 @@ func Events(h EventHandler, mws ...EventMiddleware) Handler {
 // event_type, image_digest, scan_id, replay_id), so that one event's
 // deliveries can be found by any of them. It leaves ctx and the logger as they
 // are: lines logged further in carry only the attributes they add themselves.
+// Since it names the handler itself, give it a logger that does not: a
+// logger already built With the handler would write that key twice.
 func LogEvent(logger *slog.Logger, handler string) EventMiddleware {
 	return func(next EventHandler) EventHandler {
 		return func(ctx context.Context, ev events.ScanEvent) error {
 			logger.InfoContext(ctx, "scan event received",
-				slog.String("handler", handler),
-				slog.String("event_id", ev.EventID),
-				slog.String("event_type", string(ev.EventType)),
-				slog.String("image_digest", ev.Digest.String()),
-				slog.String("scan_id", ev.ScanID),
-				slog.String("replay_id", ev.ReplayID))
+				slog.String(attr.Handler, handler),
+				slog.String(attr.EventID, ev.EventID),
+				slog.String(attr.EventType, string(ev.EventType)),
+				slog.String(attr.ImageDigest, ev.Digest.String()),
+				slog.String(attr.ScanID, ev.ScanID),
+				slog.String(attr.ReplayID, ev.ReplayID))
 			return next(ctx, ev)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"ecrscanner/infra/attr"
 )
 
 // Log records the outcome of every message: message_id, receive_count,
@@ -14,12 +16,12 @@ func Log(logger *slog.Logger) Middleware {
 			start := time.Now()
 			err := next(ctx, m)
 			attrs := []any{
-				slog.String("message_id", m.ID),
+				slog.String(attr.MessageID, m.ID),
 				slog.Int("receive_count", m.ReceiveCount),
-				slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+				slog.Int64(attr.DurationMS, time.Since(start).Milliseconds()),
 			}
 			if err != nil {
-				logger.ErrorContext(ctx, "message failed", append(attrs, slog.String("error", err.Error()), slog.Bool("permanent", IsPermanent(err)))...)
+				logger.ErrorContext(ctx, "message failed", append(attrs, attr.Err(err), slog.Bool("permanent", IsPermanent(err)))...)
 				return err
 			}
 			logger.InfoContext(ctx, "message done", attrs...)

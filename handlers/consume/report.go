@@ -9,17 +9,12 @@ import (
 	"ecrscanner/events"
 )
 
-// ReportReader reads the full reports that scan events point at.
-type ReportReader interface {
-	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
-}
-
 // EventReport reads the full report of ev's scan. What no retry can cure —
 // an event without a report pointer, an unreadable or oversized report, a
 // report of another image — is Permanent; the rest (S3 unavailable, a report
 // not there yet: a lagging replica, a restore) is retried, within the
 // queue's redrive policy.
-func EventReport(ctx context.Context, reports ReportReader, ev events.ScanEvent) (*domain.Report, error) {
+func EventReport(ctx context.Context, reports domain.ReportReader, ev events.ScanEvent) (*domain.Report, error) {
 	if ev.Report == nil {
 		return nil, Permanent(fmt.Errorf("%w %s event: no report pointer", domain.ErrInvalid, ev.EventType))
 	}

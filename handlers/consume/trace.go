@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"ecrscanner/events"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/tracing"
 )
 
@@ -27,17 +28,17 @@ func Trace(handler string) EventMiddleware {
 			if span == nil {
 				return next(ctx, ev)
 			}
-			span.Annotate("handler", handler)
-			span.Annotate("event_id", ev.EventID)
-			span.Annotate("scan_id", ev.ScanID)
-			span.Annotate("image_digest", ev.Digest.String())
+			span.Annotate(attr.Handler, handler)
+			span.Annotate(attr.EventID, ev.EventID)
+			span.Annotate(attr.ScanID, ev.ScanID)
+			span.Annotate(attr.ImageDigest, ev.Digest.String())
 			if targets := ev.Targets(); len(targets) > 0 {
-				span.Annotate("repository", targets[0].Repository)
+				span.Annotate(attr.Repository, targets[0].Repository)
 			}
 			if ev.ReplayID != "" {
 				// A replay joins the original scan's trace; this tells its
 				// segments from the first delivery's.
-				span.Annotate("replay_id", ev.ReplayID)
+				span.Annotate(attr.ReplayID, ev.ReplayID)
 			}
 			defer func() {
 				if r := recover(); r != nil {

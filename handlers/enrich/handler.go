@@ -9,6 +9,7 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 
 	"ecrscanner/events"
+	"ecrscanner/infra/attr"
 )
 
 // Enricher is the Pipe's enrichment step: it turns the scans table's stream
@@ -27,15 +28,15 @@ func (e *Enricher) Enrich(ctx context.Context, records []awsevents.DynamoDBEvent
 	for _, rec := range records {
 		ev, err := events.FromStreamRecord(rec)
 		if errors.Is(err, events.ErrNotPublished) {
-			e.logger.DebugContext(ctx, "stream record dropped", slog.String("stream_event_id", rec.EventID), slog.String("reason", err.Error()))
+			e.logger.DebugContext(ctx, "stream record dropped", slog.String("stream_event_id", rec.EventID), slog.String(attr.Reason, err.Error()))
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("enrich: %w", err)
 		}
 		e.logger.InfoContext(ctx, "scan event published",
-			slog.String("event_id", ev.EventID), slog.String("event_type", string(ev.EventType)),
-			slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+			slog.String(attr.EventID, ev.EventID), slog.String(attr.EventType, string(ev.EventType)),
+			slog.String(attr.ImageDigest, ev.Digest.String()), slog.String(attr.ScanID, ev.ScanID))
 		out = append(out, ev)
 	}
 	return out, nil

@@ -3,11 +3,16 @@
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"context"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+
+	"ecrscanner/events"
+	"ecrscanner/infra/startup"
 )
 
-func main() {
-	e := &Enricher{logger: lambdacontext.NewLogger()}
-	lambda.StartHandlerFunc(e.Enrich)
+func main() { startup.Func("enrich", build) }
+
+func build(_ context.Context, d startup.Deps) (func(context.Context, []awsevents.DynamoDBEventRecord) ([]events.ScanEvent, error), error) {
+	return (&Enricher{logger: d.Logger}).Enrich, nil
 }

@@ -10,6 +10,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/metrics"
 	"ecrscanner/infra/tracing"
 )
@@ -111,7 +112,7 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 	switch {
 	case errors.As(err, &skip):
 		span.End(nil)
-		h.logger.InfoContext(ctx, "push not scanned", slog.String("reason", skip.Reason))
+		h.logger.InfoContext(ctx, "push not scanned", slog.String(attr.Reason, skip.Reason))
 		return OutcomeSkipped, nil
 	case err != nil:
 		err = consume.Permanent(fmt.Errorf("reject event: %w", err))
@@ -126,22 +127,11 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 // Scan brings the record for ref's digest up to date, running QScanner only
 // if no valid scan exists and no other invocation is running one.
 func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error) {
-	log := h.logger.With(slog.String("image_digest", ref.Digest.String()), slog.String("repository", ref.Repository), slog.String("tag", ref.Tag))
-
-	inspectCtx, span := startSpan(ctx, "inspect", ref, "")
-	info, err := h.inspector.Inspect(inspectCtx, ref)
-	span.End(unless(err, domain.ErrNotFound))
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		log.InfoContext(ctx, "image no longer in the registry; not scanned")
-		return OutcomeSkipped, nil
-	case err != nil:
-		return "", fmt.Errorf("inspect %s: %w", ref.Display(), err)
-	case !info.Kind.Scannable():
-		log.InfoContext(ctx, "artifact is not an image; not scanned", slog.String("artifact_kind", string(info.Kind)), slog.String("media_type", info.MediaType))
-		return OutcomeSkipped, nil
+	log := h.logger.With(slog.String(attr.ImageDigest, ref.Digest.String()), slog.String(attr.Repository, ref.Repository), slog.String(attr.Tag, ref.Tag))
+	info, out, err := h.inspect(ctx, log, ref)
+	if out != "" || err != nil {
+		return out, err
 	}
-
 	now := h.now()
 	// A platform missing from an index is recorded as the scan's failure,
 	// after the claim.
@@ -151,102 +141,176 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	// reuse it, or wait while it runs, so one content is scanned once.
 	platformImage, err := h.platformImageScan(ctx, info, platform, now)
 	if err != nil {
-		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String("reason", err.Error()))
+		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String(attr.Reason, err.Error()))
 		return OutcomeWaiting, err
 	}
-	owner := h.owner(ctx)
-	leaseUntil := now.Add(h.cfg.DefaultLease)
-	if dl, ok := ctx.Deadline(); ok {
-		leaseUntil = dl
+	a := h.newAttempt(ctx, ref, log, now)
+	if out, err := h.claim(ctx, a); out != "" || err != nil {
+		return out, err
 	}
-	var decision domain.Decision
-	var scanID string
-	claimCtx, span := startSpan(ctx, "cache claim", ref, "")
-	err = h.store.Update(claimCtx, ref.Digest, func(s *domain.Scan) error {
-		var err error
-		decision, err = s.Claim(domain.Claim{Ref: ref, Owner: owner, Now: now, LeaseUntil: leaseUntil, TraceHeader: traceHeader(ctx), MaxAttempts: h.cfg.MaxAttempts})
-		scanID = s.ScanID()
+	switch {
+	case platformErr != nil:
+		return h.fail(ctx, a, domain.Failure{Class: domain.FailureImageNotFound, Reason: platformErr.Error()}, nil)
+	case platformImage != nil:
+		return h.reuse(ctx, a, platformImage, platform)
+	}
+	return h.run(ctx, a, platform)
+}
+
+// attempt is one invocation's work on a digest from the claim on.
+type attempt struct {
+	ref        domain.ImageRef
+	log        *slog.Logger
+	now        time.Time
+	owner      string    // who holds the lease
+	leaseUntil time.Time // when it ends; QScanner must be done by then
+	scanID     string    // known once claimed
+}
+
+func (h *Handler) newAttempt(ctx context.Context, ref domain.ImageRef, log *slog.Logger, now time.Time) *attempt {
+	a := &attempt{ref: ref, log: log, now: now, owner: h.owner(ctx), leaseUntil: now.Add(h.cfg.DefaultLease)}
+	if dl, ok := ctx.Deadline(); ok {
+		a.leaseUntil = dl
+	}
+	return a
+}
+
+// inspect reads what ref is. An image gone from the registry, or an artifact
+// that is not an image, ends the push as OutcomeSkipped; an empty outcome
+// and a nil error mean scan on.
+func (h *Handler) inspect(ctx context.Context, log *slog.Logger, ref domain.ImageRef) (domain.ImageInfo, Outcome, error) {
+	var info domain.ImageInfo
+	err := step(ctx, "inspect", ref, "", func(ctx context.Context, _ *tracing.Span) (err error) {
+		info, err = h.inspector.Inspect(ctx, ref)
 		return err
-	})
-	span.Annotate("scan_id", scanID)
-	span.Annotate("decision", decision.String())
-	span.End(unless(err, domain.ErrUnchanged))
+	}, domain.ErrNotFound)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		log.InfoContext(ctx, "image no longer in the registry; not scanned")
+		return info, OutcomeSkipped, nil
+	case err != nil:
+		return info, "", fmt.Errorf("inspect %s: %w", ref.Display(), err)
+	case !info.Kind.Scannable():
+		log.InfoContext(ctx, "artifact is not an image; not scanned", slog.String("artifact_kind", string(info.Kind)), slog.String("media_type", info.MediaType))
+		return info, OutcomeSkipped, nil
+	}
+	return info, "", nil
+}
+
+// claim takes the digest's lease for a, or records the push against the
+// scan that stands or runs, which ends it. An empty outcome and a nil error
+// mean a holds the lease and a.scanID names its scan.
+func (h *Handler) claim(ctx context.Context, a *attempt) (Outcome, error) {
+	var decision domain.Decision
+	err := step(ctx, "cache claim", a.ref, "", func(ctx context.Context, span *tracing.Span) error {
+		err := h.store.Update(ctx, a.ref.Digest, func(s *domain.Scan) error {
+			var err error
+			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx), MaxAttempts: h.cfg.MaxAttempts})
+			a.scanID = s.ScanID()
+			return err
+		})
+		span.Annotate(attr.ScanID, a.scanID)
+		span.Annotate("decision", decision.String())
+		return err
+	}, domain.ErrUnchanged)
 	switch {
 	case errors.Is(err, domain.ErrUnchanged):
-		log.InfoContext(ctx, "already recorded; nothing to do")
+		a.log.InfoContext(ctx, "already recorded; nothing to do")
 		return OutcomeDuplicate, nil
 	case err != nil:
-		return "", fmt.Errorf("claim %s: %w", ref.Digest, err)
+		return "", fmt.Errorf("claim %s: %w", a.ref.Digest, err)
 	}
-	log = log.With(slog.String("scan_id", scanID))
+	a.log = a.log.With(slog.String(attr.ScanID, a.scanID))
 	switch decision {
 	case domain.DecideReferenced:
-		log.InfoContext(ctx, "cache hit: reference recorded", slog.String("event", string(domain.EventImageReferenced)))
+		a.log.InfoContext(ctx, "cache hit: reference recorded", slog.String("event", string(domain.EventImageReferenced)))
 		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
 		return OutcomeCached, nil
 	case domain.DecideSkip:
-		log.InfoContext(ctx, "scan in progress elsewhere; reference queued for it")
+		a.log.InfoContext(ctx, "scan in progress elsewhere; reference queued for it")
 		return OutcomeInProgress, nil
 	case domain.DecideGaveUp:
-		log.WarnContext(ctx, "scan failed for good: every attempt died without a result", slog.String("failure_class", string(domain.FailureCrashed)))
+		a.log.WarnContext(ctx, "scan failed for good: every attempt died without a result", slog.String(attr.FailureClass, string(domain.FailureCrashed)))
 		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
 		return OutcomeFailed, nil
 	}
+	return "", nil
+}
 
-	if platformErr != nil {
-		return h.fail(ctx, log, ref.Digest, owner, scanID, domain.Failure{Class: domain.FailureImageNotFound, Reason: platformErr.Error()}, nil)
+// reuse records an index with the completed scan of its platform image, so
+// that QScanner does not run again on the same content.
+func (h *Handler) reuse(ctx context.Context, a *attempt, platformImage *domain.Scan, platform string) (Outcome, error) {
+	res, _ := platformImage.Result(a.now)
+	err := h.complete(ctx, a, res)
+	if errors.Is(err, domain.ErrLeaseLost) {
+		return OutcomeInProgress, nil
 	}
-	if platformImage != nil {
-		res, _ := platformImage.Result(now)
-		err := h.store.Update(ctx, ref.Digest, func(s *domain.Scan) error {
-			return s.Complete(owner, res, h.now(), h.cfg.CacheTTL)
-		})
-		if errors.Is(err, domain.ErrLeaseLost) {
-			return OutcomeInProgress, nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("record scan of %s: %w", ref.Digest, err)
-		}
-		log.InfoContext(ctx, "index recorded with the scan of its platform image; QScanner not run again",
-			slog.String("platform", platform), slog.String("platform_image", platformImage.Digest().String()))
-		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
-		return OutcomeCached, nil
+	if err != nil {
+		return "", fmt.Errorf("record scan of %s: %w", a.ref.Digest, err)
 	}
-	log.InfoContext(ctx, "scan started", slog.String("platform", platform))
+	a.log.InfoContext(ctx, "index recorded with the scan of its platform image; QScanner not run again",
+		slog.String(attr.Platform, platform), slog.String("platform_image", platformImage.Digest().String()))
+	metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
+	return OutcomeCached, nil
+}
+
+// run runs QScanner on platform of the image, stores the report and records
+// the result. A failure on the way is recorded as the scan's (see fail).
+func (h *Handler) run(ctx context.Context, a *attempt, platform string) (Outcome, error) {
+	a.log.InfoContext(ctx, "scan started", slog.String(attr.Platform, platform))
 	start := h.now()
-	runCtx, span := startSpan(ctx, "qscanner run", ref, scanID)
-	report, err := h.scanner.Scan(runCtx, domain.ScanTarget{Ref: ref, Platform: platform, Deadline: leaseUntil})
-	span.End(err)
+	var report *domain.Report
+	err := step(ctx, "qscanner run", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) (err error) {
+		report, err = h.scanner.Scan(ctx, domain.ScanTarget{Ref: a.ref, Platform: platform, Deadline: a.leaseUntil})
+		return err
+	})
 	if err != nil {
 		var f domain.Failure
 		if !errors.As(err, &f) {
 			f = domain.Failure{Class: domain.FailureCrashed, Reason: err.Error()}
 		}
-		return h.fail(ctx, log, ref.Digest, owner, scanID, f, report)
+		return h.fail(ctx, a, f, report)
 	}
 	if report.Platform == "" {
 		report.Platform = platform
 	}
-	uploadCtx, span := startSpan(ctx, "report upload", ref, scanID)
-	loc, err := h.reports.PutReport(uploadCtx, scanID, report)
-	span.End(err)
+	loc, err := h.upload(ctx, a.ref, a.scanID, report)
 	if err != nil {
-		return h.fail(ctx, log, ref.Digest, owner, scanID, domain.Failure{Class: domain.FailureInternal, Reason: "store report: " + err.Error()}, nil)
+		return h.fail(ctx, a, domain.Failure{Class: domain.FailureInternal, Reason: "store report: " + err.Error()}, nil)
 	}
 	summary := domain.Summarize(report)
-	writeCtx, span := startSpan(ctx, "record write", ref, scanID)
-	err = h.store.Update(writeCtx, ref.Digest, func(s *domain.Scan) error {
-		return s.Complete(owner, domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion}, h.now(), h.cfg.CacheTTL)
-	})
-	span.End(unless(err, domain.ErrLeaseLost))
+	err = step(ctx, "record write", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) error {
+		return h.complete(ctx, a, domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion})
+	}, domain.ErrLeaseLost)
 	if errors.Is(err, domain.ErrLeaseLost) {
-		log.WarnContext(ctx, "lease lost before the result was recorded; the newer scan's result stands")
+		a.log.WarnContext(ctx, "lease lost before the result was recorded; the newer scan's result stands")
 		return OutcomeInProgress, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("record scan of %s: %w", ref.Digest, err)
+		return "", fmt.Errorf("record scan of %s: %w", a.ref.Digest, err)
 	}
-	took := h.now().Sub(start)
+	h.completed(ctx, a.log, summary, loc, h.now().Sub(start))
+	return OutcomeScanned, nil
+}
+
+// complete records res as a's scan's result.
+func (h *Handler) complete(ctx context.Context, a *attempt, res domain.ScanResult) error {
+	return h.store.Update(ctx, a.ref.Digest, func(s *domain.Scan) error {
+		return s.Complete(a.owner, res, h.now(), h.cfg.CacheTTL)
+	})
+}
+
+// upload stores a scan's report, in a span of its own.
+func (h *Handler) upload(ctx context.Context, ref domain.ImageRef, scanID string, report *domain.Report) (loc domain.ReportLocation, err error) {
+	err = step(ctx, "report upload", ref, scanID, func(ctx context.Context, _ *tracing.Span) (err error) {
+		loc, err = h.reports.PutReport(ctx, scanID, report)
+		return err
+	})
+	return loc, err
+}
+
+// completed emits a completed scan's metrics and logs it.
+func (h *Handler) completed(ctx context.Context, log *slog.Logger, summary domain.Summary, loc domain.ReportLocation, took time.Duration) {
 	v := summary.Vulnerabilities
 	metrics.Emit(ctx, h.logger, h.now(),
 		metrics.Metric{Name: "ScanCompleted", Value: 1, Unit: metrics.Count},
@@ -257,99 +321,66 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 		metrics.Metric{Name: "FindingsLow", Value: float64(v.Low), Unit: metrics.Count},
 		metrics.Metric{Name: "Secrets", Value: float64(summary.Secrets), Unit: metrics.Count})
 	log.InfoContext(ctx, "scan completed",
-		slog.Int64("duration_ms", took.Milliseconds()),
-		slog.Int("critical", summary.Vulnerabilities.Critical),
-		slog.Int("high", summary.Vulnerabilities.High),
-		slog.Int("vulnerabilities", summary.Vulnerabilities.Total()),
+		slog.Int64(attr.DurationMS, took.Milliseconds()),
+		slog.Int("critical", v.Critical),
+		slog.Int("high", v.High),
+		slog.Int("vulnerabilities", v.Total()),
 		slog.Int("secrets", summary.Secrets),
 		slog.String("report_key", loc.Key))
-	return OutcomeScanned, nil
 }
 
 // fail records a failed scan. A partial report (exit 40, policy results) is
 // stored and summarized with the failure. A final failure settles the message
 // (the ScanFailed event tells people); a retryable one returns an error so SQS
 // redelivers the push.
-func (h *Handler) fail(ctx context.Context, log *slog.Logger, d domain.Digest, owner, scanID string, f domain.Failure, partial *domain.Report) (Outcome, error) {
+func (h *Handler) fail(ctx context.Context, a *attempt, f domain.Failure, partial *domain.Report) (Outcome, error) {
+	d := a.ref.Digest
+	// The failure's spans name the digest alone.
 	ref := domain.ImageRef{Digest: d}
 	var res *domain.ScanResult
 	if partial != nil {
-		uploadCtx, span := startSpan(ctx, "report upload", ref, scanID)
-		loc, err := h.reports.PutReport(uploadCtx, scanID, partial)
-		span.End(err)
+		loc, err := h.upload(ctx, ref, a.scanID, partial)
 		if err == nil {
 			res = &domain.ScanResult{Summary: domain.Summarize(partial), Report: loc, Platform: partial.Platform, QScannerVersion: partial.QScannerVersion}
 		} else {
-			log.WarnContext(ctx, "partial report not stored", slog.String("error", err.Error()))
+			a.log.WarnContext(ctx, "partial report not stored", attr.Err(err))
 		}
 	}
 	var final bool
-	writeCtx, span := startSpan(ctx, "record write", ref, scanID)
-	span.Annotate("failure_class", string(f.Class))
-	err := h.store.Update(writeCtx, d, func(s *domain.Scan) error {
-		var err error
-		final, err = s.Fail(owner, f, res, h.cfg.MaxAttempts, h.now(), h.cfg.CacheTTL)
-		return err
-	})
-	span.End(unless(err, domain.ErrLeaseLost))
+	err := step(ctx, "record write", ref, a.scanID, func(ctx context.Context, span *tracing.Span) error {
+		span.Annotate(attr.FailureClass, string(f.Class))
+		return h.store.Update(ctx, d, func(s *domain.Scan) error {
+			var err error
+			final, err = s.Fail(a.owner, f, res, h.cfg.MaxAttempts, h.now(), h.cfg.CacheTTL)
+			return err
+		})
+	}, domain.ErrLeaseLost)
 	if errors.Is(err, domain.ErrLeaseLost) {
-		// Either another invocation took the scan over, or our own write
-		// landed and only its reply was lost (the store then re-applied
-		// Fail to the failed record). In the second case the retry must
-		// still happen.
-		if rec, gerr := h.store.Get(ctx, d); gerr == nil && rec.ScanID() == scanID && rec.Status() == domain.StatusFailed {
-			if r := rec.Record(); !r.FinalFailure {
-				return OutcomeRetrying, fmt.Errorf("scan %s: %w (will retry)", d, f)
-			}
-			return OutcomeFailed, nil
-		}
-		log.WarnContext(ctx, "lease lost before the failure was recorded", slog.String("failure", f.Error()))
-		return OutcomeInProgress, nil
+		return h.failLeaseLost(ctx, a, f)
 	}
 	if err != nil {
 		return "", fmt.Errorf("record failed scan of %s (%v): %w", d, f, err)
 	}
-	log.WarnContext(ctx, "scan failed", slog.String("failure_class", string(f.Class)), slog.Int("exit_code", f.ExitCode), slog.String("reason", f.Reason), slog.Bool("final", final))
+	a.log.WarnContext(ctx, "scan failed", slog.String(attr.FailureClass, string(f.Class)), slog.Int("exit_code", f.ExitCode), slog.String(attr.Reason, f.Reason), slog.Bool("final", final))
 	if final {
 		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
-	}
-	if final {
 		return OutcomeFailed, nil
 	}
 	return OutcomeRetrying, fmt.Errorf("scan %s: %w (will retry)", d, f)
 }
 
-// traceHeader is the trace header Lambda gave the invocation, in full
-// (Root=…;Parent=…;Sampled=…), stored on the record so that downstream
-// handlers continue the same trace under this function's segment.
-func traceHeader(ctx context.Context) string { return tracing.InvocationHeader(ctx) }
-
-// startSpan opens a span for one step of handling a push, in the
-// invocation's trace, annotated with what is known of the scan so far.
-func startSpan(ctx context.Context, name string, ref domain.ImageRef, scanID string) (context.Context, *tracing.Span) {
-	ctx, span := tracing.Start(ctx, name)
-	span.Annotate("handler", "scan")
-	annotateRef(span, ref)
-	if scanID != "" {
-		span.Annotate("scan_id", scanID)
+// failLeaseLost settles a failure whose write reported the lease lost.
+// Either another invocation took the scan over, or our own write landed and
+// only its reply was lost (the store then re-applied Fail to the failed
+// record). In the second case the retry must still happen.
+func (h *Handler) failLeaseLost(ctx context.Context, a *attempt, f domain.Failure) (Outcome, error) {
+	d := a.ref.Digest
+	if rec, gerr := h.store.Get(ctx, d); gerr == nil && rec.ScanID() == a.scanID && rec.Status() == domain.StatusFailed {
+		if r := rec.Record(); !r.FinalFailure {
+			return OutcomeRetrying, fmt.Errorf("scan %s: %w (will retry)", d, f)
+		}
+		return OutcomeFailed, nil
 	}
-	return ctx, span
-}
-
-func annotateRef(span *tracing.Span, ref domain.ImageRef) {
-	if ref.Digest != "" {
-		span.Annotate("image_digest", ref.Digest.String())
-	}
-	if ref.Repository != "" {
-		span.Annotate("repository", ref.Repository)
-	}
-}
-
-// unless is err, or nil when err is the expected outcome target, which is
-// handled and is no failure of the step.
-func unless(err, target error) error {
-	if errors.Is(err, target) {
-		return nil
-	}
-	return err
+	a.log.WarnContext(ctx, "lease lost before the failure was recorded", slog.String("failure", f.Error()))
+	return OutcomeInProgress, nil
 }

@@ -11,16 +11,13 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/securityhubstore"
 )
 
-// reportReader reads the full report a scan event points at.
-type reportReader interface {
-	// GetReport returns the report at loc; a missing object is an error
-	// wrapping domain.ErrNotFound, a bad location one wrapping
-	// domain.ErrInvalid.
-	GetReport(ctx context.Context, loc domain.ReportLocation) (*domain.Report, error)
-}
+// reportReader is domain.ReportReader under the name this package's tests
+// use for it.
+type reportReader = domain.ReportReader
 
 // findingStore keeps the product's findings in Security Hub. Errors wrapping
 // domain.ErrInvalid or securityhubstore.ErrNotEnabled are not cured by a
@@ -44,7 +41,7 @@ type findingStore interface {
 // already holds for the repository, so redeliveries and replays converge on
 // the same findings.
 type Handler struct {
-	reports reportReader
+	reports domain.ReportReader
 	hub     findingStore
 	product securityhubstore.Product
 	logger  *slog.Logger
@@ -52,7 +49,7 @@ type Handler struct {
 
 // NewHandler rejects missing dependencies at start-up. product is the
 // account's default product, which findings are imported under.
-func NewHandler(reports reportReader, hub findingStore, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
+func NewHandler(reports domain.ReportReader, hub findingStore, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
 	if reports == nil || hub == nil || logger == nil {
 		return nil, errors.New("securityhub handler: reports, hub and logger are required")
 	}
@@ -71,11 +68,11 @@ func NewHandler(reports reportReader, hub findingStore, product securityhubstore
 // another digest, an image in another account or region, Security Hub not
 // enabled) are consume.Permanent; the rest are retried.
 func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
-	log := h.logger.With(slog.String("event_id", ev.EventID), slog.String("image_digest", ev.Digest.String()), slog.String("scan_id", ev.ScanID))
+	log := h.logger.With(slog.String(attr.EventID, ev.EventID), slog.String(attr.ImageDigest, ev.Digest.String()), slog.String(attr.ScanID, ev.ScanID))
 	switch ev.EventType {
 	case domain.EventScanCompleted, domain.EventImageReferenced:
 	case domain.EventScanFailed:
-		log.InfoContext(ctx, "scan failed; no findings to import", slog.String("event_type", string(ev.EventType)))
+		log.InfoContext(ctx, "scan failed; no findings to import", slog.String(attr.EventType, string(ev.EventType)))
 		return nil
 	default:
 		return consume.Permanent(fmt.Errorf("security hub %s: %w event type %q", ev.Digest, domain.ErrInvalid, ev.EventType))
@@ -94,7 +91,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	}
 
 	for _, repo := range ev.Repositories() {
-		if err := h.sync(ctx, log.With(slog.String("repository", repo.Name)), ev, repo, rep, observedAt.UTC()); err != nil {
+		if err := h.sync(ctx, log.With(slog.String(attr.Repository, repo.Name)), ev, repo, rep, observedAt.UTC()); err != nil {
 			// Repositories already done are rewritten identically on retry.
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/ecrstore"
 )
 
@@ -56,14 +57,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	case domain.EventScanCompleted, domain.EventImageReferenced:
 	case domain.EventScanFailed:
 		h.logger.InfoContext(ctx, "scan failed; nothing to tag",
-			slog.String("event_id", ev.EventID),
-			slog.String("image_digest", ev.Digest.String()),
-			slog.String("scan_id", ev.ScanID))
+			slog.String(attr.EventID, ev.EventID),
+			slog.String(attr.ImageDigest, ev.Digest.String()),
+			slog.String(attr.ScanID, ev.ScanID))
 		return nil
 	default:
 		h.logger.WarnContext(ctx, "event type not handled",
-			slog.String("event_id", ev.EventID),
-			slog.String("event_type", string(ev.EventType)))
+			slog.String(attr.EventID, ev.EventID),
+			slog.String(attr.EventType, string(ev.EventType)))
 		return nil
 	}
 	s, err := scanSummary(ev)
@@ -89,7 +90,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 // even two scans finishing in the same instant settle on one.
 func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary) error {
 	ref := ecrstore.RepositoryRef{Account: repo.Account, Region: repo.Region, Name: repo.Name}
-	log := h.logger.With(slog.String("repository", repo.Name), slog.String("image_digest", s.Digest.String()), slog.String("scan_id", s.ScanID))
+	log := h.logger.With(slog.String(attr.Repository, repo.Name), slog.String(attr.ImageDigest, s.Digest.String()), slog.String(attr.ScanID, s.ScanID))
 	rec, ok, err := h.tagger.LastScan(ctx, ref)
 	if err != nil {
 		return err
@@ -123,9 +124,9 @@ func (h *Handler) attach(ctx context.Context, repo events.Repository, s ecrstore
 		return err
 	}
 	h.logger.InfoContext(ctx, "scan summary attached",
-		slog.String("repository", repo.Name),
-		slog.String("image_digest", s.Digest.String()),
-		slog.String("scan_id", s.ScanID),
+		slog.String(attr.Repository, repo.Name),
+		slog.String(attr.ImageDigest, s.Digest.String()),
+		slog.String(attr.ScanID, s.ScanID),
 		slog.String("referrer_digest", digest))
 	return nil
 }

@@ -8,27 +8,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
-	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/ecrstore"
+	"ecrscanner/infra/startup"
 )
 
-func main() { consume.RunDownstream("tag", build) }
+func main() { startup.Events("tag", build) }
 
 // build wires the handler. REGISTRY_ENDPOINT (tests and local runs only)
 // sends the summary artifacts to another registry, anonymously.
-func build(_ context.Context, d consume.Deps) (consume.EventHandler, error) {
+func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	client := ecr.NewFromConfig(d.AWS)
 	tagger, err := ecrstore.NewTagger(client)
-	if err != nil {
-		return nil, err
-	}
+	d.Env.Check(err)
 	referrers, err := ecrstore.NewReferrers(client, ecrstore.ReferrersConfig{Endpoint: d.Env.String("REGISTRY_ENDPOINT", "")})
-	if err != nil {
-		return nil, err
-	}
-	h, err := NewHandler(tagger, referrers, d.Logger)
-	if err != nil {
-		return nil, err
-	}
-	return h.Handle, nil
+	d.Env.Check(err)
+	return NewHandler(tagger, referrers, d.Logger)
 }

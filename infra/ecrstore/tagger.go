@@ -91,21 +91,14 @@ func (s ScanSummary) Labels() map[string]string {
 
 // taggerSanitize maps v into ECR's tag value rule: every character outside
 // [A-Za-z0-9 _.:/=+\-@] becomes '_' (one per character, not per byte), and
-// the result is cut to 256 characters.
+// the result, ASCII by then, is cut to 256 characters.
 func taggerSanitize(v string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range v {
-		if n == maxTagValue {
-			break
-		}
+	return domain.Truncate(strings.Map(func(r rune) rune {
 		if !taggerAllowed(r) {
-			r = '_'
+			return '_'
 		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
+		return r
+	}, v), maxTagValue, "")
 }
 
 func taggerAllowed(r rune) bool {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/procgroup"
 )
 
@@ -210,7 +211,7 @@ func parseScanTypes(s string) (string, bool, error) {
 // infrastructure problem worth retrying.
 func (r *Runner) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report, error) {
 	started := time.Now()
-	log := r.logger.With("image_digest", t.Ref.Digest.String(), "repository", t.Ref.Repository)
+	log := r.logger.With(slog.String(attr.ImageDigest, t.Ref.Digest.String()), slog.String(attr.Repository, t.Ref.Repository))
 	if _, err := domain.ParseDigest(t.Ref.Digest.String()); err != nil {
 		return nil, fail(domain.FailureInvalidParameter, 0, "target: %v", err).with(err)
 	}
@@ -239,7 +240,7 @@ func (r *Runner) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report,
 	}
 	defer func() {
 		if err := os.RemoveAll(ws.root); err != nil {
-			log.WarnContext(ctx, "qscanner scratch dir not removed", "error", err)
+			log.WarnContext(ctx, "qscanner scratch dir not removed", attr.Err(err))
 		}
 	}()
 
@@ -255,24 +256,24 @@ func (r *Runner) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report,
 	stderr, stdout := newTail(16<<10), newTail(4<<10)
 	cmd.Stderr, cmd.Stdout = stderr, stdout
 
-	log.InfoContext(ctx, "qscanner started", "platform", t.Platform, "scan_types", r.cfg.ScanTypes, "mode", r.cfg.Mode)
-	log.DebugContext(ctx, "qscanner argv", "args", args)
+	log.InfoContext(ctx, "qscanner started", slog.String(attr.Platform, t.Platform), slog.String("scan_types", r.cfg.ScanTypes), slog.String("mode", r.cfg.Mode))
+	log.DebugContext(ctx, "qscanner argv", slog.Any("args", args))
 	runErr := cmd.Run()
 
 	rep, err := r.outcome(runCtx, runErr, ws.output, stderr, stdout, token)
 	if rep != nil {
 		r.finish(ctx, log, rep, t)
 	}
-	attrs := []any{"duration_ms", time.Since(started).Milliseconds(), "exit_code", exitCode(cmd)}
+	attrs := []any{slog.Int64(attr.DurationMS, time.Since(started).Milliseconds()), slog.Int("exit_code", exitCode(cmd))}
 	if rep != nil {
-		attrs = append(attrs, "vulnerabilities", len(rep.Vulnerabilities), "secrets", len(rep.Secrets), "partial", rep.Partial)
+		attrs = append(attrs, slog.Int("vulnerabilities", len(rep.Vulnerabilities)), slog.Int("secrets", len(rep.Secrets)), slog.Bool("partial", rep.Partial))
 	}
 	var f *domain.Failure
 	if errors.As(err, &f) {
-		attrs = append(attrs, "failure_class", string(f.Class), "failure_reason", f.Reason)
+		attrs = append(attrs, slog.String(attr.FailureClass, string(f.Class)), slog.String("failure_reason", f.Reason))
 		log.WarnContext(ctx, "qscanner failed", attrs...)
 	} else if err != nil {
-		attrs = append(attrs, "error", err)
+		attrs = append(attrs, attr.Err(err))
 		log.ErrorContext(ctx, "qscanner failed", attrs...)
 	} else {
 		log.InfoContext(ctx, "qscanner finished", attrs...)
@@ -386,7 +387,7 @@ func (r *Runner) outcome(runCtx context.Context, runErr error, outDir string, st
 // finish sets what the runner knows better than QScanner's output.
 func (r *Runner) finish(ctx context.Context, log *slog.Logger, rep *domain.Report, t domain.ScanTarget) {
 	if rep.Digest != "" && rep.Digest != t.Ref.Digest && t.Platform == "" {
-		log.WarnContext(ctx, "qscanner reported another digest", "reported_digest", rep.Digest.String())
+		log.WarnContext(ctx, "qscanner reported another digest", slog.String("reported_digest", rep.Digest.String()))
 	}
 	rep.Digest = t.Ref.Digest
 	if rep.Platform == "" {

@@ -4,11 +4,12 @@ package queue
 import (
 	"context"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"ecrscanner/domain"
 )
 
 // Sender is the part of the SQS client DeadLetters uses.
@@ -37,12 +38,7 @@ const maxReason = 2048
 // Park sends the message body to the dead-letter queue with attributes
 // failure_reason and original_message_id.
 func (d *DeadLetters) Park(ctx context.Context, id, body, reason string) error {
-	if len(reason) > maxReason {
-		reason = reason[:maxReason]
-		for !utf8.ValidString(reason) {
-			reason = reason[:len(reason)-1]
-		}
-	}
+	reason = domain.Truncate(reason, maxReason, "")
 	_, err := d.client.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:    aws.String(d.url),
 		MessageBody: aws.String(body),

@@ -202,100 +202,124 @@ var (
 // whole finding within MaxFindingBytes. Problems are reported together,
 // wrapping domain.ErrInvalid.
 func Validate(f Finding) error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	text := func(name, s string, max int, required bool) {
-		switch {
-		case s == "" && required:
-			bad("%s is empty", name)
-		case len(s) > max:
-			bad("%s is %d bytes, over %d", name, len(s), max)
-		case !utf8.ValidString(s):
-			bad("%s is not valid UTF-8", name)
-		}
+	var p problems
+	p.checkIdentity(f)
+	p.checkTimes(f)
+	p.checkContent(f)
+	p.checkResources(f)
+	p.checkState(f)
+	if len(p) == 0 {
+		p.checkSize(f)
 	}
-	if f.SchemaVersion != SchemaVersion {
-		bad("SchemaVersion %q, want %q", f.SchemaVersion, SchemaVersion)
-	}
-	text("Id", f.ID, MaxIDLen, true)
-	text("ProductArn", f.ProductARN, MaxIDLen, true)
-	text("GeneratorId", f.GeneratorID, MaxIDLen, true)
-	if !accountRE.MatchString(f.AwsAccountID) {
-		bad("AwsAccountId %q is not 12 digits", f.AwsAccountID)
-	}
-	if len(f.Types) == 0 || len(f.Types) > MaxTypes {
-		bad("%d Types, want 1 to %d", len(f.Types), MaxTypes)
-	}
-	for _, t := range f.Types {
-		text("a type", t, 128, true)
-	}
-	if f.CreatedAt.IsZero() || f.UpdatedAt.IsZero() {
-		bad("CreatedAt and UpdatedAt are required")
-	}
-	if f.UpdatedAt.Before(f.CreatedAt) {
-		bad("UpdatedAt %s is before CreatedAt %s", f.UpdatedAt.Format(time.RFC3339), f.CreatedAt.Format(time.RFC3339))
-	}
-	if !severityRE.MatchString(f.Severity.Label) {
-		bad("Severity.Label %q is not one of INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL", f.Severity.Label)
-	}
-	text("Title", f.Title, MaxTitleLen, true)
-	text("Description", f.Description, MaxDescriptionLen, true)
-	if f.Remediation != nil {
-		text("Remediation.Recommendation.Text", f.Remediation.Recommendation.Text, MaxRemediationLen, true)
-	}
-	if len(f.ProductFields) > MaxProductFields {
-		bad("%d ProductFields, over %d", len(f.ProductFields), MaxProductFields)
-	}
-	for k, v := range f.ProductFields {
-		text("a ProductFields key", k, MaxFieldKeyLen, true)
-		text("ProductFields["+k+"]", v, MaxFieldValueLen, true)
-	}
-	if len(f.Resources) == 0 || len(f.Resources) > MaxResources {
-		bad("%d Resources, want 1 to %d", len(f.Resources), MaxResources)
-	}
-	for _, r := range f.Resources {
-		if r.Type == "" || r.ID == "" {
-			bad("a resource without Type or Id")
-		}
-	}
-	for _, v := range f.Vulnerabilities {
-		if v.ID == "" {
-			bad("a vulnerability without Id")
-		}
-		if v.FixAvailable != "" && !fixRE.MatchString(v.FixAvailable) {
-			bad("FixAvailable %q is not YES, NO or PARTIAL", v.FixAvailable)
-		}
-		if v.Vendor != nil && v.Vendor.Name == "" {
-			bad("a vulnerability vendor without Name")
-		}
-	}
-	if !workflowRE.MatchString(f.Workflow.Status) {
-		bad("Workflow.Status %q is not one of NEW, NOTIFIED, RESOLVED, SUPPRESSED", f.Workflow.Status)
-	}
-	if !recordStateRE.MatchString(f.RecordState) {
-		bad("RecordState %q is not ACTIVE or ARCHIVED", f.RecordState)
-	}
-	if len(errs) == 0 {
-		if b, err := json.Marshal(f); err != nil {
-			bad("encode: %v", err)
-		} else if len(b) > MaxFindingBytes {
-			bad("finding is %d bytes, over Security Hub's %d", len(b), MaxFindingBytes)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w finding %q: %w", domain.ErrInvalid, clip(f.ID, 120), errors.Join(errs...))
+	if len(p) > 0 {
+		return fmt.Errorf("%w finding %q: %w", domain.ErrInvalid, domain.Truncate(f.ID, 120, domain.Ellipsis), errors.Join(p...))
 	}
 	return nil
 }
 
-// clip bounds text echoed into error messages without splitting a UTF-8
-// sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+// problems collects what Validate finds wrong with a finding, in the order
+// of its fields.
+type problems []error
+
+func (p *problems) bad(format string, a ...any) { *p = append(*p, fmt.Errorf(format, a...)) }
+
+// text checks a text field: present if required, at most max bytes, UTF-8.
+func (p *problems) text(name, s string, max int, required bool) {
+	switch {
+	case s == "" && required:
+		p.bad("%s is empty", name)
+	case len(s) > max:
+		p.bad("%s is %d bytes, over %d", name, len(s), max)
+	case !utf8.ValidString(s):
+		p.bad("%s is not valid UTF-8", name)
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+}
+
+// checkIdentity checks what names the finding: schema, IDs, account, types.
+func (p *problems) checkIdentity(f Finding) {
+	if f.SchemaVersion != SchemaVersion {
+		p.bad("SchemaVersion %q, want %q", f.SchemaVersion, SchemaVersion)
 	}
-	return s[:n] + "…"
+	p.text("Id", f.ID, MaxIDLen, true)
+	p.text("ProductArn", f.ProductARN, MaxIDLen, true)
+	p.text("GeneratorId", f.GeneratorID, MaxIDLen, true)
+	if !accountRE.MatchString(f.AwsAccountID) {
+		p.bad("AwsAccountId %q is not 12 digits", f.AwsAccountID)
+	}
+	if len(f.Types) == 0 || len(f.Types) > MaxTypes {
+		p.bad("%d Types, want 1 to %d", len(f.Types), MaxTypes)
+	}
+	for _, t := range f.Types {
+		p.text("a type", t, 128, true)
+	}
+}
+
+func (p *problems) checkTimes(f Finding) {
+	if f.CreatedAt.IsZero() || f.UpdatedAt.IsZero() {
+		p.bad("CreatedAt and UpdatedAt are required")
+	}
+	if f.UpdatedAt.Before(f.CreatedAt) {
+		p.bad("UpdatedAt %s is before CreatedAt %s", f.UpdatedAt.Format(time.RFC3339), f.CreatedAt.Format(time.RFC3339))
+	}
+}
+
+// checkContent checks what the finding says: severity, text, product fields.
+func (p *problems) checkContent(f Finding) {
+	if !severityRE.MatchString(f.Severity.Label) {
+		p.bad("Severity.Label %q is not one of INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL", f.Severity.Label)
+	}
+	p.text("Title", f.Title, MaxTitleLen, true)
+	p.text("Description", f.Description, MaxDescriptionLen, true)
+	if f.Remediation != nil {
+		p.text("Remediation.Recommendation.Text", f.Remediation.Recommendation.Text, MaxRemediationLen, true)
+	}
+	if len(f.ProductFields) > MaxProductFields {
+		p.bad("%d ProductFields, over %d", len(f.ProductFields), MaxProductFields)
+	}
+	for k, v := range f.ProductFields {
+		p.text("a ProductFields key", k, MaxFieldKeyLen, true)
+		p.text("ProductFields["+k+"]", v, MaxFieldValueLen, true)
+	}
+}
+
+// checkResources checks what the finding is about: resources and
+// vulnerabilities.
+func (p *problems) checkResources(f Finding) {
+	if len(f.Resources) == 0 || len(f.Resources) > MaxResources {
+		p.bad("%d Resources, want 1 to %d", len(f.Resources), MaxResources)
+	}
+	for _, r := range f.Resources {
+		if r.Type == "" || r.ID == "" {
+			p.bad("a resource without Type or Id")
+		}
+	}
+	for _, v := range f.Vulnerabilities {
+		if v.ID == "" {
+			p.bad("a vulnerability without Id")
+		}
+		if v.FixAvailable != "" && !fixRE.MatchString(v.FixAvailable) {
+			p.bad("FixAvailable %q is not YES, NO or PARTIAL", v.FixAvailable)
+		}
+		if v.Vendor != nil && v.Vendor.Name == "" {
+			p.bad("a vulnerability vendor without Name")
+		}
+	}
+}
+
+func (p *problems) checkState(f Finding) {
+	if !workflowRE.MatchString(f.Workflow.Status) {
+		p.bad("Workflow.Status %q is not one of NEW, NOTIFIED, RESOLVED, SUPPRESSED", f.Workflow.Status)
+	}
+	if !recordStateRE.MatchString(f.RecordState) {
+		p.bad("RecordState %q is not ACTIVE or ARCHIVED", f.RecordState)
+	}
+}
+
+// checkSize checks the encoded finding against Security Hub's bound.
+func (p *problems) checkSize(f Finding) {
+	if b, err := json.Marshal(f); err != nil {
+		p.bad("encode: %v", err)
+	} else if len(b) > MaxFindingBytes {
+		p.bad("finding is %d bytes, over Security Hub's %d", len(b), MaxFindingBytes)
+	}
 }

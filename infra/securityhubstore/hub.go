@@ -44,7 +44,7 @@ var productARNRE = regexp.MustCompile(`^arn:(aws[a-z-]*):securityhub:([a-z]{2,4}
 func ParseProductARN(s string) (Product, error) {
 	m := productARNRE.FindStringSubmatch(s)
 	if m == nil || m[3] != m[4] {
-		return Product{}, fmt.Errorf("%w product ARN %q: want arn:<partition>:securityhub:<region>:<account>:product/<account>/default", domain.ErrInvalid, clip(s, 160))
+		return Product{}, fmt.Errorf("%w product ARN %q: want arn:<partition>:securityhub:<region>:<account>:product/<account>/default", domain.ErrInvalid, domain.Truncate(s, 160, domain.Ellipsis))
 	}
 	return Product{ARN: s, Partition: m[1], Region: m[2], Account: m[3]}, nil
 }
@@ -95,7 +95,7 @@ func (e *ImportError) Error() string {
 			fmt.Fprintf(&b, " and %d more", len(e.Failed)-i)
 			break
 		}
-		fmt.Fprintf(&b, " %s (%s: %s)", clip(f.ID, 160), f.Code, clip(f.Message, 200))
+		fmt.Fprintf(&b, " %s (%s: %s)", domain.Truncate(f.ID, 160, domain.Ellipsis), f.Code, domain.Truncate(f.Message, 200, domain.Ellipsis))
 	}
 	return b.String()
 }
@@ -136,10 +136,10 @@ func (h *Hub) Import(ctx context.Context, findings []Finding) error {
 			continue
 		}
 		if f.ProductARN != h.product.ARN || f.AwsAccountID != h.product.Account {
-			errs = append(errs, fmt.Errorf("%w finding %q: product %s account %s, want %s account %s", domain.ErrInvalid, clip(f.ID, 120), f.ProductARN, f.AwsAccountID, h.product.ARN, h.product.Account))
+			errs = append(errs, fmt.Errorf("%w finding %q: product %s account %s, want %s account %s", domain.ErrInvalid, domain.Truncate(f.ID, 120, domain.Ellipsis), f.ProductARN, f.AwsAccountID, h.product.ARN, h.product.Account))
 		}
 		if seen[f.ID] {
-			errs = append(errs, fmt.Errorf("%w: finding %q appears twice", domain.ErrInvalid, clip(f.ID, 120)))
+			errs = append(errs, fmt.Errorf("%w: finding %q appears twice", domain.ErrInvalid, domain.Truncate(f.ID, 120, domain.Ellipsis)))
 		}
 		seen[f.ID] = true
 		b, _ := json.Marshal(f) // Validate encoded it already
@@ -201,7 +201,7 @@ func (h *Hub) Findings(ctx context.Context, idPrefix string) ([]Finding, error) 
 	for {
 		page, err := h.client.GetFindings(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("get findings %s*: %w", clip(idPrefix, 160), classify(err))
+			return nil, fmt.Errorf("get findings %s*: %w", domain.Truncate(idPrefix, 160, domain.Ellipsis), classify(err))
 		}
 		for _, f := range page.Findings {
 			if aws.ToString(f.ProductArn) != h.product.ARN || !strings.HasPrefix(aws.ToString(f.Id), idPrefix) {
@@ -246,7 +246,7 @@ func (h *Hub) SetWorkflow(ctx context.Context, ids []string, status string) erro
 			if u.FindingIdentifier != nil {
 				id = aws.ToString(u.FindingIdentifier.Id)
 			}
-			unprocessed = append(unprocessed, fmt.Sprintf("%s (%s: %s)", clip(id, 160), aws.ToString(u.ErrorCode), clip(aws.ToString(u.ErrorMessage), 200)))
+			unprocessed = append(unprocessed, fmt.Sprintf("%s (%s: %s)", domain.Truncate(id, 160, domain.Ellipsis), aws.ToString(u.ErrorCode), domain.Truncate(aws.ToString(u.ErrorMessage), 200, domain.Ellipsis)))
 		}
 	}
 	if len(unprocessed) > 0 {

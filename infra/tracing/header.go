@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"ecrscanner/domain"
 )
 
 // Header is an X-Ray trace header (X-Amzn-Trace-Id,
@@ -48,12 +50,12 @@ func ParseHeader(s string) (Header, error) {
 		switch k {
 		case "Root":
 			if !traceIDRE.MatchString(v) {
-				return Header{}, fmt.Errorf("%w: root %q is not 1-<8 hex>-<24 hex>", ErrInvalidHeader, clip(v))
+				return Header{}, fmt.Errorf("%w: root %q is not 1-<8 hex>-<24 hex>", ErrInvalidHeader, domain.Truncate(v, 80, domain.Ellipsis))
 			}
 			h.TraceID, root = v, true
 		case "Parent":
 			if !segmentIDRE.MatchString(v) {
-				return Header{}, fmt.Errorf("%w: parent %q is not 16 hex digits", ErrInvalidHeader, clip(v))
+				return Header{}, fmt.Errorf("%w: parent %q is not 16 hex digits", ErrInvalidHeader, domain.Truncate(v, 80, domain.Ellipsis))
 			}
 			h.ParentID = v
 		case "Sampled":
@@ -61,7 +63,7 @@ func ParseHeader(s string) (Header, error) {
 		}
 	}
 	if !root {
-		return Header{}, fmt.Errorf("%w: %q has no Root", ErrInvalidHeader, clip(s))
+		return Header{}, fmt.Errorf("%w: %q has no Root", ErrInvalidHeader, domain.Truncate(s, 80, domain.Ellipsis))
 	}
 	return h, nil
 }
@@ -98,11 +100,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return hex.EncodeToString(b)
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }

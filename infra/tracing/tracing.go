@@ -30,6 +30,8 @@ import (
 	"github.com/aws/aws-xray-sdk-go/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/xray"
 	"github.com/aws/aws-xray-sdk-go/xraylog"
+
+	"ecrscanner/infra/attr"
 )
 
 // Setup prepares the process for tracing; call it first thing in main,
@@ -50,7 +52,7 @@ func Setup(logger *slog.Logger) {
 	sdkLog.logger.Store(logger)
 	setLoggerOnce.Do(func() { xray.SetLogger(sdkLog) })
 	if err := xray.Configure(xray.Config{ContextMissingStrategy: quietContextMissing{}}); err != nil {
-		logger.Warn("tracing: X-Ray daemon address not usable; segments go to the default", slog.String("error", err.Error()))
+		logger.Warn("tracing: X-Ray daemon address not usable; segments go to the default", attr.Err(err))
 	}
 }
 

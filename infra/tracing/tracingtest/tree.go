@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"ecrscanner/domain"
 )
 
 // Tree renders documents as one tree per trace, the way the X-Ray console's
@@ -143,17 +145,18 @@ func describe(n *node, origin float64) string {
 		sort.Strings(keys)
 		var kv []string
 		for _, k := range keys {
-			kv = append(kv, k+"="+clip(d.Annotation(k)))
+			kv = append(kv, k+"="+short(d.Annotation(k)))
 		}
 		parts = append(parts, "{"+strings.Join(kv, " ")+"}")
 	}
 	return strings.Join(parts, "  ")
 }
 
-// clip keeps long values (digests) readable in a tree line.
-func clip(s string) string {
+// short keeps long values (digests) readable in a tree line: one over 32
+// bytes keeps its first 19 and the mark.
+func short(s string) string {
 	if len(s) > 32 {
-		return s[:19] + "…"
+		return domain.Truncate(s, 19+len(domain.Ellipsis), domain.Ellipsis)
 	}
 	return s
 }
