@@ -263,10 +263,8 @@ func errLine(err error) string {
 	return s
 }
 
+// clipText keeps an echoed value or reason within 200 bytes, whole
+// characters only.
 func clipText(s string) string {
-	const max = 200
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
+	return domain.Truncate(s, 200, domain.Ellipsis)
 }

@@ -42,6 +42,29 @@ func TestFunctionsDoNotLinkOperatorTooling(t *testing.T) {
 	}
 }
 
+// TestMiddlewareImportsNoAdapter keeps handlers/consume what watermill's
+// middleware package is: middleware only. Start-up wiring and adapters belong
+// in infra/startup and the functions' main.go; consume may use the model, the
+// wire formats, the log keys and tracing.
+func TestMiddlewareImportsNoAdapter(t *testing.T) {
+	allowed := map[string]bool{
+		"ecrscanner/domain":        true,
+		"ecrscanner/events":        true,
+		"ecrscanner/infra/attr":    true,
+		"ecrscanner/infra/tracing": true,
+	}
+	cmd := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "./consume")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list ./consume: %v", err)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		if strings.HasPrefix(imp, "ecrscanner/") && !allowed[imp] {
+			t.Errorf("handlers/consume imports %s; middleware imports no adapter or start-up code", imp)
+		}
+	}
+}
+
 func TestForbiddenRule(t *testing.T) {
 	tests := []struct {
 		pkg  string

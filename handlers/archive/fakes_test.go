@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"ecrscanner/domain"
 	"ecrscanner/infra/ops/testkit"
 )
 
@@ -32,7 +33,7 @@ func (f *fakeArchive) Put(_ context.Context, key string, body []byte) error {
 	return nil
 }
 
-func newTestHandler(t *testing.T, reports reportReader, archive archiver) (*Handler, *bytes.Buffer) {
+func newTestHandler(t *testing.T, reports domain.ReportReader, archive archiver) (*Handler, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
 	h, err := NewHandler(reports, archive, slog.New(slog.NewJSONHandler(&logs, nil)))

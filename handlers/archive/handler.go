@@ -13,10 +13,6 @@ import (
 	"ecrscanner/infra/s3store"
 )
 
-// reportReader is domain.ReportReader under the name this package's tests
-// use for it.
-type reportReader = domain.ReportReader
-
 // archiver stores archive documents.
 type archiver interface {
 	// Put stores body under key, replacing any object there. Idempotent for

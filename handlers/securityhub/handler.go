@@ -15,10 +15,6 @@ import (
 	"ecrscanner/infra/securityhubstore"
 )
 
-// reportReader is domain.ReportReader under the name this package's tests
-// use for it.
-type reportReader = domain.ReportReader
-
 // findingStore keeps the product's findings in Security Hub. Errors wrapping
 // domain.ErrInvalid or securityhubstore.ErrNotEnabled are not cured by a
 // retry; others may be.

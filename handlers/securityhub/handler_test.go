@@ -23,7 +23,7 @@ func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 	product := testProductOf(t)
 	tests := []struct {
 		name    string
-		reports reportReader
+		reports domain.ReportReader
 		hub     findingStore
 		product securityhubstore.Product
 	}{
