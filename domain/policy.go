@@ -10,7 +10,8 @@ type AlertPolicy struct {
 	FixableOnly bool
 }
 
-// DefaultAlertPolicy is the seed's behaviour: critical, high or a secret.
+// DefaultAlertPolicy is the original Python scanner's behaviour: critical, high
+// or a secret.
 var DefaultAlertPolicy = AlertPolicy{MinSeverity: SeverityHigh, OnSecrets: true}
 
 // Verdict is the policy's reading of one summary.

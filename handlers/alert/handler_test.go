@@ -49,7 +49,7 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{
-			name: "defaults are the seed's policy",
+			name: "defaults are the original scanner's policy",
 			env:  base,
 			want: Config{Enabled: true, ResultsBucket: testkit.Bucket, Policy: domain.AlertPolicy{MinSeverity: domain.SeverityHigh, OnSecrets: true}, Lease: DefaultLease, Retention: DefaultRetention},
 		},

@@ -411,7 +411,7 @@ func exitCode(cmd *exec.Cmd) int {
 }
 
 // workspace is one scan's scratch directory. QScanner needs HOME and TMPDIR,
-// and the seed re-read stale files from earlier warm invocations, so every
+// and the original Python scanner re-read stale files from earlier warm invocations, so every
 // scan starts empty and the whole tree is removed afterwards.
 type workspace struct {
 	root, home, tmp, config, output, cache string
