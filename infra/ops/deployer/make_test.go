@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/ops/modroot"
+	"ecrscanner/infra/ops/mototest"
 )
 
 // TestMakeTargetsOnMoto runs the Makefile's deploy, status, verify, update
