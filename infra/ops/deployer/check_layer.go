@@ -82,6 +82,7 @@ func (d *Deployer) checkLayer(ctx context.Context, r *Report, s *stack.Deployed,
 	r.add(CheckLayer, Pass, "%s version %d attached to %s (%s)", name, version, user.spec.HandlerDir, humanBytes(size))
 }
 
+// splitLayerARN reads the name and version of a layer version ARN.
 func splitLayerARN(arn string) (string, int64, error) {
 	// arn:aws:lambda:<region>:<account>:layer:<name>:<version>
 	parts := strings.Split(arn, ":")

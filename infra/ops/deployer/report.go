@@ -55,6 +55,8 @@ func (r Report) Render(w io.Writer) error {
 	return err
 }
 
+// firstFew joins the first n items and says how many more there are, so a
+// report line stays readable.
 func firstFew(items []string, n int) string {
 	if len(items) <= n {
 		return strings.Join(items, "; ")
@@ -62,6 +64,7 @@ func firstFew(items []string, n int) string {
 	return strings.Join(items[:n], "; ") + fmt.Sprintf("; and %d more", len(items)-n)
 }
 
+// firstLine is the first non-blank line of a program's output, shortened.
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
@@ -71,11 +74,15 @@ func firstLine(s string) string {
 	return "(no output)"
 }
 
+// lastLine is the last line of a program's output, shortened: where an
+// error usually is.
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return oneLine(lines[len(lines)-1], 160)
 }
 
+// oneLine collapses whitespace and cuts s to max characters (the cut is
+// marked), for one line of a table.
 func oneLine(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {
@@ -84,6 +91,7 @@ func oneLine(s string, max int) string {
 	return s
 }
 
+// humanBytes renders a size in B, KiB or MiB.
 func humanBytes(n int64) string {
 	switch {
 	case n >= 1<<20:
