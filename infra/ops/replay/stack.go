@@ -74,17 +74,17 @@ type Handler struct {
 
 // BusARN is the image-scans bus's ARN.
 func (s Stack) BusARN() string {
-	return fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", s.Partition, s.Region, s.Account, s.Bus)
+	return stack.ARN(s.Partition, "events", s.Region, s.Account, "event-bus/"+s.Bus)
 }
 
 // RuleARN is the ARN of a handler's rule, a rule on the image-scans bus.
 func (s Stack) RuleARN(h Handler) string {
-	return fmt.Sprintf("arn:%s:events:%s:%s:rule/%s/%s", s.Partition, s.Region, s.Account, s.Bus, h.Rule)
+	return stack.ARN(s.Partition, "events", s.Region, s.Account, "rule/"+s.Bus+"/"+h.Rule)
 }
 
 // ArchiveARN is the ARN of the archive named name.
 func (s Stack) ArchiveARN(name string) string {
-	return fmt.Sprintf("arn:%s:events:%s:%s:archive/%s", s.Partition, s.Region, s.Account, name)
+	return stack.ARN(s.Partition, "events", s.Region, s.Account, "archive/"+name)
 }
 
 // HandlerNames lists the handlers' names in order.

@@ -117,7 +117,12 @@ func (s *Deployed) Created(logicalID string) bool {
 // ARN builds the ARN of a resource of this stack's partition, region and
 // account: ARN("events", "event-bus/x").
 func (s *Deployed) ARN(service, resource string) string {
-	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", s.Partition, service, s.Region, s.Account, resource)
+	return ARN(s.Partition, service, s.Region, s.Account, resource)
+}
+
+// ARN builds an ARN from its parts.
+func ARN(partition, service, region, account, resource string) string {
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", partition, service, region, account, resource)
 }
 
 // setIdentity reads partition, region and account from the stack ID,
