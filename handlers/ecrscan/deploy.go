@@ -16,6 +16,7 @@ import (
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/ops/deployer"
 	"ecrscanner/infra/ops/modroot"
+	"ecrscanner/infra/ops/motocompat"
 )
 
 func init() {
@@ -217,10 +218,15 @@ func withDeployer(name string, stdout, stderr io.Writer, fn func(ctx context.Con
 	if err != nil {
 		return fail(err)
 	}
-	d, err := deployer.New(deployer.NewClients(cfg), deployer.Options{
-		Region: cfg.Region,
-		Out:    stdout,
-		Local:  cfg.BaseEndpoint != nil,
+	// An overridden endpoint is moto (make run, the tests).
+	var emu deployer.Emulator
+	if cfg.BaseEndpoint != nil {
+		emu = motocompat.Emulator{}
+	}
+	d, err := deployer.New(deployer.NewClients(cfg, emu), deployer.Options{
+		Region:   cfg.Region,
+		Out:      stdout,
+		Emulator: emu,
 	})
 	if err != nil {
 		return fail(err)

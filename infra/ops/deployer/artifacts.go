@@ -95,7 +95,7 @@ func (d *Deployer) ensureBucket(ctx context.Context, bucket, account, stackName 
 // emulator is reached over plain HTTP and enforces the policy, so there the
 // policy is left out.
 func (d *Deployer) requireTLS(ctx context.Context, bucket string) error {
-	if d.local {
+	if d.emu != nil {
 		return nil
 	}
 	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*",`+

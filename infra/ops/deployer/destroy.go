@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"gopkg.in/yaml.v3"
+
+	"ecrscanner/infra/ops/stack"
 )
 
 // DestroyInput says which stack to delete.
@@ -29,6 +31,21 @@ var ErrNotConfirmed = errors.New("not confirmed: nothing was deleted")
 // maxCount bounds how many objects are counted for the plan.
 const maxCount = 100000
 
+// destroyPlan is what Destroy will do, decided before anything is deleted.
+type destroyPlan struct {
+	stackName, region string
+	// stack is the stack to delete; nil when it does not exist.
+	stack *stack.Deployed
+	// artifacts is the artifacts bucket; ownArtifacts says deploy created
+	// it for this stack, and so that it is deleted too.
+	artifacts       string
+	ownArtifacts    bool
+	artifactObjects int
+	// empty are the stack's buckets to empty so CloudFormation can delete
+	// them; kept those their DeletionPolicy retains.
+	empty, kept []bucketPlan
+}
+
 type bucketPlan struct {
 	logicalID string
 	name      string
@@ -45,115 +62,160 @@ func (d *Deployer) Destroy(ctx context.Context, in DestroyInput) error {
 	if in.StackName == "" {
 		return errors.New("destroy: no stack name")
 	}
-	artifacts := in.ArtifactsBucket
-	if artifacts == "" {
-		id, err := d.c.Identity.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return fmt.Errorf("find the AWS account: %w", err)
-		}
-		if artifacts, err = DefaultArtifactsBucket(in.StackName, aws.ToString(id.Account), d.reg); err != nil {
-			return err
-		}
-	}
-	s, err := d.inspect(ctx, in.StackName)
-	exists := err == nil
-	if err != nil && !errors.Is(err, ErrStackNotFound) {
-		return err
-	}
-	if exists && strings.HasSuffix(s.Status, "_IN_PROGRESS") && s.Status != "DELETE_IN_PROGRESS" {
-		return fmt.Errorf("stack %s is %s: wait for that to finish (make status), then destroy again", in.StackName, s.Status)
-	}
-	ownArtifacts, err := d.ownedArtifactsBucket(ctx, artifacts, in.StackName)
+	p, err := d.planDestroy(ctx, in)
 	if err != nil {
 		return err
 	}
-	if !exists && !ownArtifacts {
-		d.say("Stack %s does not exist in %s, and there is no artifacts bucket %s made for it: nothing to delete.", in.StackName, d.reg, artifacts)
+	if p.stack == nil && !p.ownArtifacts {
+		d.say("Stack %s does not exist in %s, and there is no artifacts bucket %s made for it: nothing to delete.", in.StackName, d.reg, p.artifacts)
 		return nil
 	}
+	if err := d.planBuckets(ctx, p); err != nil {
+		return err
+	}
+	if err := d.confirm(p, in.Confirm); err != nil {
+		return err
+	}
+	return d.destroy(ctx, p)
+}
 
-	var empty, kept []bucketPlan
-	if exists {
-		policies, err := DeletionPolicies(s.RawTemplate)
+// planDestroy finds the stack and the artifacts bucket. A stack busy with
+// an operation other than its deletion is refused.
+func (d *Deployer) planDestroy(ctx context.Context, in DestroyInput) (*destroyPlan, error) {
+	p := &destroyPlan{stackName: in.StackName, region: d.reg, artifacts: in.ArtifactsBucket}
+	if p.artifacts == "" {
+		id, err := d.c.Identity.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
-			return fmt.Errorf("read deletion policies of stack %s: %w", in.StackName, err)
+			return nil, fmt.Errorf("find the AWS account: %w", err)
 		}
-		for _, r := range s.Resources {
-			if r.Type != "AWS::S3::Bucket" || r.PhysicalID == "" {
+		if p.artifacts, err = DefaultArtifactsBucket(in.StackName, aws.ToString(id.Account), d.reg); err != nil {
+			return nil, err
+		}
+	}
+	s, err := d.inspect(ctx, in.StackName)
+	switch {
+	case errors.Is(err, ErrStackNotFound):
+	case err != nil:
+		return nil, err
+	case strings.HasSuffix(s.Status, "_IN_PROGRESS") && s.Status != "DELETE_IN_PROGRESS":
+		return nil, fmt.Errorf("stack %s is %s: wait for that to finish (make status), then destroy again", in.StackName, s.Status)
+	default:
+		p.stack = s
+	}
+	if p.ownArtifacts, err = d.ownedArtifactsBucket(ctx, p.artifacts, in.StackName); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// planBuckets sorts the stack's buckets into those to empty and those
+// kept, and counts the objects to delete.
+func (d *Deployer) planBuckets(ctx context.Context, p *destroyPlan) error {
+	if err := d.planStackBuckets(ctx, p); err != nil {
+		return err
+	}
+	if !p.ownArtifacts {
+		return nil
+	}
+	var err error
+	p.artifactObjects, err = d.countObjects(ctx, p.artifacts, maxCount)
+	return err
+}
+
+// planStackBuckets sorts the stack's buckets by their DeletionPolicy.
+func (d *Deployer) planStackBuckets(ctx context.Context, p *destroyPlan) error {
+	if p.stack == nil {
+		return nil
+	}
+	policies, err := DeletionPolicies(p.stack.RawTemplate)
+	if err != nil {
+		return fmt.Errorf("read deletion policies of stack %s: %w", p.stackName, err)
+	}
+	for _, r := range p.stack.Resources {
+		if r.Type != "AWS::S3::Bucket" || r.PhysicalID == "" {
+			continue
+		}
+		b := bucketPlan{logicalID: r.LogicalID, name: r.PhysicalID}
+		if policy, ok := policies[r.LogicalID]; ok && policy != "Delete" {
+			p.kept = append(p.kept, b)
+			continue
+		}
+		if b.objects, err = d.countObjects(ctx, b.name, maxCount); err != nil {
+			if notFound(err) {
 				continue
 			}
-			b := bucketPlan{logicalID: r.LogicalID, name: r.PhysicalID}
-			if policy, ok := policies[r.LogicalID]; ok && policy != "Delete" {
-				kept = append(kept, b)
-				continue
-			}
-			if b.objects, err = d.countObjects(ctx, b.name, maxCount); err != nil {
-				if notFound(err) {
-					continue
-				}
-				return err
-			}
-			empty = append(empty, b)
-		}
-	}
-	artifactObjects := 0
-	if ownArtifacts {
-		if artifactObjects, err = d.countObjects(ctx, artifacts, maxCount); err != nil {
 			return err
 		}
+		p.empty = append(p.empty, b)
 	}
+	return nil
+}
 
-	var plan strings.Builder
-	if exists {
-		fmt.Fprintf(&plan, "This deletes stack %s (%d resources) in %s.\n", in.StackName, len(s.Resources), d.reg)
+// String is the plan as the operator is asked to confirm it.
+func (p *destroyPlan) String() string {
+	var b strings.Builder
+	if p.stack != nil {
+		fmt.Fprintf(&b, "This deletes stack %s (%d resources) in %s.\n", p.stackName, len(p.stack.Resources), p.region)
 	} else {
-		fmt.Fprintf(&plan, "Stack %s does not exist in %s.\n", in.StackName, d.reg)
+		fmt.Fprintf(&b, "Stack %s does not exist in %s.\n", p.stackName, p.region)
 	}
-	for _, b := range empty {
-		fmt.Fprintf(&plan, "  empty bucket %s (%s, %s) so CloudFormation can delete it\n", b.name, b.logicalID, countText(b.objects))
+	for _, e := range p.empty {
+		fmt.Fprintf(&b, "  empty bucket %s (%s, %s) so CloudFormation can delete it\n", e.name, e.logicalID, countText(e.objects))
 	}
-	if ownArtifacts {
-		fmt.Fprintf(&plan, "  empty and delete the artifacts bucket %s (%s)\n", artifacts, countText(artifactObjects))
+	if p.ownArtifacts {
+		fmt.Fprintf(&b, "  empty and delete the artifacts bucket %s (%s)\n", p.artifacts, countText(p.artifactObjects))
 	}
-	for _, b := range kept {
-		fmt.Fprintf(&plan, "  keep bucket %s (%s): its DeletionPolicy retains it\n", b.name, b.logicalID)
+	for _, k := range p.kept {
+		fmt.Fprintf(&b, "  keep bucket %s (%s): its DeletionPolicy retains it\n", k.name, k.logicalID)
 	}
-	if in.Confirm != nil {
-		ok, err := in.Confirm(plan.String())
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNotConfirmed
-		}
-	} else {
-		d.say("%s", strings.TrimRight(plan.String(), "\n"))
-	}
+	return b.String()
+}
 
-	for _, b := range empty {
+// confirm shows the plan to the operator's Confirm, or prints it when there
+// is none to ask.
+func (d *Deployer) confirm(p *destroyPlan, confirm func(plan string) (bool, error)) error {
+	if confirm == nil {
+		d.say("%s", strings.TrimRight(p.String(), "\n"))
+		return nil
+	}
+	ok, err := confirm(p.String())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotConfirmed
+	}
+	return nil
+}
+
+// destroy carries the plan out: empty the buckets CloudFormation is to
+// delete, delete the stack, then the artifacts bucket, and name the buckets
+// kept.
+func (d *Deployer) destroy(ctx context.Context, p *destroyPlan) error {
+	for _, b := range p.empty {
 		n, err := d.emptyBucket(ctx, b.name)
 		if err != nil {
 			return err
 		}
 		d.say("==> Emptied bucket %s (%s)", b.name, countText(n))
 	}
-	if exists {
-		d.say("==> Deleting stack %s", in.StackName)
-		if err := d.deleteAndWait(ctx, s.ID, in.StackName); err != nil {
+	if p.stack != nil {
+		d.say("==> Deleting stack %s", p.stackName)
+		if err := d.deleteAndWait(ctx, p.stack.ID, p.stackName); err != nil {
 			return err
 		}
-		d.say("==> Stack %s deleted", in.StackName)
+		d.say("==> Stack %s deleted", p.stackName)
 	}
-	if ownArtifacts {
-		if _, err := d.emptyBucket(ctx, artifacts); err != nil {
+	if p.ownArtifacts {
+		if _, err := d.emptyBucket(ctx, p.artifacts); err != nil {
 			return err
 		}
-		if _, err := d.c.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(artifacts)}); err != nil {
-			return fmt.Errorf("delete artifacts bucket %s: %w", artifacts, err)
+		if _, err := d.c.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(p.artifacts)}); err != nil {
+			return fmt.Errorf("delete artifacts bucket %s: %w", p.artifacts, err)
 		}
-		d.say("==> Deleted artifacts bucket %s", artifacts)
+		d.say("==> Deleted artifacts bucket %s", p.artifacts)
 	}
-	for _, b := range kept {
+	for _, b := range p.kept {
 		d.say("Kept bucket %s (%s, DeletionPolicy retains it). To delete it too: aws s3 rb s3://%s --force (versioned: empty every version first)", b.name, b.logicalID, b.name)
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/ops/modroot"
+	"ecrscanner/infra/ops/motocompat"
 	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/ops/stack"
 )
@@ -82,7 +83,7 @@ func newTestOut(t *testing.T) *testOut {
 func motoDeployer(t *testing.T, out *testOut) (*Deployer, aws.Config) {
 	t.Helper()
 	cfg := mototest.Config(t)
-	d, err := New(NewClients(cfg), Options{Region: cfg.Region, Out: out, PollInterval: 20 * time.Millisecond, Local: true})
+	d, err := New(NewClients(cfg, motocompat.Emulator{}), Options{Region: cfg.Region, Out: out, PollInterval: 20 * time.Millisecond, Emulator: motocompat.Emulator{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +314,8 @@ func TestDeployLifecycleOnMoto(t *testing.T) {
 			defer gw.Close()
 			// As against AWS: nothing is skipped for being local, so the
 			// gateway is asked. (The moto-skipped resources fail there.)
-			remote, err := New(NewClients(cfg), Options{Region: cfg.Region, Out: out})
+			// The clients still read moto's responses.
+			remote, err := New(NewClients(cfg, motocompat.Emulator{}), Options{Region: cfg.Region, Out: out})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -408,7 +410,7 @@ func TestDeployLifecycleOnMoto(t *testing.T) {
 	})
 
 	t.Run("update replaces function code", func(t *testing.T) {
-		lc := lambda.NewFromConfig(cfg, motoLambdaFix)
+		lc := lambda.NewFromConfig(cfg, motocompat.LambdaTypeFix)
 		fn := res.Outputs["ScanFunctionName"]
 		// Put other code in place, as if the function had drifted.
 		var other bytes.Buffer

@@ -149,11 +149,34 @@ func (ps Params) Render(w io.Writer) error {
 // the template's AllowedValues and AllowedPattern, and all problems are
 // reported together. Errors never contain a NoEcho value.
 func ResolveParams(t *stack.Template, lookup func(string) (string, bool), previous map[string]string, fixed map[string]string) (Params, error) {
-	envOf := map[string]string{}
+	r := paramResolver{t: t, lookup: lookup, previous: previous, fixed: fixed, envOf: map[string]string{}}
 	for _, m := range ParameterEnv {
-		envOf[m.Param] = m.Env
+		r.envOf[m.Param] = m.Env
 	}
-	// Display order: the mapping's order, then the rest by name.
+	var errs []error
+	r.tokenSet, r.arnSet = r.setNonBlank(paramAccessToken), r.setNonBlank(paramTokenSecretArn)
+	if r.tokenSet && r.arnSet {
+		errs = append(errs, fmt.Errorf("set %s or %s, not both", r.envOf[paramAccessToken], r.envOf[paramTokenSecretArn]))
+	}
+	keys := paramOrder(t)
+	out := make(Params, 0, len(keys))
+	for _, k := range keys {
+		p, err := r.resolve(k)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("stack parameters: %w", err)
+	}
+	return out, nil
+}
+
+// paramOrder is the display order of the template's parameters: those of
+// ParameterEnv in its order, then the rest by name.
+func paramOrder(t *stack.Template) []string {
 	keys := make([]string, 0, len(t.Parameters))
 	for _, m := range ParameterEnv {
 		if _, ok := t.Parameters[m.Param]; ok {
@@ -167,75 +190,77 @@ func ResolveParams(t *stack.Template, lookup func(string) (string, bool), previo
 		}
 	}
 	sort.Strings(rest)
-	keys = append(keys, rest...)
+	return append(keys, rest...)
+}
 
-	lookupSet := func(env string) (string, bool) {
-		if env == "" {
-			return "", false
-		}
-		return lookup(env)
-	}
-	tokenEnv, tokenSet := lookupSet(envOf[paramAccessToken])
-	arnEnv, arnSet := lookupSet(envOf[paramTokenSecretArn])
-	tokenSet = tokenSet && strings.TrimSpace(tokenEnv) != ""
-	arnSet = arnSet && strings.TrimSpace(arnEnv) != ""
+// paramResolver decides one parameter at a time for ResolveParams.
+type paramResolver struct {
+	t        *stack.Template
+	lookup   func(string) (string, bool)
+	previous map[string]string
+	fixed    map[string]string
+	// envOf maps a parameter to its environment variable.
+	envOf map[string]string
+	// tokenSet and arnSet say which token source the environment sets.
+	tokenSet, arnSet bool
+}
 
-	var errs []error
-	if tokenSet && arnSet {
-		errs = append(errs, fmt.Errorf("set %s or %s, not both", envOf[paramAccessToken], envOf[paramTokenSecretArn]))
+// lookupSet reads an environment variable; "" names none.
+func (r *paramResolver) lookupSet(env string) (string, bool) {
+	if env == "" {
+		return "", false
 	}
-	out := make(Params, 0, len(keys))
-	for _, k := range keys {
-		decl := t.Parameters[k]
-		p := Param{Key: k, Env: envOf[k], NoEcho: decl.NoEcho}
-		if v, ok := fixed[k]; ok {
-			p.Value, p.From = v, FromDeployer
-			if err := checkValue(k, decl, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", k, err))
-			}
-			out = append(out, p)
-			continue
+	return r.lookup(env)
+}
+
+// setNonBlank reports whether the parameter's variable is set to more than
+// blanks.
+func (r *paramResolver) setNonBlank(param string) bool {
+	v, ok := r.lookupSet(r.envOf[param])
+	return ok && strings.TrimSpace(v) != ""
+}
+
+// resolve decides parameter k: fixed, environment, the other token source's
+// clearing, previous value, default, in that order.
+func (r *paramResolver) resolve(k string) (Param, error) {
+	decl := r.t.Parameters[k]
+	p := Param{Key: k, Env: r.envOf[k], NoEcho: decl.NoEcho}
+	if v, ok := r.fixed[k]; ok {
+		p.Value, p.From = v, FromDeployer
+		if err := checkValue(k, decl, v); err != nil {
+			return p, fmt.Errorf("%s: %w", k, err)
 		}
-		if v, ok := lookupSet(p.Env); ok {
-			p.Value, p.From = v, FromEnv
-			if err := checkValue(k, decl, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s (%s): %w", p.Env, k, err))
-			}
-			out = append(out, p)
-			continue
-		}
-		// One token source replaces the other, or the template's rule that
-		// forbids both would refuse the update.
-		if k == paramAccessToken && arnSet {
-			p.Value, p.From, p.Note = "", FromDeployer, "cleared because "+envOf[paramTokenSecretArn]+" is set"
-			out = append(out, p)
-			continue
-		}
-		if k == paramTokenSecretArn && tokenSet {
-			p.Value, p.From, p.Note = "", FromDeployer, "cleared because "+envOf[paramAccessToken]+" is set"
-			out = append(out, p)
-			continue
-		}
-		if v, ok := previous[k]; ok {
-			p.Value, p.From = v, FromPrevious
-			out = append(out, p)
-			continue
-		}
-		if decl.HasDefault {
-			p.Value, p.From = decl.Default, FromDefault
-			out = append(out, p)
-			continue
-		}
-		if p.Env != "" {
-			errs = append(errs, fmt.Errorf("%s has no default: set %s", k, p.Env))
-		} else {
-			errs = append(errs, fmt.Errorf("%s has no default and no environment variable maps to it", k))
-		}
+		return p, nil
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("stack parameters: %w", err)
+	if v, ok := r.lookupSet(p.Env); ok {
+		p.Value, p.From = v, FromEnv
+		if err := checkValue(k, decl, v); err != nil {
+			return p, fmt.Errorf("%s (%s): %w", p.Env, k, err)
+		}
+		return p, nil
 	}
-	return out, nil
+	// One token source replaces the other, or the template's rule that
+	// forbids both would refuse the update.
+	if k == paramAccessToken && r.arnSet {
+		p.Value, p.From, p.Note = "", FromDeployer, "cleared because "+r.envOf[paramTokenSecretArn]+" is set"
+		return p, nil
+	}
+	if k == paramTokenSecretArn && r.tokenSet {
+		p.Value, p.From, p.Note = "", FromDeployer, "cleared because "+r.envOf[paramAccessToken]+" is set"
+		return p, nil
+	}
+	if v, ok := r.previous[k]; ok {
+		p.Value, p.From = v, FromPrevious
+		return p, nil
+	}
+	if decl.HasDefault {
+		p.Value, p.From = decl.Default, FromDefault
+		return p, nil
+	}
+	if p.Env != "" {
+		return p, fmt.Errorf("%s has no default: set %s", k, p.Env)
+	}
+	return p, fmt.Errorf("%s has no default and no environment variable maps to it", k)
 }
 
 // checkValue applies the template's constraints to a value. Its errors do
@@ -263,4 +288,15 @@ func checkValue(key string, p stack.Parameter, v string) error {
 		}
 	}
 	return nil
+}
+
+// paramsOf turns deployed parameter values into Params for the helpers that
+// read a stack's parameters (FunctionTargets, LayerArch), sorted by key.
+func paramsOf(m map[string]string) Params {
+	ps := make(Params, 0, len(m))
+	for k, v := range m {
+		ps = append(ps, Param{Key: k, Value: v, From: FromPrevious})
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Key < ps[j].Key })
+	return ps
 }

@@ -7,15 +7,17 @@ import (
 	"sort"
 	"text/tabwriter"
 	"time"
+
+	"ecrscanner/infra/ops/stack"
 )
 
 // Status describes the stack: status, resources and outputs.
-func (d *Deployer) Status(ctx context.Context, stackName string) (*Deployed, error) {
+func (d *Deployer) Status(ctx context.Context, stackName string) (*stack.Deployed, error) {
 	return d.inspect(ctx, stackName)
 }
 
 // RenderStatus writes a stack's status, resources and outputs for a person.
-func RenderStatus(w io.Writer, s *Deployed) error {
+func RenderStatus(w io.Writer, s *stack.Deployed) error {
 	fmt.Fprintf(w, "Stack   %s\nStatus  %s\n", s.Name, s.Status)
 	if s.Reason != "" {
 		fmt.Fprintf(w, "Reason  %s\n", s.Reason)

@@ -164,35 +164,6 @@ func TestTokenResult(t *testing.T) {
 	}
 }
 
-func TestEvalConditionOnTheTemplate(t *testing.T) {
-	tmpl, err := stack.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name      string
-		params    map[string]string
-		condition string
-		ok, known bool
-	}{
-		{"token secret created by default", map[string]string{"QualysTokenSecretArn": ""}, "CreateTokenSecret", true, true},
-		{"existing secret given", map[string]string{"QualysTokenSecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"}, "CreateTokenSecret", false, true},
-		{"ECR event trigger", map[string]string{"ScanTrigger": "ecr-event"}, "UseEcrEventTrigger", true, true},
-		{"CloudTrail trigger off", map[string]string{"ScanTrigger": "ecr-event"}, "UseCloudTrailTrigger", false, true},
-		{"alert email set", map[string]string{"AlertEmail": "a@b.example"}, "HasAlertEmail", true, true},
-		{"hidden NoEcho value is unknown", map[string]string{"QualysAccessToken": "****"}, "HasQualysAccessToken", false, false},
-		{"no such condition", nil, "Nope", false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ok, known := evalCondition(tmpl, paramsOf(tt.params), tt.condition)
-			if ok != tt.ok || known != tt.known {
-				t.Errorf("got (%v, %v), want (%v, %v)", ok, known, tt.ok, tt.known)
-			}
-		})
-	}
-}
-
 func TestDeletionPolicies(t *testing.T) {
 	policies, err := DeletionPolicies(stack.Body())
 	if err != nil {
@@ -210,25 +181,6 @@ func TestDeletionPolicies(t *testing.T) {
 	}
 	if got["A"] != "unknown" || got["B"] != "Delete" {
 		t.Errorf("policies %v: want an intrinsic read as unknown (kept) and Delete as Delete", got)
-	}
-}
-
-func TestFixLambdaTypes(t *testing.T) {
-	in := `{"Configuration":{"Timeout":"900","MemorySize":"2048","Description":"900","Environment":{"Variables":{"CACHE_TTL_DAYS":30,"ENABLED":true,"NAME":"x"}}}}`
-	var doc any
-	dec := json.NewDecoder(strings.NewReader(in))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	fixed, changed := fixLambdaTypes(doc, "")
-	if !changed {
-		t.Fatal("nothing changed")
-	}
-	b, _ := json.Marshal(fixed)
-	want := `{"Configuration":{"Description":"900","Environment":{"Variables":{"CACHE_TTL_DAYS":"30","ENABLED":"true","NAME":"x"}},"MemorySize":2048,"Timeout":900}}`
-	if string(b) != want {
-		t.Errorf("fixed:\n%s\nwant:\n%s", b, want)
 	}
 }
 

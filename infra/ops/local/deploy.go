@@ -4,9 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,17 +18,20 @@ import (
 	"ecrscanner/infra/ops/stack"
 )
 
-// Deployment is the project's stack as deployed into moto: the template, the
-// parameters it was deployed with and the physical ID of each resource.
+// Deployment is the project's stack as deployed into moto. It is the one
+// model of a deployed stack (stack.Deployed), which resolves names,
+// evaluates conditions and resolves the functions' environments for the
+// local runner, with the parameters it was deployed with (NoEcho ones
+// included: the runner needs their values), plus what this package provides
+// that moto's CloudFormation skips (Provide).
 type Deployment struct {
-	Name      string
-	Region    string
-	Account   string
-	Template  *stack.Template
-	Params    map[string]string
-	Physical  map[string]string
-	Artifacts string
+	*stack.Deployed
+	// artifacts is the bucket holding the placeholder function code.
+	artifacts string
 }
+
+// ref is Ref under the name the pipeline calls it by.
+func (d *Deployment) ref(name string) (string, error) { return d.Ref(name) }
 
 // DeployOptions says how to deploy.
 type DeployOptions struct {
@@ -52,19 +53,9 @@ func Deploy(ctx context.Context, cfg aws.Config, opts DeployOptions) (*Deploymen
 	if err != nil {
 		return nil, err
 	}
-	d := &Deployment{Name: opts.StackName, Region: cfg.Region, Account: "123456789012", Template: tmpl, Params: map[string]string{}, Physical: map[string]string{}}
-	for name, p := range tmpl.Parameters {
-		if p.HasDefault {
-			d.Params[name] = p.Default
-		}
-	}
-	d.Artifacts = strings.ToLower(opts.StackName) + "-artifacts"
-	d.Params["ArtifactsBucket"] = d.Artifacts
-	d.Params["ArtifactsPrefix"] = "functions"
-	for k, v := range opts.Params {
-		d.Params[k] = v
-	}
-	if err := d.uploadPlaceholders(ctx, s3.NewFromConfig(cfg, awsconfig.S3Options(cfg))); err != nil {
+	artifacts := strings.ToLower(opts.StackName) + "-artifacts"
+	params := deployParams(tmpl, artifacts, opts.Params)
+	if err := uploadPlaceholders(ctx, s3.NewFromConfig(cfg, awsconfig.S3Options(cfg)), tmpl, artifacts, params["ArtifactsPrefix"]); err != nil {
 		return nil, err
 	}
 	body := opts.Body
@@ -74,46 +65,65 @@ func Deploy(ctx context.Context, cfg aws.Config, opts DeployOptions) (*Deploymen
 		}
 	}
 	cf := cloudformation.NewFromConfig(cfg)
-	var params []cfntypes.Parameter
-	for k, v := range d.Params {
-		if _, declared := tmpl.Parameters[k]; declared {
-			params = append(params, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v)})
-		}
-	}
-	if _, err := cf.CreateStack(ctx, &cloudformation.CreateStackInput{
-		StackName:    aws.String(opts.StackName),
-		TemplateBody: aws.String(string(body)),
-		Parameters:   params,
-		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityNamedIam},
-	}); err != nil {
-		return nil, fmt.Errorf("create stack %s: %w", opts.StackName, err)
+	if err := createStack(ctx, cf, opts.StackName, body, tmpl, params); err != nil {
+		return nil, err
 	}
 	if err := waitForStack(ctx, cf, opts.StackName); err != nil {
 		return nil, err
 	}
-	var next *string
-	for {
-		out, err := cf.ListStackResources(ctx, &cloudformation.ListStackResourcesInput{StackName: aws.String(opts.StackName), NextToken: next})
-		if err != nil {
-			return nil, fmt.Errorf("list stack resources: %w", err)
-		}
-		for _, r := range out.StackResourceSummaries {
-			d.Physical[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
-		}
-		if next = out.NextToken; next == nil {
-			break
-		}
+	s, err := stack.Describe(ctx, cf, opts.StackName, tmpl)
+	if err != nil {
+		return nil, err
 	}
-	// moto leaves some physical IDs empty; fill in those CloudFormation
-	// defines as a property (an event bus's Ref is its name).
+	// The values it was deployed with, NoEcho ones too, rather than what
+	// DescribeStacks shows of them.
+	s.Params = params
+	// moto leaves some physical IDs empty; record those the model can tell
+	// (an event bus's Ref is its name), so PhysicalID shows them too.
 	for id, r := range tmpl.Resources {
-		if d.Physical[id] == "" && r.Type == "AWS::Events::EventBus" {
-			if name, err := d.Resolve(r.Properties["Name"]); err == nil && name != "" {
-				d.Physical[id] = name
+		if s.PhysicalID(id) == "" && r.Type == "AWS::Events::EventBus" {
+			if name, err := s.Ref(id); err == nil && name != "" {
+				s.SetPhysicalID(id, name)
 			}
 		}
 	}
-	return d, nil
+	return &Deployment{Deployed: s, artifacts: artifacts}, nil
+}
+
+// deployParams are the template's defaults, the artifacts location and then
+// the caller's overrides.
+func deployParams(tmpl *stack.Template, artifacts string, overrides map[string]string) map[string]string {
+	params := map[string]string{}
+	for name, p := range tmpl.Parameters {
+		if p.HasDefault {
+			params[name] = p.Default
+		}
+	}
+	params["ArtifactsBucket"] = artifacts
+	params["ArtifactsPrefix"] = "functions"
+	for k, v := range overrides {
+		params[k] = v
+	}
+	return params
+}
+
+// createStack sends CreateStack with the parameters the template declares.
+func createStack(ctx context.Context, cf *cloudformation.Client, name string, body []byte, tmpl *stack.Template, params map[string]string) error {
+	var cfnParams []cfntypes.Parameter
+	for k, v := range params {
+		if _, declared := tmpl.Parameters[k]; declared {
+			cfnParams = append(cfnParams, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v)})
+		}
+	}
+	if _, err := cf.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName:    aws.String(name),
+		TemplateBody: aws.String(string(body)),
+		Parameters:   cfnParams,
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityNamedIam},
+	}); err != nil {
+		return fmt.Errorf("create stack %s: %w", name, err)
+	}
+	return nil
 }
 
 func waitForStack(ctx context.Context, cf *cloudformation.Client, name string) error {
@@ -136,8 +146,10 @@ func waitForStack(ctx context.Context, cf *cloudformation.Client, name string) e
 	return fmt.Errorf("stack %s: not created within two minutes", name)
 }
 
-func (d *Deployment) uploadPlaceholders(ctx context.Context, client *s3.Client) error {
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(d.Artifacts)}); err != nil {
+// uploadPlaceholders creates the artifacts bucket and puts a placeholder
+// zip where each function's code and the QScanner layer are expected.
+func uploadPlaceholders(ctx context.Context, client *s3.Client, tmpl *stack.Template, bucket, prefix string) error {
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return fmt.Errorf("create artifacts bucket: %w", err)
 	}
 	var buf bytes.Buffer
@@ -146,12 +158,12 @@ func (d *Deployment) uploadPlaceholders(ctx context.Context, client *s3.Client) 
 	_, _ = w.Write([]byte("#!/bin/sh\necho 'placeholder: the local runner runs the real binaries'\n"))
 	_ = zw.Close()
 	keys := []string{"qscanner-layer"}
-	for _, f := range d.Template.Functions() {
+	for _, f := range tmpl.Functions() {
 		keys = append(keys, f.HandlerDir)
 	}
 	for _, k := range keys {
 		if _, err := client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(d.Artifacts), Key: aws.String(d.Params["ArtifactsPrefix"] + "/" + k + ".zip"), Body: bytes.NewReader(buf.Bytes()),
+			Bucket: aws.String(bucket), Key: aws.String(prefix + "/" + k + ".zip"), Body: bytes.NewReader(buf.Bytes()),
 		}); err != nil {
 			return fmt.Errorf("upload placeholder %s: %w", k, err)
 		}
@@ -164,14 +176,8 @@ func (d *Deployment) uploadPlaceholders(ctx context.Context, client *s3.Client) 
 func (d *Deployment) Provide(ctx context.Context, cfg aws.Config) error {
 	sm := secretsmanager.NewFromConfig(cfg)
 	for id, r := range d.Template.Resources {
-		if _, ok := d.Physical[id]; ok || r.Type != "AWS::SecretsManager::Secret" {
+		if _, listed := d.Resource(id); listed || r.Type != "AWS::SecretsManager::Secret" || !d.Created(id) {
 			continue
-		}
-		if r.Condition != "" {
-			ok, err := d.Condition(r.Condition)
-			if err != nil || !ok {
-				continue
-			}
 		}
 		value, err := d.Resolve(r.Properties["SecretString"])
 		if err != nil {
@@ -185,235 +191,7 @@ func (d *Deployment) Provide(ctx context.Context, cfg aws.Config) error {
 		if err != nil {
 			return fmt.Errorf("create secret %s: %w", id, err)
 		}
-		d.Physical[id] = aws.ToString(out.ARN)
+		d.SetPhysicalID(id, aws.ToString(out.ARN))
 	}
 	return nil
-}
-
-// errNoValue is AWS::NoValue: the property is left out.
-var errNoValue = errors.New("AWS::NoValue")
-
-// Resolve evaluates a template value for this deployment: literals, Ref (to a
-// parameter, a pseudo parameter or a resource), Fn::If, Fn::Sub with plain
-// names, Fn::Join, and Fn::GetAtt Arn of queues. Anything else is refused
-// with a clear error rather than guessed.
-func (d *Deployment) Resolve(v any) (string, error) {
-	s, err := d.resolve(v)
-	if errors.Is(err, errNoValue) {
-		return "", nil
-	}
-	return s, err
-}
-
-func (d *Deployment) resolve(v any) (string, error) {
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	case bool, int, int64, float64:
-		return fmt.Sprint(v), nil
-	case map[string]any:
-		if len(v) != 1 {
-			return "", fmt.Errorf("cannot resolve %v", v)
-		}
-		for fn, arg := range v {
-			switch fn {
-			case "Ref":
-				name, _ := arg.(string)
-				return d.ref(name)
-			case "Fn::If":
-				args, _ := arg.([]any)
-				if len(args) != 3 {
-					return "", fmt.Errorf("Fn::If wants three arguments")
-				}
-				cond, _ := args[0].(string)
-				ok, err := d.Condition(cond)
-				if err != nil {
-					return "", err
-				}
-				if ok {
-					return d.resolve(args[1])
-				}
-				return d.resolve(args[2])
-			case "Fn::Sub":
-				tmpl, _ := arg.(string)
-				return d.sub(tmpl)
-			case "Fn::Join":
-				args, _ := arg.([]any)
-				if len(args) != 2 {
-					return "", fmt.Errorf("Fn::Join wants two arguments")
-				}
-				sep, _ := args[0].(string)
-				items, _ := args[1].([]any)
-				parts := make([]string, len(items))
-				for i, it := range items {
-					s, err := d.resolve(it)
-					if err != nil {
-						return "", err
-					}
-					parts[i] = s
-				}
-				return strings.Join(parts, sep), nil
-			case "Fn::GetAtt":
-				args, _ := arg.([]any)
-				if len(args) == 2 && args[1] == "Arn" {
-					id, _ := args[0].(string)
-					if r, ok := d.Template.Resources[id]; ok && r.Type == "AWS::SQS::Queue" {
-						url, err := d.ref(id)
-						if err != nil {
-							return "", err
-						}
-						return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", d.Region, d.Account, url[strings.LastIndex(url, "/")+1:]), nil
-					}
-				}
-				return "", fmt.Errorf("Fn::GetAtt %v is not supported by the local runner", arg)
-			}
-			return "", fmt.Errorf("%s is not supported by the local runner", fn)
-		}
-	}
-	return "", fmt.Errorf("cannot resolve %T", v)
-}
-
-func (d *Deployment) ref(name string) (string, error) {
-	switch name {
-	case "AWS::Region":
-		return d.Region, nil
-	case "AWS::AccountId":
-		return d.Account, nil
-	case "AWS::StackName":
-		return d.Name, nil
-	case "AWS::Partition":
-		return "aws", nil
-	case "AWS::NoValue":
-		return "", errNoValue
-	}
-	if _, ok := d.Template.Parameters[name]; ok {
-		return d.Params[name], nil
-	}
-	if p, ok := d.Physical[name]; ok {
-		return p, nil
-	}
-	if _, ok := d.Template.Resources[name]; ok {
-		return "", fmt.Errorf("resource %s was not created (moto skips its type, or its condition is false)", name)
-	}
-	return "", fmt.Errorf("unknown name %s", name)
-}
-
-func (d *Deployment) sub(tmpl string) (string, error) {
-	var b strings.Builder
-	for {
-		i := strings.Index(tmpl, "${")
-		if i < 0 {
-			b.WriteString(tmpl)
-			return b.String(), nil
-		}
-		j := strings.Index(tmpl[i:], "}")
-		if j < 0 {
-			return "", fmt.Errorf("Fn::Sub: unterminated ${ in %q", tmpl)
-		}
-		b.WriteString(tmpl[:i])
-		name := tmpl[i+2 : i+j]
-		if strings.Contains(name, ".") {
-			return "", fmt.Errorf("Fn::Sub: ${%s} is not supported by the local runner", name)
-		}
-		v, err := d.ref(name)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(v)
-		tmpl = tmpl[i+j+1:]
-	}
-}
-
-// Created reports whether the template creates the resource for this
-// deployment's parameters: it has no condition, or its condition holds.
-func (d *Deployment) Created(logicalID string) bool {
-	r, ok := d.Template.Resources[logicalID]
-	if !ok {
-		return false
-	}
-	if r.Condition == "" {
-		return true
-	}
-	ok, err := d.Condition(r.Condition)
-	return err == nil && ok
-}
-
-// Condition evaluates one of the template's conditions.
-func (d *Deployment) Condition(name string) (bool, error) {
-	c, ok := d.Template.Conditions[name]
-	if !ok {
-		return false, fmt.Errorf("unknown condition %s", name)
-	}
-	return d.cond(c)
-}
-
-func (d *Deployment) cond(v any) (bool, error) {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) != 1 {
-		return false, fmt.Errorf("cannot evaluate condition %v", v)
-	}
-	for fn, arg := range m {
-		args, _ := arg.([]any)
-		switch fn {
-		case "Fn::Equals":
-			if len(args) != 2 {
-				return false, errors.New("Fn::Equals wants two arguments")
-			}
-			a, err := d.resolve(args[0])
-			if err != nil && !errors.Is(err, errNoValue) {
-				return false, err
-			}
-			b, err := d.resolve(args[1])
-			if err != nil && !errors.Is(err, errNoValue) {
-				return false, err
-			}
-			return a == b, nil
-		case "Fn::Not":
-			if len(args) != 1 {
-				return false, errors.New("Fn::Not wants one argument")
-			}
-			ok, err := d.cond(args[0])
-			return !ok, err
-		case "Fn::And", "Fn::Or":
-			all := fn == "Fn::And"
-			for _, a := range args {
-				ok, err := d.cond(a)
-				if err != nil {
-					return false, err
-				}
-				if ok != all {
-					return !all, nil
-				}
-			}
-			return all, nil
-		case "Condition":
-			name, _ := arg.(string)
-			return d.Condition(name)
-		}
-		return false, fmt.Errorf("condition function %s is not supported by the local runner", fn)
-	}
-	return false, nil
-}
-
-// Environment resolves a function's environment variables, sorted by name
-// for stable output.
-func (d *Deployment) Environment(f stack.FunctionSpec) (map[string]string, error) {
-	env := map[string]string{}
-	names := make([]string, 0, len(f.Environment))
-	for k := range f.Environment {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var errs []error
-	for _, k := range names {
-		v, err := d.Resolve(f.Environment[k])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", f.LogicalID, k, err))
-			continue
-		}
-		env[k] = v
-	}
-	return env, errors.Join(errs...)
 }

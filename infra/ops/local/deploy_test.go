@@ -22,7 +22,7 @@ func TestTemplateDeploysIntoMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"ScansTable", "IdempotencyTable", "ResultsBucket", "AlertTopic", "ImageScansBus", "ScanQueue", "ArchiveQueue", "TagQueue", "AlertQueue", "QualysTokenSecret"} {
-		if d.Physical[id] == "" {
+		if d.PhysicalID(id) == "" {
 			t.Errorf("resource %s has no physical ID after deploy", id)
 		}
 	}
@@ -47,7 +47,7 @@ func TestOptionalHandlerCanBeLeftOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Created("SecurityHubFunction") || d.Physical["SecurityHubQueue"] != "" {
+	if d.Created("SecurityHubFunction") || d.PhysicalID("SecurityHubQueue") != "" {
 		t.Error("the Security Hub handler was created although EnableSecurityHub=false")
 	}
 	if !d.Created("ArchiveFunction") {

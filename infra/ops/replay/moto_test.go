@@ -27,7 +27,7 @@ import (
 func TestLoadStackFindsTheTemplatesResources(t *testing.T) {
 	t.Parallel()
 	e := deploy(t)
-	if e.st.ScansTable != e.d.Physical["ScansTable"] || e.st.IdempotencyTable != e.d.Physical["IdempotencyTable"] || e.st.Bus != e.d.Physical["ImageScansBus"] {
+	if e.st.ScansTable != e.d.PhysicalID("ScansTable") || e.st.IdempotencyTable != e.d.PhysicalID("IdempotencyTable") || e.st.Bus != e.d.PhysicalID("ImageScansBus") {
 		t.Errorf("stack %+v does not match the deployment", e.st)
 	}
 	if got := e.st.HandlerNames(); !slices.Equal(got, []string{"alert", "archive", "securityhub", "tag"}) {

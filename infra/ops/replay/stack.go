@@ -7,9 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-
 	"ecrscanner/infra/ops/stack"
 )
 
@@ -23,10 +20,7 @@ const (
 
 // StackAPI is the part of the CloudFormation API that finds a stack's
 // resources.
-type StackAPI interface {
-	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
-	ListStackResources(ctx context.Context, in *cloudformation.ListStackResourcesInput, optFns ...func(*cloudformation.Options)) (*cloudformation.ListStackResourcesOutput, error)
-}
+type StackAPI = stack.DescribeAPI
 
 // HandlerSpec is a downstream handler as the template declares it: a rule on
 // the image-scans bus whose target is the queue "<X>Queue". The handler's
@@ -53,8 +47,9 @@ func HandlerSpecs(t *stack.Template) []HandlerSpec {
 	return out
 }
 
-// Stack is a deployed scanner stack as replay and status see it: names and
-// URLs of the resources they touch.
+// Stack is replay's view of a deployed scanner stack (stack.Deployed): the
+// names and URLs of the resources replay and status touch, read from the one
+// model by logical ID.
 type Stack struct {
 	Name                       string
 	Partition, Region, Account string
@@ -79,17 +74,17 @@ type Handler struct {
 
 // BusARN is the image-scans bus's ARN.
 func (s Stack) BusARN() string {
-	return fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", s.Partition, s.Region, s.Account, s.Bus)
+	return stack.ARN(s.Partition, "events", s.Region, s.Account, "event-bus/"+s.Bus)
 }
 
 // RuleARN is the ARN of a handler's rule, a rule on the image-scans bus.
 func (s Stack) RuleARN(h Handler) string {
-	return fmt.Sprintf("arn:%s:events:%s:%s:rule/%s/%s", s.Partition, s.Region, s.Account, s.Bus, h.Rule)
+	return stack.ARN(s.Partition, "events", s.Region, s.Account, "rule/"+s.Bus+"/"+h.Rule)
 }
 
 // ArchiveARN is the ARN of the archive named name.
 func (s Stack) ArchiveARN(name string) string {
-	return fmt.Sprintf("arn:%s:events:%s:%s:archive/%s", s.Partition, s.Region, s.Account, name)
+	return stack.ARN(s.Partition, "events", s.Region, s.Account, "archive/"+name)
 }
 
 // HandlerNames lists the handlers' names in order.
@@ -128,56 +123,34 @@ func (s Stack) Select(names []string) ([]Handler, error) {
 	return out, nil
 }
 
-// LoadStack reads the physical resources of the stack name and matches them
-// with the template t: the scans and idempotency tables, the bus, its
+// LoadStack reads the stack name as deployed from the template t and picks
+// out what replay uses: the scans and idempotency tables, the bus, its
 // archive and each handler's queue and rule.
 func LoadStack(ctx context.Context, api StackAPI, name string, t *stack.Template) (Stack, error) {
-	desc, err := api.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	d, err := stack.Describe(ctx, api, name, t)
 	if err != nil {
-		return Stack{}, fmt.Errorf("describe stack %s: %w", name, err)
+		return Stack{}, err
 	}
-	if len(desc.Stacks) == 0 {
-		return Stack{}, fmt.Errorf("describe stack %s: no such stack", name)
-	}
-	st := Stack{Name: name}
-	// arn:partition:cloudformation:region:account:stack/name/uuid
-	parts := strings.SplitN(aws.ToString(desc.Stacks[0].StackId), ":", 6)
-	if len(parts) != 6 || parts[1] == "" || parts[3] == "" || parts[4] == "" {
-		return Stack{}, fmt.Errorf("stack %s: unexpected stack ID %q", name, aws.ToString(desc.Stacks[0].StackId))
-	}
-	st.Partition, st.Region, st.Account = parts[1], parts[3], parts[4]
+	return StackOf(d)
+}
 
-	physical := map[string]string{}
-	var next *string
-	for {
-		out, err := api.ListStackResources(ctx, &cloudformation.ListStackResourcesInput{StackName: aws.String(name), NextToken: next})
-		if err != nil {
-			return Stack{}, fmt.Errorf("list resources of stack %s: %w", name, err)
-		}
-		for _, r := range out.StackResourceSummaries {
-			physical[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
-		}
-		if next = out.NextToken; next == nil {
-			break
-		}
-	}
+// StackOf picks out of a deployed stack what replay uses. It fails, naming
+// them, when resources replay needs are missing.
+func StackOf(d *stack.Deployed) (Stack, error) {
+	st := Stack{Name: d.Name, Partition: d.Partition, Region: d.Region, Account: d.Account}
 	var missing []string
 	need := func(id string) string {
-		if physical[id] == "" {
+		v, err := d.Ref(id)
+		if err != nil || v == "" {
 			missing = append(missing, id)
 		}
-		return physical[id]
-	}
-	if physical[BusID] == "" {
-		// CloudFormation reports a bus by its name; moto reports nothing,
-		// so fall back on the name the template gives it.
-		physical[BusID] = nameFromTemplate(t, BusID, st)
+		return v
 	}
 	st.ScansTable = need(ScansTableID)
 	st.IdempotencyTable = need(IdempotencyTableID)
 	st.Bus = need(BusID)
-	st.Archive = physical[ArchiveID]
-	for _, h := range HandlerSpecs(t) {
+	st.Archive = d.PhysicalID(ArchiveID)
+	for _, h := range HandlerSpecs(d.Template) {
 		queue, rule := need(h.Queue), need(h.Rule)
 		// CloudFormation names a rule on a custom bus "bus|rule".
 		if _, r, ok := strings.Cut(rule, "|"); ok {
@@ -186,32 +159,10 @@ func LoadStack(ctx context.Context, api StackAPI, name string, t *stack.Template
 		st.Handlers = append(st.Handlers, Handler{Name: h.Name, Queue: queue, Rule: rule})
 	}
 	if len(missing) > 0 {
-		return Stack{}, fmt.Errorf("stack %s lacks %s: is it the scanner's stack, deployed from this version of the template?", name, strings.Join(missing, ", "))
+		return Stack{}, fmt.Errorf("stack %s lacks %s: is it the scanner's stack, deployed from this version of the template?", d.Name, strings.Join(missing, ", "))
 	}
 	if len(st.Handlers) == 0 {
 		return Stack{}, errors.New("the template declares no handler on the image-scans bus")
 	}
 	return st, nil
-}
-
-// nameFromTemplate evaluates the Name property of resource id when it is a
-// string or an Fn::Sub of pseudo parameters only; "" otherwise.
-func nameFromTemplate(t *stack.Template, id string, st Stack) string {
-	v := t.Resources[id].Properties["Name"]
-	if s, ok := v.(string); ok {
-		return s
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return ""
-	}
-	sub, ok := m["Fn::Sub"].(string)
-	if !ok {
-		return ""
-	}
-	s := strings.NewReplacer("${AWS::StackName}", st.Name, "${AWS::Region}", st.Region, "${AWS::AccountId}", st.Account, "${AWS::Partition}", st.Partition).Replace(sub)
-	if strings.Contains(s, "${") {
-		return ""
-	}
-	return s
 }

@@ -1,4 +1,4 @@
-package deployer
+package motocompat
 
 import (
 	"bytes"
@@ -13,13 +13,13 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// motoLambdaFix makes the Lambda client read functions that moto's
+// LambdaTypeFix makes the Lambda client read functions that moto's
 // CloudFormation created. moto copies Ref values into the function as the
 // parameter's YAML type, so a String parameter used as Timeout comes back
 // as "900" and a Number parameter used as an environment variable as 30;
 // the SDK rejects both. The fix rewrites such fields of the response JSON to
-// the types AWS sends. It is installed only for an overridden endpoint.
-func motoLambdaFix(o *lambda.Options) {
+// the types AWS sends. Install it only on a client that talks to moto.
+func LambdaTypeFix(o *lambda.Options) {
 	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 		return s.Deserialize.Insert(motoFixMiddleware{}, "OperationDeserializer", middleware.After)
 	})
