@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"ecrscanner/domain"
 )
 
 // Result is the outcome of one check.
@@ -84,11 +86,7 @@ func lastLine(s string) string {
 // oneLine collapses whitespace and cuts s to max characters (the cut is
 // marked), for one line of a table.
 func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max-1] + "…"
-	}
-	return s
+	return domain.Truncate(strings.Join(strings.Fields(s), " "), max, domain.Ellipsis)
 }
 
 // humanBytes renders a size in B, KiB or MiB.

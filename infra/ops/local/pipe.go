@@ -17,6 +17,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"ecrscanner/domain"
 	"ecrscanner/infra/ops/eventpattern"
 )
 
@@ -273,10 +274,7 @@ func (p *Pipe) detailType(detail []byte) (string, error) {
 }
 
 func clipOutput(b []byte) string {
-	if len(b) > 200 {
-		return string(b[:200]) + "…"
-	}
-	return string(b)
+	return domain.Truncate(string(b), 200, domain.Ellipsis)
 }
 
 // StreamRecordJSON renders an SDK stream record in the JSON shape that Pipes
