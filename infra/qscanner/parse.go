@@ -52,14 +52,24 @@ type parseOptions struct {
 	wantReport bool
 }
 
+// parseDir is parseOutput without the conflicts.
 func parseDir(dir string, opt parseOptions) (*domain.Report, error) {
+	rep, _, err := parseOutput(dir, opt)
+	return rep, err
+}
+
+// parseOutput reads an output directory as ParseDir describes, and returns
+// with the report the conflicts it settled inside QScanner's output (rules
+// described twice, differently: the worse value is in the report). The
+// report is complete without them; they are for the runner to log.
+func parseOutput(dir string, opt parseOptions) (*domain.Report, []conflict, error) {
 	srPath, sarifPath, err := findOutputs(dir)
 	if err != nil {
-		return nil, fail(domain.FailureUnparseableOutput, 0, "%v", err).with(err)
+		return nil, nil, fail(domain.FailureUnparseableOutput, 0, "%v", err).with(err)
 	}
 	sr, err := readFile(srPath, decodeScanResult)
 	if err != nil {
-		return nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(srPath), err).with(err)
+		return nil, nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(srPath), err).with(err)
 	}
 	rep := &domain.Report{
 		Platform:        sr.platform,
@@ -72,16 +82,16 @@ func parseDir(dir string, opt parseOptions) (*domain.Report, error) {
 	}
 	if sarifPath == "" {
 		if !opt.partial && (opt.wantReport || sr.ranPackageScan()) {
-			return nil, fail(domain.FailureUnparseableOutput, 0, "no *%s in the output although a package scan ran", sarifSuffix)
+			return nil, nil, fail(domain.FailureUnparseableOutput, 0, "no *%s in the output although a package scan ran", sarifSuffix)
 		}
-		return rep, nil
+		return rep, nil, nil
 	}
 	sa, err := readFile(sarifPath, decodeSARIF)
 	if err != nil {
 		if opt.partial {
-			return rep, nil // the report QScanner failed to fetch: vulnerabilities unknown
+			return rep, nil, nil // the report QScanner failed to fetch: vulnerabilities unknown
 		}
-		return nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(sarifPath), err).with(err)
+		return nil, nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(sarifPath), err).with(err)
 	}
 	rep.Vulnerabilities = sa.vulnerabilities
 	if d, err := domain.ParseDigest(digestOf(sa.digest)); err == nil {
@@ -93,7 +103,7 @@ func parseDir(dir string, opt parseOptions) (*domain.Report, error) {
 	if rep.QScannerVersion == "" {
 		rep.QScannerVersion = sa.toolVersion
 	}
-	return rep, nil
+	return rep, sa.conflicts, nil
 }
 
 // findOutputs locates the two output files. More than one of a kind, or a

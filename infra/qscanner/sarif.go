@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"ecrscanner/domain"
@@ -100,6 +99,8 @@ type sarifReport struct {
 	digest          string
 	os              string
 	toolVersion     string
+	// conflicts lists the duplicated rules whose descriptions disagreed.
+	conflicts []conflict
 }
 
 func decodeSARIF(b []byte) (*sarifReport, error) {
@@ -120,12 +121,8 @@ func decodeSARIF(b []byte) (*sarifReport, error) {
 			return nil, fmt.Errorf(`run %d has no "results": the tool produced no findings list`, i)
 		}
 		rules := run.Tool.Driver.Rules
-		ruleByID := make(map[string]*sarifRule, len(rules))
-		for j := range rules {
-			if id := rules[j].ID.String(); id != "" {
-				ruleByID[id] = &rules[j]
-			}
-		}
+		ruleByID, conflicts := indexRules(rules)
+		out.conflicts = append(out.conflicts, conflicts...)
 		props := run.Properties.V
 		if out.digest == "" {
 			out.digest = props.ImageDigest.String()
@@ -160,6 +157,11 @@ func lookupRule(res sarifResult, rules []sarifRule, byID map[string]*sarifRule) 
 		return r
 	}
 	if i, ok := res.RuleIndex.integer(); ok && i >= 0 && i < len(rules) && res.RuleID == "" {
+		// A duplicated rule's copies are merged into the first: an index
+		// naming a later copy must reach the merge too.
+		if r, ok := byID[rules[i].ID.String()]; ok {
+			return r
+		}
 		return &rules[i]
 	}
 	return nil
@@ -189,7 +191,7 @@ func vulnerability(res sarifResult, rule *sarifRule) domain.Vulnerability {
 			break
 		}
 	}
-	if score, err := strconv.ParseFloat(rp.CVSSInfo.V.V3.V.BaseScore.String(), 64); err == nil && score >= 0 && score <= 10 {
+	if score, ok := cvss3(rp); ok {
 		v.CVSS3 = score
 	}
 	for _, sw := range pp.VulnerableSoftware {
