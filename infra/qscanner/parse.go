@@ -143,15 +143,6 @@ func findOutputs(dir string) (scanResult, sarif string, err error) {
 	return scanResult, sarif, nil
 }
 
-func readFile[T any](path string, decode func([]byte) (T, error)) (T, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return decode(b)
-}
-
 // digestOf takes the digest out of "sha256:…" or "name@sha256:…".
 func digestOf(s string) string {
 	if i := strings.LastIndexByte(s, '@'); i >= 0 {
