@@ -1,7 +1,8 @@
 package qscanner
 
 import (
-	"bytes"
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,27 +29,27 @@ var errOutputTooLarge = errors.New("output file too large")
 // a named pipe, a device or a socket is refused before it is opened, and the
 // mode is checked again on the opened file in case the entry was swapped in
 // between (openFlags adds O_NOFOLLOW, and O_NONBLOCK so that opening a FIFO
-// cannot hang). It returns the file's size.
-func openOutput(path string) (*os.File, int64, error) {
+// cannot hang).
+func openOutput(path string) (*os.File, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if err := checkRegular(fi); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if fi, err = f.Stat(); err == nil {
 		err = checkRegular(fi)
 	}
 	if err != nil {
 		f.Close()
-		return nil, 0, err
+		return nil, err
 	}
-	return f, fi.Size(), nil
+	return f, nil
 }
 
 // checkRegular refuses anything but a regular file of at most maxOutputFile
@@ -109,20 +110,30 @@ func (r *capReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readFile decodes one output file with decode.
-func readFile[T any](path string, decode func([]byte) (T, error)) (T, error) {
+// readFile decodes one output file with decode, which reads the file through
+// a reader that stops at ctx's deadline and at the size cap.
+func readFile[T any](ctx context.Context, path string, decode func(context.Context, io.Reader) (T, error)) (T, error) {
 	var zero T
-	f, size, err := openOutput(path)
+	f, err := openOutput(path)
 	if err != nil {
 		return zero, err
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	buf.Grow(int(size) + bytes.MinRead)
-	if _, err := buf.ReadFrom(newCapReader(f, maxOutputFile)); err != nil {
-		return zero, err
+	return decode(ctx, ctxReader{ctx: ctx, r: newCapReader(bufio.NewReaderSize(f, 64<<10), maxOutputFile)})
+}
+
+// ctxReader stops reading once ctx is done: a parse must not outlive the
+// invocation's deadline.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
 	}
-	return decode(buf.Bytes())
+	return r.r.Read(p)
 }
 
 func mib(n int64) string {

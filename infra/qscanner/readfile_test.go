@@ -115,7 +115,7 @@ func TestParseRefusesDevice(t *testing.T) {
 			if _, err := os.Lstat(dev); err != nil {
 				t.Skip(err)
 			}
-			f, _, err := openOutput(dev)
+			f, err := openOutput(dev)
 			if err == nil {
 				f.Close()
 				t.Fatalf("openOutput(%s) opened a device", dev)

@@ -99,8 +99,11 @@ func ruleSeverity(p ruleProperties) (text, domain.Severity, int) {
 // cvss3 reads a rule's CVSS v3 base score; a missing or out-of-range score is
 // not one.
 func cvss3(p ruleProperties) (float64, bool) {
-	score, err := strconv.ParseFloat(p.CVSSInfo.V.V3.V.BaseScore.String(), 64)
-	return score, err == nil && score >= 0 && score <= 10
+	score, err := strconv.ParseFloat(p.CVSSInfo.V.V3.BaseScore.String(), 64)
+	if err != nil || !(score >= 0 && score <= 10) {
+		return 0, false
+	}
+	return score, true
 }
 
 func scoreText(score float64, ok bool) string {

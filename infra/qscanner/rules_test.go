@@ -1,6 +1,7 @@
 package qscanner
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -114,7 +115,7 @@ func TestDuplicateRuleWorseSeverityWins(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, conflicts, err := parseOutput(writeOutput(t, tc.rules, tc.results), parseOptions{})
+			rep, conflicts, err := parseOutput(context.Background(), writeOutput(t, tc.rules, tc.results), parseOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,5 +142,34 @@ func TestConflictLogAttrsHaveStableKeys(t *testing.T) {
 	want := []any{"rule_id", "379132", "field", "severity", "kept", "CRITICAL", "dropped", "INFORMATIONAL"}
 	if got := c.LogAttrs(); !slices.Equal(got, want) {
 		t.Errorf("LogAttrs() = %v, want %v", got, want)
+	}
+}
+
+// TestCVSSShapesDegradeToNoScore guards cvssInfo's single soft: any v3 of the
+// wrong shape reads as no score, never as an error.
+func TestCVSSShapesDegradeToNoScore(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		score float64
+		ok    bool
+	}{
+		{"number", `{"v3": {"baseScore": 9.8}}`, 9.8, true},
+		{"string", `{"v3": {"baseScore": "7.5"}}`, 7.5, true},
+		{"v3 a number", `{"v3": 7.5}`, 0, false},
+		{"v3 null", `{"v3": null}`, 0, false},
+		{"cvssInfo a string", `"9.8"`, 0, false},
+		{"out of range", `{"v3": {"baseScore": 11}}`, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p ruleProperties
+			if err := json.Unmarshal([]byte(`{"cvssInfo": `+tc.in+`}`), &p); err != nil {
+				t.Fatal(err)
+			}
+			if score, ok := cvss3(p); score != tc.score || ok != tc.ok {
+				t.Errorf("cvss3 = %v, %v; want %v, %v", score, ok, tc.score, tc.ok)
+			}
+		})
 	}
 }
