@@ -75,6 +75,12 @@ type textList []string
 func (l *textList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	*l = nil
+	if one, ok := oneString(b); ok {
+		if one != "" {
+			*l = textList{one}
+		}
+		return nil
+	}
 	if len(b) > 0 && b[0] == '[' {
 		var items []text
 		if err := json.Unmarshal(b, &items); err != nil {
@@ -95,6 +101,23 @@ func (l *textList) UnmarshalJSON(b []byte) error {
 		*l = textList{string(one)}
 	}
 	return nil
+}
+
+// oneString reads the commonest list, one plain string (["CVE-2023-38545"]),
+// without a second decoder; ok is false for anything else, escapes included.
+func oneString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return "", false
+	}
+	in := bytes.TrimSpace(b[1 : len(b)-1])
+	if len(in) < 2 || in[0] != '"' || in[len(in)-1] != '"' {
+		return "", false
+	}
+	in = in[1 : len(in)-1]
+	if bytes.IndexByte(in, '"') >= 0 || bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
+		return "", false
+	}
+	return strings.TrimSpace(string(in)), true
 }
 
 // soft decodes a small nested object whose shape is not guaranteed: a value
