@@ -45,19 +45,21 @@ func cvss(score float64) map[string]any {
 	return map[string]any{"v3": map[string]any{"baseScore": score}}
 }
 
-func TestDuplicateRuleWorseSeverityWins(t *testing.T) {
+type duplicateRuleCase struct {
+	name      string
+	rules     []map[string]any
+	results   []map[string]any
+	severity  domain.Severity
+	cvss      float64
+	cves      []string
+	conflicts []conflict
+}
+
+func duplicateRuleCases() []duplicateRuleCase {
 	critical := map[string]any{"severity": 5, "cve-ids": []string{"CVE-2023-38545"}, "cvssInfo": cvss(9.8)}
 	minimal := map[string]any{"severity": 1, "cve-ids": []string{"CVE-2023-0001"}}
 	byID := []map[string]any{{"ruleId": "379132", "properties": map[string]any{"QID": 379132}}}
-	tests := []struct {
-		name      string
-		rules     []map[string]any
-		results   []map[string]any
-		severity  domain.Severity
-		cvss      float64
-		cves      []string
-		conflicts []conflict
-	}{
+	return []duplicateRuleCase{
 		{
 			name:     "critical first, severity 1 duplicate last",
 			rules:    []map[string]any{rule("379132", critical), rule("379132", minimal)},
@@ -113,7 +115,10 @@ func TestDuplicateRuleWorseSeverityWins(t *testing.T) {
 			},
 		},
 	}
-	for _, tc := range tests {
+}
+
+func TestDuplicateRuleWorseSeverityWins(t *testing.T) {
+	for _, tc := range duplicateRuleCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, conflicts, err := parseOutput(context.Background(), writeOutput(t, tc.rules, tc.results), parseOptions{})
 			if err != nil {

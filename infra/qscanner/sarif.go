@@ -10,11 +10,11 @@ import (
 )
 
 // The SARIF 2.1.0 subset QScanner writes to <image-id>-Report.sarif.json. Key
-// names inside the property bags follow what public parsers read (QSCANNER.md);
-// they match case-insensitively, as encoding/json matches struct fields. Runs, rules, results, their
-// property bags and the vulnerable software lists must have the right JSON
-// type (a report of another shape cannot be counted); values inside them are
-// read leniently.
+// names inside the property bags follow what public parsers read (QSCANNER.md)
+// and match case-insensitively, as encoding/json matches struct fields. Runs,
+// rules, results, their property bags and the vulnerable software lists must
+// have the right JSON type (a report of another shape cannot be counted);
+// values inside them are read leniently.
 
 type runProperties struct {
 	ImageID     text     `json:"imageID"`
