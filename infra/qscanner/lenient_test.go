@@ -38,3 +38,36 @@ func TestTextListShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestMessageShapes guards the plain-text fast path against the soft
+// decoding it short-cuts.
+func TestMessageShapes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want text
+	}{
+		{"plain text", `{"text": "Curl SOCKS5 overflow"}`, "Curl SOCKS5 overflow"},
+		{"plain text with spaces", ` { "text" : " x " } `, "x"},
+		{"text beside markdown", `{"text": "a", "markdown": "**a**"}`, "a"},
+		{"markdown before text", `{"markdown": "**a**", "text": "a"}`, "a"},
+		{"escaped text", `{"text": "say \"hi\""}`, `say "hi"`},
+		{"key in another case", `{"Text": "a"}`, "a"},
+		{"text a number", `{"text": 7}`, "7"},
+		{"text an object", `{"text": {"a": 1}}`, ""},
+		{"a string", `"a"`, ""},
+		{"an array", `[{"text": "a"}]`, ""},
+		{"null", `null`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var m message
+			if err := json.Unmarshal([]byte(tc.in), &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Text != tc.want {
+				t.Errorf("got %q, want %q", m.Text, tc.want)
+			}
+		})
+	}
+}

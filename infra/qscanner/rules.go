@@ -80,7 +80,7 @@ func mergeRule(dst, dup *sarifRule) []conflict {
 	}
 	d.QID, d.Title, d.Category = firstText(d.QID, p.QID), firstText(d.Title, p.Title), firstText(d.Category, p.Category)
 	dst.Name = firstText(dst.Name, dup.Name)
-	dst.ShortDescription.V.Text = firstText(dst.ShortDescription.V.Text, dup.ShortDescription.V.Text)
+	dst.ShortDescription.Text = firstText(dst.ShortDescription.Text, dup.ShortDescription.Text)
 	return out
 }
 

@@ -23,15 +23,11 @@ type runProperties struct {
 	RepoTags    textList `json:"repoTags"`
 }
 
-type sarifMessage struct {
-	Text text `json:"text"`
-}
-
 type sarifRule struct {
-	ID               text               `json:"id"`
-	Name             text               `json:"name"`
-	ShortDescription soft[sarifMessage] `json:"shortDescription"`
-	Properties       ruleProperties     `json:"properties"`
+	ID               text           `json:"id"`
+	Name             text           `json:"name"`
+	ShortDescription message        `json:"shortDescription"`
+	Properties       ruleProperties `json:"properties"`
 }
 
 type ruleProperties struct {
@@ -146,7 +142,7 @@ func vulnerability(res sarifResult, rule *sarifRule) domain.Vulnerability {
 	var ruleID, name, short text
 	if rule != nil {
 		rp = rule.Properties
-		ruleID, name, short = rule.ID, rule.Name, rule.ShortDescription.V.Text
+		ruleID, name, short = rule.ID, rule.Name, rule.ShortDescription.Text
 	}
 	pp := res.Properties
 	v := domain.Vulnerability{
