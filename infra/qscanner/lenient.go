@@ -75,6 +75,12 @@ type textList []string
 func (l *textList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	*l = nil
+	if one, ok := oneString(b); ok {
+		if one != "" {
+			*l = textList{one}
+		}
+		return nil
+	}
 	if len(b) > 0 && b[0] == '[' {
 		var items []text
 		if err := json.Unmarshal(b, &items); err != nil {
@@ -95,6 +101,56 @@ func (l *textList) UnmarshalJSON(b []byte) error {
 		*l = textList{string(one)}
 	}
 	return nil
+}
+
+// oneString reads the commonest list, one plain string (["CVE-2023-38545"]),
+// without a second decoder; ok is false for anything else.
+func oneString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return "", false
+	}
+	return plainString(bytes.TrimSpace(b[1 : len(b)-1]))
+}
+
+// message reads a SARIF message object ({"text": "…"}) for its text; a value
+// of another shape reads as "". The commonest shape, one plain "text", is
+// read without a second decoder; anything else goes through soft.
+type message struct{ Text text }
+
+func (m *message) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' {
+		in := bytes.TrimSpace(b[1 : len(b)-1])
+		if rest, ok := bytes.CutPrefix(in, []byte(`"text"`)); ok {
+			if rest = bytes.TrimSpace(rest); len(rest) > 0 && rest[0] == ':' {
+				if t, ok := plainString(bytes.TrimSpace(rest[1:])); ok {
+					m.Text = text(t)
+					return nil
+				}
+			}
+		}
+	}
+	var s soft[struct {
+		Text text `json:"text"`
+	}]
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	m.Text = s.V.Text
+	return nil
+}
+
+// plainString reads a JSON string without escapes, trimmed as text trims it;
+// ok is false for anything else, including more than one string.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	if bytes.IndexByte(in, '"') >= 0 || bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
+		return "", false
+	}
+	return strings.TrimSpace(string(in)), true
 }
 
 // soft decodes a small nested object whose shape is not guaranteed: a value

@@ -5,6 +5,8 @@
 package qscanner
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,8 +34,11 @@ const (
 //
 // Report.Digest is the image digest the SARIF names, when it is a valid
 // digest; callers that know which image they scanned should set it.
+//
+// ParseDir has no deadline: it is for tools. The runner's parse stops at the
+// scan's deadline.
 func ParseDir(dir string) (*domain.Report, error) {
-	return parseDir(dir, parseOptions{})
+	return parseDir(context.Background(), dir, parseOptions{})
 }
 
 // ParsePartialDir reads the output QScanner leaves when it could not fetch
@@ -41,7 +46,7 @@ func ParseDir(dir string) (*domain.Report, error) {
 // missing or unreadable SARIF file is not an error. Its vulnerability list,
 // if empty, means "unknown", not "none".
 func ParsePartialDir(dir string) (*domain.Report, error) {
-	return parseDir(dir, parseOptions{partial: true})
+	return parseDir(context.Background(), dir, parseOptions{partial: true})
 }
 
 type parseOptions struct {
@@ -52,14 +57,30 @@ type parseOptions struct {
 	wantReport bool
 }
 
-func parseDir(dir string, opt parseOptions) (*domain.Report, error) {
+// parseDir is parseOutput without the conflicts.
+func parseDir(ctx context.Context, dir string, opt parseOptions) (*domain.Report, error) {
+	rep, _, err := parseOutput(ctx, dir, opt)
+	return rep, err
+}
+
+// parseOutput reads an output directory as ParseDir describes, and returns
+// with the report the conflicts it settled inside QScanner's output (rules
+// described twice, differently: the worse value is in the report). The
+// report is complete without them; they are for the runner to log.
+//
+// The parse stops when ctx is done, between reads and between findings, with
+// a FailureTimeout.
+func parseOutput(ctx context.Context, dir string, opt parseOptions) (*domain.Report, []conflict, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, readFailure(dir, err)
+	}
 	srPath, sarifPath, err := findOutputs(dir)
 	if err != nil {
-		return nil, fail(domain.FailureUnparseableOutput, 0, "%v", err).with(err)
+		return nil, nil, fail(domain.FailureUnparseableOutput, 0, "%v", err).with(err)
 	}
-	sr, err := readFile(srPath, decodeScanResult)
+	sr, err := readFile(ctx, srPath, decodeScanResult)
 	if err != nil {
-		return nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(srPath), err).with(err)
+		return nil, nil, readFailure(srPath, err)
 	}
 	rep := &domain.Report{
 		Platform:        sr.platform,
@@ -72,16 +93,16 @@ func parseDir(dir string, opt parseOptions) (*domain.Report, error) {
 	}
 	if sarifPath == "" {
 		if !opt.partial && (opt.wantReport || sr.ranPackageScan()) {
-			return nil, fail(domain.FailureUnparseableOutput, 0, "no *%s in the output although a package scan ran", sarifSuffix)
+			return nil, nil, fail(domain.FailureUnparseableOutput, 0, "no *%s in the output although a package scan ran", sarifSuffix)
 		}
-		return rep, nil
+		return rep, nil, nil
 	}
-	sa, err := readFile(sarifPath, decodeSARIF)
+	sa, err := readFile(ctx, sarifPath, decodeSARIF)
 	if err != nil {
-		if opt.partial {
-			return rep, nil // the report QScanner failed to fetch: vulnerabilities unknown
+		if opt.partial && ctx.Err() == nil {
+			return rep, nil, nil // the report QScanner failed to fetch: vulnerabilities unknown
 		}
-		return nil, fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(sarifPath), err).with(err)
+		return nil, nil, readFailure(sarifPath, err)
 	}
 	rep.Vulnerabilities = sa.vulnerabilities
 	if d, err := domain.ParseDigest(digestOf(sa.digest)); err == nil {
@@ -93,7 +114,16 @@ func parseDir(dir string, opt parseOptions) (*domain.Report, error) {
 	if rep.QScannerVersion == "" {
 		rep.QScannerVersion = sa.toolVersion
 	}
-	return rep, nil
+	return rep, sa.conflicts, nil
+}
+
+// readFailure is the failure for an output file that could not be read: a
+// timeout if the deadline stopped the parse, else unparseable output.
+func readFailure(path string, err error) *failureError {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fail(domain.FailureTimeout, 0, "%s: parse stopped at the deadline: %v", filepath.Base(path), err).with(err)
+	}
+	return fail(domain.FailureUnparseableOutput, 0, "%s: %v", filepath.Base(path), err).with(err)
 }
 
 // findOutputs locates the two output files. More than one of a kind, or a
@@ -131,15 +161,6 @@ func findOutputs(dir string) (scanResult, sarif string, err error) {
 		sarif = filepath.Join(dir, sarifs[0])
 	}
 	return scanResult, sarif, nil
-}
-
-func readFile[T any](path string, decode func([]byte) (T, error)) (T, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return decode(b)
 }
 
 // digestOf takes the digest out of "sha256:…" or "name@sha256:…".

@@ -335,7 +335,7 @@ func scanTimeout(left time.Duration) string {
 // outcome classifies how QScanner ended and parses what it left.
 func (r *Runner) outcome(runCtx context.Context, runErr error, outDir string, stderr, stdout *tail, token string) (*domain.Report, error) {
 	if runErr == nil {
-		rep, err := parseDir(outDir, parseOptions{wantReport: r.wantReport})
+		rep, err := parseDir(runCtx, outDir, parseOptions{wantReport: r.wantReport})
 		return rep, err
 	}
 	if ctxErr := runCtx.Err(); ctxErr != nil {
@@ -367,14 +367,14 @@ func (r *Runner) outcome(runCtx context.Context, runErr error, outDir string, st
 	f := fail(class, code, "%s", joinReason(what, detail)).with(runErr)
 	switch code {
 	case 40:
-		rep, err := parseDir(outDir, parseOptions{partial: true})
+		rep, err := parseDir(runCtx, outDir, parseOptions{partial: true})
 		if err != nil {
 			f.f.Reason = joinReason(f.f.Reason, "partial output unreadable: "+failureReason(err))
 			return nil, f
 		}
 		return rep, f
 	case 42, 43:
-		rep, err := parseDir(outDir, parseOptions{wantReport: r.wantReport})
+		rep, err := parseDir(runCtx, outDir, parseOptions{wantReport: r.wantReport})
 		if err != nil {
 			f.f.Reason = joinReason(f.f.Reason, "output unreadable: "+failureReason(err))
 			return nil, f

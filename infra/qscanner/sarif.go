@@ -1,42 +1,20 @@
 package qscanner
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"io"
 
 	"ecrscanner/domain"
 )
 
 // The SARIF 2.1.0 subset QScanner writes to <image-id>-Report.sarif.json. Key
-// names inside the property bags follow what public parsers read (QSCANNER.md);
-// encoding/json matches them case-insensitively. Runs, rules, results, their
-// property bags and the vulnerable software lists must have the right JSON
-// type (a report of another shape cannot be counted); values inside them are
-// read leniently.
-
-type sarifLog struct {
-	Version text `json:"version"`
-	// A pointer tells a missing "runs" from an empty one.
-	Runs *[]sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool struct {
-		Driver struct {
-			Name    text        `json:"name"`
-			Version text        `json:"version"`
-			Rules   []sarifRule `json:"rules"`
-		} `json:"driver"`
-	} `json:"tool"`
-	// SARIF distinguishes absent results (the tool produced none: unknown)
-	// from an empty array (nothing found), hence the pointer.
-	Results    *[]sarifResult      `json:"results"`
-	Properties soft[runProperties] `json:"properties"`
-}
+// names inside the property bags follow what public parsers read (QSCANNER.md)
+// and match case-insensitively, as encoding/json matches struct fields. Runs,
+// rules, results, their property bags and the vulnerable software lists must
+// have the right JSON type (a report of another shape cannot be counted);
+// values inside them are read leniently.
 
 type runProperties struct {
 	ImageID     text     `json:"imageID"`
@@ -45,15 +23,11 @@ type runProperties struct {
 	RepoTags    textList `json:"repoTags"`
 }
 
-type sarifMessage struct {
-	Text text `json:"text"`
-}
-
 type sarifRule struct {
-	ID               text               `json:"id"`
-	Name             text               `json:"name"`
-	ShortDescription soft[sarifMessage] `json:"shortDescription"`
-	Properties       ruleProperties     `json:"properties"`
+	ID               text           `json:"id"`
+	Name             text           `json:"name"`
+	ShortDescription message        `json:"shortDescription"`
+	Properties       ruleProperties `json:"properties"`
 }
 
 type ruleProperties struct {
@@ -66,8 +40,11 @@ type ruleProperties struct {
 	CVSSInfo         soft[cvssInfo] `json:"cvssInfo"`
 }
 
+// cvssInfo needs no soft of its own inside: v3 is its only field, so a v3 of
+// the wrong type leaves the enclosing soft[cvssInfo] empty, which reads the
+// same (no score), for one decoding pass less per rule.
 type cvssInfo struct {
-	V3 soft[cvssScore] `json:"v3"`
+	V3 cvssScore `json:"v3"`
 }
 
 type cvssScore struct {
@@ -100,55 +77,45 @@ type sarifReport struct {
 	digest          string
 	os              string
 	toolVersion     string
+	// conflicts lists the duplicated rules whose descriptions disagreed.
+	conflicts []conflict
 }
 
-func decodeSARIF(b []byte) (*sarifReport, error) {
-	var log sarifLog
-	if err := decodeOne(b, &log); err != nil {
-		return nil, err
-	}
-	if log.Runs == nil {
-		return nil, errors.New(`no "runs": not a SARIF log`)
-	}
-	if len(*log.Runs) == 0 {
-		return nil, errors.New(`"runs" is empty: the report covers nothing`)
-	}
+// decodeSARIF reads the SARIF log run by run. A log without runs, or a run
+// without results, is an error: it cannot be counted.
+func decodeSARIF(ctx context.Context, r io.Reader) (*sarifReport, error) {
+	s := newJSONStream(ctx, r)
 	out := &sarifReport{vulnerabilities: []domain.Vulnerability{}}
 	byQID := map[string]int{}
-	for i, run := range *log.Runs {
-		if run.Results == nil {
-			return nil, fmt.Errorf(`run %d has no "results": the tool produced no findings list`, i)
-		}
-		rules := run.Tool.Driver.Rules
-		ruleByID := make(map[string]*sarifRule, len(rules))
-		for j := range rules {
-			if id := rules[j].ID.String(); id != "" {
-				ruleByID[id] = &rules[j]
+	runs, sawRuns := 0, false
+	err := s.document(func() error {
+		_, err := s.object("document", func(key string) error {
+			if !is(key, "runs") {
+				return s.skip()
 			}
-		}
-		props := run.Properties.V
-		if out.digest == "" {
-			out.digest = props.ImageDigest.String()
-		}
-		if out.os == "" {
-			out.os = props.OS.String()
-		}
-		if out.toolVersion == "" {
-			out.toolVersion = run.Tool.Driver.Version.String()
-		}
-		for _, res := range *run.Results {
-			v := vulnerability(res, lookupRule(res, rules, ruleByID))
-			if v.QID == "" {
-				out.vulnerabilities = append(out.vulnerabilities, v)
-				continue
-			}
-			if k, seen := byQID[v.QID]; seen {
-				merge(&out.vulnerabilities[k], v)
-				continue
-			}
-			byQID[v.QID] = len(out.vulnerabilities)
-			out.vulnerabilities = append(out.vulnerabilities, v)
-		}
+			null, err := s.array("runs", func() error {
+				run := runReader{s: s, out: out, byQID: byQID}
+				if err := run.read(); err != nil {
+					return err
+				}
+				if !run.hasResults {
+					return fmt.Errorf(`run %d has no "results": the tool produced no findings list`, runs)
+				}
+				runs++
+				return nil
+			})
+			sawRuns = !null
+			return err
+		})
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !sawRuns:
+		return nil, errors.New(`no "runs": not a SARIF log`)
+	case runs == 0:
+		return nil, errors.New(`"runs" is empty: the report covers nothing`)
 	}
 	return out, nil
 }
@@ -160,6 +127,11 @@ func lookupRule(res sarifResult, rules []sarifRule, byID map[string]*sarifRule) 
 		return r
 	}
 	if i, ok := res.RuleIndex.integer(); ok && i >= 0 && i < len(rules) && res.RuleID == "" {
+		// A duplicated rule's copies are merged into the first: an index
+		// naming a later copy must reach the merge too.
+		if r, ok := byID[rules[i].ID.String()]; ok {
+			return r
+		}
 		return &rules[i]
 	}
 	return nil
@@ -170,7 +142,7 @@ func vulnerability(res sarifResult, rule *sarifRule) domain.Vulnerability {
 	var ruleID, name, short text
 	if rule != nil {
 		rp = rule.Properties
-		ruleID, name, short = rule.ID, rule.Name, rule.ShortDescription.V.Text
+		ruleID, name, short = rule.ID, rule.Name, rule.ShortDescription.Text
 	}
 	pp := res.Properties
 	v := domain.Vulnerability{
@@ -189,7 +161,7 @@ func vulnerability(res sarifResult, rule *sarifRule) domain.Vulnerability {
 			break
 		}
 	}
-	if score, err := strconv.ParseFloat(rp.CVSSInfo.V.V3.V.BaseScore.String(), 64); err == nil && score >= 0 && score <= 10 {
+	if score, ok := cvss3(rp); ok {
 		v.CVSS3 = score
 	}
 	for _, sw := range pp.VulnerableSoftware {
@@ -243,34 +215,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// decodeOne decodes one JSON document; trailing data is a syntax error.
-func decodeOne(b []byte, v any) error {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return errors.New("empty file")
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return describeJSONError(err)
-	}
-	return nil
-}
-
-// describeJSONError keeps a decoding error short and free of file content.
-func describeJSONError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn) && strings.Contains(syn.Error(), "unexpected end"):
-		return fmt.Errorf("truncated JSON (%d bytes)", syn.Offset)
-	case errors.As(err, &syn):
-		return fmt.Errorf("not valid JSON at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "document"
-		}
-		return fmt.Errorf("unexpected JSON %s for %s", typ.Value, field)
-	}
-	return fmt.Errorf("decode: %s", strings.TrimPrefix(err.Error(), "json: "))
 }

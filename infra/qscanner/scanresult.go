@@ -2,8 +2,10 @@ package qscanner
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 
 	"ecrscanner/domain"
@@ -12,15 +14,17 @@ import (
 // The parts of <image-id>-ScanResult.json the parser reads: metadata, the
 // scans performed and the secrets. The secret structs below deliberately have
 // no field for "Match" (nor for "Code", which quotes the matching lines), so
-// the decoder skips the matched text: it exists only in the file's bytes,
-// which are dropped as soon as decoding ends.
+// the decoder skips the matched text: it exists only in the read buffers,
+// which the rest of the file overwrites and the parse then drops.
 
+// scanResultFile holds the top-level keys decodeScanResult reads, each under
+// its field's name.
 type scanResultFile struct {
-	SchemaVersion   text                     `json:"SchemaVersion"`
-	QScannerVersion text                     `json:"QScannerVersion"`
-	ScansPerformed  soft[[]scanPerformed]    `json:"ScansPerformed"`
-	Metadata        soft[scanResultMetadata] `json:"Metadata"`
-	SecretResults   []secretResult           `json:"SecretResults"`
+	SchemaVersion   text
+	QScannerVersion text
+	ScansPerformed  soft[[]scanPerformed]
+	Metadata        soft[scanResultMetadata]
+	SecretResults   []secretResult
 }
 
 type scanPerformed struct {
@@ -97,9 +101,31 @@ type scanResult struct {
 	secrets    []domain.Secret
 }
 
-func decodeScanResult(b []byte) (*scanResult, error) {
+// decodeScanResult reads the keys above, the secrets one file at a time, and
+// skips the rest (the inventory among it).
+func decodeScanResult(ctx context.Context, r io.Reader) (*scanResult, error) {
+	s := newJSONStream(ctx, r)
 	var f scanResultFile
-	if err := decodeOne(b, &f); err != nil {
+	err := s.document(func() error {
+		_, err := s.object("document", func(key string) (err error) {
+			switch {
+			case is(key, "SchemaVersion"):
+				return s.decode(&f.SchemaVersion)
+			case is(key, "QScannerVersion"):
+				return s.decode(&f.QScannerVersion)
+			case is(key, "ScansPerformed"):
+				return s.decode(&f.ScansPerformed)
+			case is(key, "Metadata"):
+				return s.decode(&f.Metadata)
+			case is(key, "SecretResults"):
+				f.SecretResults, err = list[secretResult](s, "SecretResults")
+				return err
+			}
+			return s.skip()
+		})
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	if f.SchemaVersion == "" {
