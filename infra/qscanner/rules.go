@@ -1,6 +1,7 @@
 package qscanner
 
 import (
+	"log/slog"
 	"strconv"
 
 	"ecrscanner/domain"
@@ -23,9 +24,9 @@ type conflict struct {
 	Dropped string
 }
 
-// LogAttrs gives the conflict as slog key-value pairs with stable keys.
+// LogAttrs gives the conflict as typed slog attributes with stable keys.
 func (c conflict) LogAttrs() []any {
-	return []any{"rule_id", c.RuleID, "field", c.Field, "kept", c.Kept, "dropped", c.Dropped}
+	return []any{slog.String("rule_id", c.RuleID), slog.String("field", c.Field), slog.String("kept", c.Kept), slog.String("dropped", c.Dropped)}
 }
 
 // indexRules maps rule IDs to their descriptions, merging duplicates into the

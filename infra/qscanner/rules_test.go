@@ -1,8 +1,10 @@
 package qscanner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,11 +144,26 @@ func TestDuplicateRuleWorseSeverityWins(t *testing.T) {
 	}
 }
 
-func TestConflictLogAttrsHaveStableKeys(t *testing.T) {
-	c := conflict{RuleID: "379132", Field: "severity", Kept: "CRITICAL", Dropped: "INFORMATIONAL"}
-	want := []any{"rule_id", "379132", "field", "severity", "kept", "CRITICAL", "dropped", "INFORMATIONAL"}
-	if got := c.LogAttrs(); !slices.Equal(got, want) {
-		t.Errorf("LogAttrs() = %v, want %v", got, want)
+// TestRunnerLogsConflicts: the runner's parse logs each disagreement with
+// stable keys, so an operator can see which copy of a rule was dropped.
+func TestRunnerLogsConflicts(t *testing.T) {
+	tc := duplicateRuleCases()[0]
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	r := &Runner{}
+	if _, err := r.parse(context.Background(), log, writeOutput(t, tc.rules, tc.results), parseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(bytes.SplitN(buf.Bytes(), []byte("\n"), 2)[0], &line); err != nil {
+		t.Fatalf("log %q: %v", buf.String(), err)
+	}
+	c := tc.conflicts[0]
+	want := map[string]any{"msg": "qscanner output conflict", "rule_id": c.RuleID, "field": c.Field, "kept": c.Kept, "dropped": c.Dropped}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("log %s = %v, want %v (line %s)", k, line[k], v, buf.String())
+		}
 	}
 }
 

@@ -260,7 +260,7 @@ func (r *Runner) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report,
 	log.DebugContext(ctx, "qscanner argv", slog.Any("args", args))
 	runErr := cmd.Run()
 
-	rep, err := r.outcome(runCtx, runErr, ws.output, stderr, stdout, token)
+	rep, err := r.outcome(runCtx, log, runErr, ws.output, stderr, stdout, token)
 	if rep != nil {
 		r.finish(ctx, log, rep, t)
 	}
@@ -333,10 +333,9 @@ func scanTimeout(left time.Duration) string {
 }
 
 // outcome classifies how QScanner ended and parses what it left.
-func (r *Runner) outcome(runCtx context.Context, runErr error, outDir string, stderr, stdout *tail, token string) (*domain.Report, error) {
+func (r *Runner) outcome(runCtx context.Context, log *slog.Logger, runErr error, outDir string, stderr, stdout *tail, token string) (*domain.Report, error) {
 	if runErr == nil {
-		rep, err := parseDir(runCtx, outDir, parseOptions{wantReport: r.wantReport})
-		return rep, err
+		return r.parse(runCtx, log, outDir, parseOptions{wantReport: r.wantReport})
 	}
 	if ctxErr := runCtx.Err(); ctxErr != nil {
 		what := "ran past its deadline"
@@ -367,14 +366,14 @@ func (r *Runner) outcome(runCtx context.Context, runErr error, outDir string, st
 	f := fail(class, code, "%s", joinReason(what, detail)).with(runErr)
 	switch code {
 	case 40:
-		rep, err := parseDir(runCtx, outDir, parseOptions{partial: true})
+		rep, err := r.parse(runCtx, log, outDir, parseOptions{partial: true})
 		if err != nil {
 			f.f.Reason = joinReason(f.f.Reason, "partial output unreadable: "+failureReason(err))
 			return nil, f
 		}
 		return rep, f
 	case 42, 43:
-		rep, err := parseDir(runCtx, outDir, parseOptions{wantReport: r.wantReport})
+		rep, err := r.parse(runCtx, log, outDir, parseOptions{wantReport: r.wantReport})
 		if err != nil {
 			f.f.Reason = joinReason(f.f.Reason, "output unreadable: "+failureReason(err))
 			return nil, f
@@ -382,6 +381,25 @@ func (r *Runner) outcome(runCtx context.Context, runErr error, outDir string, st
 		return rep, f
 	}
 	return nil, f
+}
+
+// maxLoggedConflicts bounds the warnings one parse logs: a hostile output
+// could describe every rule twice.
+const maxLoggedConflicts = 20
+
+// parse reads QScanner's output and logs where it contradicted itself (a rule
+// described twice with different severities): the report already keeps the
+// worse value, and the log says which was dropped.
+func (r *Runner) parse(ctx context.Context, log *slog.Logger, outDir string, opt parseOptions) (*domain.Report, error) {
+	rep, conflicts, err := parseOutput(ctx, outDir, opt)
+	for i, c := range conflicts {
+		if i == maxLoggedConflicts {
+			log.WarnContext(ctx, "qscanner output conflicts not logged", slog.Int("conflicts_total", len(conflicts)))
+			break
+		}
+		log.WarnContext(ctx, "qscanner output conflict", c.LogAttrs()...)
+	}
+	return rep, err
 }
 
 // finish sets what the runner knows better than QScanner's output.
