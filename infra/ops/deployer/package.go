@@ -2,7 +2,6 @@ package deployer
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"debug/elf"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -19,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"ecrscanner/infra/ops/buildcache"
 	"ecrscanner/infra/ops/stack"
 )
 
@@ -92,10 +91,6 @@ func BuildFunctions(ctx context.Context, opts BuildOptions, targets []Target) ([
 	if len(targets) == 0 {
 		return nil, errors.New("build: no functions")
 	}
-	goCmd := opts.Go
-	if goCmd == "" {
-		goCmd = goTool()
-	}
 	byArch := map[string][]string{}
 	for _, t := range targets {
 		if _, err := GOARCH(t.Arch); err != nil {
@@ -110,19 +105,13 @@ func BuildFunctions(ctx context.Context, opts BuildOptions, targets []Target) ([
 	sort.Strings(arches)
 	for _, arch := range arches {
 		goarch, _ := GOARCH(arch)
-		binDir := filepath.Join(opts.OutDir, "bin", arch)
-		if err := os.MkdirAll(binDir, 0o755); err != nil {
-			return nil, fmt.Errorf("build: %w", err)
+		spec := buildcache.Spec{Root: opts.ModuleRoot, GOOS: "linux", GOARCH: goarch, Flags: lambdaBuildFlags, Go: opts.Go}
+		pkgs := make([]string, len(byArch[arch]))
+		for i, dir := range byArch[arch] {
+			pkgs[i] = "./handlers/" + dir
 		}
-		args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", binDir + string(filepath.Separator)}
-		for _, dir := range byArch[arch] {
-			args = append(args, "./handlers/"+dir)
-		}
-		cmd := exec.CommandContext(ctx, goCmd, args...)
-		cmd.Dir = opts.ModuleRoot
-		cmd.Env = append(withoutEnv(os.Environ(), "GOOS", "GOARCH", "CGO_ENABLED"), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build %s for linux/%s: %w\n%s", strings.Join(byArch[arch], ", "), goarch, err, bytes.TrimSpace(out))
+		if err := compile(ctx, spec, filepath.Join(opts.OutDir, "bin", arch), pkgs...); err != nil {
+			return nil, fmt.Errorf("build %s for linux/%s: %w", strings.Join(byArch[arch], ", "), goarch, err)
 		}
 	}
 	artifacts := make([]Artifact, 0, len(targets))
@@ -140,6 +129,26 @@ func BuildFunctions(ctx context.Context, opts BuildOptions, targets []Target) ([
 	}
 	return artifacts, nil
 }
+
+// lambdaBuildFlags are the go build flags of every function for
+// provided.al2023.
+var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+
+// compile builds the functions' packages into a folder: afresh, unless
+// $ECRSCAN_BUILD_CACHE is "shared". The deployer's tests set it, for
+// themselves and the make targets they run, so that every test and test
+// process of a run links each binary once (buildcache.BuildCached); the
+// binaries are the same either way.
+var compile = func() func(context.Context, buildcache.Spec, string, ...string) error {
+	if os.Getenv(buildCacheEnv) == "shared" {
+		return buildcache.BuildCached
+	}
+	return buildcache.Build
+}()
+
+// buildCacheEnv names the variable that makes the deployer build through
+// the shared build cache (see compile).
+const buildCacheEnv = "ECRSCAN_BUILD_CACHE"
 
 // PackageLayer writes <outDir>/qscanner-layer.zip holding the QScanner
 // binary at bin/qscanner, mode 0755, after checking with CheckQScanner that
@@ -351,15 +360,6 @@ func paramOrLiteral(v any, ps Params) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("cannot read %v: want a literal or a Ref to a parameter", v)
-}
-
-// goTool returns the go command: $GO when set (the Makefile's variable),
-// else go from PATH.
-func goTool() string {
-	if g := os.Getenv("GO"); g != "" {
-		return g
-	}
-	return "go"
 }
 
 func withoutEnv(env []string, names ...string) []string {
