@@ -110,7 +110,12 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 		fmt.Fprintln(r.out, "            credentials with QSCANNER_REGISTRY_USERNAME/PASSWORD (for ECR: AWS and `aws ecr get-login-password`).")
 	} else {
 		r.say("building the QScanner stand-in …")
-		bin, err := buildStandIn(ctx)
+		standInDir, err := os.MkdirTemp("", "ecrscan-standin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(standInDir)
+		bin, err := buildStandIn(ctx, standInDir)
 		if err != nil {
 			return err
 		}
@@ -455,15 +460,12 @@ func short(id string) string {
 	return id
 }
 
-// buildStandIn compiles the QScanner stand-in (a test tool) for the local run.
-func buildStandIn(ctx context.Context) (string, error) {
-	dir, err := os.MkdirTemp("", "ecrscan-standin-")
-	if err != nil {
+// buildStandIn compiles the QScanner stand-in (a test tool) for the local
+// run into dir.
+func buildStandIn(ctx context.Context, dir string) (string, error) {
+	if err := local.Build(ctx, dir, "./testdata/qscanner-standin"); err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "qscanner")
-	if err := local.BuildPackage(ctx, bin, "./testdata/qscanner-standin"); err != nil {
-		return "", err
-	}
-	return bin, nil
+	return bin, os.Rename(filepath.Join(dir, "qscanner-standin"), bin)
 }
