@@ -4,14 +4,14 @@
 // (BuildCached, what the tests and the local runner use).
 //
 // Why a cache of our own: go test ./... runs each package's tests in a
-// process of its own, and several of them (the deployer's, the local
-// runner's, the operator CLI's) need the same function binaries. Go's build
-// cache keeps compiled packages but links every binary anew, and linking
-// the functions is most of what building them costs. BuildCached keeps the
-// linked binaries under os.TempDir()/ecrscanner-build/<key>, where key hashes
-// the toolchain, the target, the flags and the module's source, so every
-// test process of a run, and the next run while nothing changed, finds them
-// there.
+// process of its own, and two of them (the deployer's and the local
+// runner's) need the same function binaries, several times over. Go's build
+// cache keeps compiled packages but links every binary anew, and once it
+// holds the packages, linking is most of what a build costs. BuildCached
+// keeps the linked binaries under os.TempDir()/ecrscanner-build/<key>, where
+// key hashes the toolchain, the target, the flags and the module's source,
+// so every test process of a run, and the next run while nothing changed,
+// finds them there.
 package buildcache
 
 import (
