@@ -12,20 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"ecrscanner/domain"
-	"ecrscanner/events"
 	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/ops/replay"
-	"ecrscanner/infra/ops/stack"
 )
 
 // Exit codes of replay and status.
@@ -125,43 +118,16 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	return r.run(ctx)
 }
 
+// parseReplayArgs reads the command line, fills in the defaults that depend
+// on others (a new replay ID, the checkpoint path, the end of an archive
+// window) and rejects combinations that make no sense.
 func parseReplayArgs(args []string, now time.Time) (replayOptions, error) {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var digests, handlers listFlag
-	fs.Var(&digests, "digest", "")
-	repository := fs.String("repository", "", "")
-	since := fs.String("since", "", "")
-	until := fs.String("until", "", "")
-	all := fs.Bool("all", false, "")
-	fs.Var(&handlers, "handler", "")
-	fromArchive := fs.Bool("from-archive", false, "")
-	stackName := fs.String("stack", stackFromEnv(), "")
-	replayID := fs.String("replay-id", "", "")
-	dryRun := fs.Bool("dry-run", false, "")
-	rate := fs.Float64("rate", 50, "")
-	checkpoint := fs.String("checkpoint", "", "")
-	resume := fs.String("resume", "", "")
-	pageSize := fs.Int("page-size", 100, "")
-	poll := fs.Duration("poll", 5*time.Second, "")
-	if err := fs.Parse(args); err != nil {
-		return replayOptions{}, err
+	o, sel, set, err := parseReplayFlags(args)
+	if err != nil {
+		return o, err
 	}
-	if fs.NArg() > 0 {
-		return replayOptions{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	o := replayOptions{handlers: handlers, fromArchive: *fromArchive, stack: *stackName, replayID: *replayID,
-		dryRun: *dryRun, rate: *rate, checkpoint: *checkpoint, resume: *resume, pageSize: *pageSize, poll: *poll}
-	if o.rate <= 0 {
-		return o, fmt.Errorf("--rate %v must be positive", o.rate)
-	}
-	if o.pageSize <= 0 {
-		return o, fmt.Errorf("--page-size %d must be positive", o.pageSize)
-	}
-	if o.poll <= 0 {
-		return o, fmt.Errorf("--poll %v must be positive", o.poll)
+	if err := o.checkPace(); err != nil {
+		return o, err
 	}
 	if o.resume != "" {
 		for _, name := range []string{"digest", "repository", "since", "until", "all", "handler", "from-archive", "replay-id", "dry-run", "checkpoint", "stack"} {
@@ -176,32 +142,12 @@ func parseReplayArgs(args []string, now time.Time) (replayOptions, error) {
 	} else if !replayIDRE.MatchString(o.replayID) {
 		return o, fmt.Errorf("--replay-id %q: want 1-56 of A-Z a-z 0-9 . _ -", o.replayID)
 	}
-	for _, d := range digests {
-		pd, err := domain.ParseDigest(d)
-		if err != nil {
-			return o, fmt.Errorf("--digest: %w", err)
-		}
-		o.sel.Digests = append(o.sel.Digests, pd)
-	}
-	o.sel.Repository, o.sel.All = *repository, *all
-	var err error
-	if o.sel.Since, err = parseReplayTime(*since, now); err != nil {
-		return o, fmt.Errorf("--since: %w", err)
-	}
-	if o.sel.Until, err = parseReplayTime(*until, now); err != nil {
-		return o, fmt.Errorf("--until: %w", err)
+	if o.sel, err = sel.selection(now); err != nil {
+		return o, err
 	}
 	if o.fromArchive {
-		switch {
-		case len(o.sel.Digests) > 0 || o.sel.Repository != "" || o.sel.All:
-			return o, errors.New("--from-archive replays a time window of the bus archive: it selects with --since/--until only")
-		case o.sel.Since.IsZero():
-			return o, errors.New("--from-archive needs --since (and optionally --until, default now)")
-		case set["checkpoint"]:
-			return o, errors.New("--from-archive keeps no checkpoint: EventBridge runs the replay")
-		}
-		if o.sel.Until.IsZero() {
-			o.sel.Until = now
+		if err := o.checkArchiveWindow(set["checkpoint"], now); err != nil {
+			return o, err
 		}
 	}
 	if err := o.sel.Validate(); err != nil {
@@ -211,6 +157,98 @@ func parseReplayArgs(args []string, now time.Time) (replayOptions, error) {
 		o.checkpoint = replay.DefaultCheckpointPath(o.replayID)
 	}
 	return o, nil
+}
+
+// selectionFlags are the selection flags as given.
+type selectionFlags struct {
+	digests                  listFlag
+	repository, since, until string
+	all                      bool
+}
+
+// parseReplayFlags parses args into options, the selection flags as given
+// and the set of flags given.
+func parseReplayFlags(args []string) (replayOptions, selectionFlags, map[string]bool, error) {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var sel selectionFlags
+	var handlers listFlag
+	fs.Var(&sel.digests, "digest", "")
+	fs.StringVar(&sel.repository, "repository", "", "")
+	fs.StringVar(&sel.since, "since", "", "")
+	fs.StringVar(&sel.until, "until", "", "")
+	fs.BoolVar(&sel.all, "all", false, "")
+	fs.Var(&handlers, "handler", "")
+	fromArchive := fs.Bool("from-archive", false, "")
+	stackName := fs.String("stack", stackFromEnv(), "")
+	replayID := fs.String("replay-id", "", "")
+	dryRun := fs.Bool("dry-run", false, "")
+	rate := fs.Float64("rate", 50, "")
+	checkpoint := fs.String("checkpoint", "", "")
+	resume := fs.String("resume", "", "")
+	pageSize := fs.Int("page-size", 100, "")
+	poll := fs.Duration("poll", 5*time.Second, "")
+	if err := fs.Parse(args); err != nil {
+		return replayOptions{}, sel, nil, err
+	}
+	if fs.NArg() > 0 {
+		return replayOptions{}, sel, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o := replayOptions{handlers: handlers, fromArchive: *fromArchive, stack: *stackName, replayID: *replayID,
+		dryRun: *dryRun, rate: *rate, checkpoint: *checkpoint, resume: *resume, pageSize: *pageSize, poll: *poll}
+	return o, sel, set, nil
+}
+
+// checkPace rejects a rate, page size or poll interval that is not positive.
+func (o replayOptions) checkPace() error {
+	switch {
+	case o.rate <= 0:
+		return fmt.Errorf("--rate %v must be positive", o.rate)
+	case o.pageSize <= 0:
+		return fmt.Errorf("--page-size %d must be positive", o.pageSize)
+	case o.poll <= 0:
+		return fmt.Errorf("--poll %v must be positive", o.poll)
+	}
+	return nil
+}
+
+// selection reads the selection flags, times relative to now.
+func (f selectionFlags) selection(now time.Time) (replay.Selection, error) {
+	sel := replay.Selection{Repository: f.repository, All: f.all}
+	for _, d := range f.digests {
+		pd, err := domain.ParseDigest(d)
+		if err != nil {
+			return sel, fmt.Errorf("--digest: %w", err)
+		}
+		sel.Digests = append(sel.Digests, pd)
+	}
+	var err error
+	if sel.Since, err = parseReplayTime(f.since, now); err != nil {
+		return sel, fmt.Errorf("--since: %w", err)
+	}
+	if sel.Until, err = parseReplayTime(f.until, now); err != nil {
+		return sel, fmt.Errorf("--until: %w", err)
+	}
+	return sel, nil
+}
+
+// checkArchiveWindow checks that an archive replay selects a time window
+// only, and ends the window now unless --until ends it.
+func (o *replayOptions) checkArchiveWindow(checkpointSet bool, now time.Time) error {
+	switch {
+	case len(o.sel.Digests) > 0 || o.sel.Repository != "" || o.sel.All:
+		return errors.New("--from-archive replays a time window of the bus archive: it selects with --since/--until only")
+	case o.sel.Since.IsZero():
+		return errors.New("--from-archive needs --since (and optionally --until, default now)")
+	case checkpointSet:
+		return errors.New("--from-archive keeps no checkpoint: EventBridge runs the replay")
+	}
+	if o.sel.Until.IsZero() {
+		o.sel.Until = now
+	}
+	return nil
 }
 
 func stackFromEnv() string {
@@ -247,218 +285,4 @@ func parseReplayTime(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("age %q must be positive", s)
 	}
 	return now.Add(-age), nil
-}
-
-// replayRun is one replay command.
-type replayRun struct {
-	opts           replayOptions
-	stdout, stderr io.Writer
-	lastProgress   time.Time
-	lastLine       string
-	latest         replay.Progress
-}
-
-func (r *replayRun) fail(format string, a ...any) int {
-	fmt.Fprintf(r.stderr, "ecrscan replay: "+format+"\n", a...)
-	return exitFailed
-}
-
-func (r *replayRun) run(ctx context.Context) int {
-	var cp replay.Checkpoint
-	if r.opts.resume != "" {
-		var err error
-		if cp, err = replay.LoadCheckpoint(r.opts.resume); err != nil {
-			fmt.Fprintf(r.stderr, "ecrscan replay: %v\n", err)
-			return exitUsage
-		}
-		r.opts.replayID, r.opts.stack, r.opts.sel, r.opts.handlers = cp.ReplayID, cp.Stack, cp.Selection, cp.Handlers
-		r.opts.checkpoint = r.opts.resume
-		fmt.Fprintf(r.stdout, "replay id: %s (resumed from %s: %d sent, %d skipped so far)\n", cp.ReplayID, r.opts.resume, cp.Sent, cp.Skipped)
-	} else {
-		fmt.Fprintf(r.stdout, "replay id: %s\n", r.opts.replayID)
-		cp = replay.Checkpoint{ReplayID: r.opts.replayID, Stack: r.opts.stack, Selection: r.opts.sel, Handlers: r.opts.handlers}
-	}
-
-	cfg, err := loadAWSConfig(ctx)
-	if err != nil {
-		return r.fail("%v", err)
-	}
-	tmpl, err := stack.Load()
-	if err != nil {
-		return r.fail("%v", err)
-	}
-	st, err := replay.LoadStack(ctx, cloudformation.NewFromConfig(cfg), r.opts.stack, tmpl)
-	if err != nil {
-		return r.fail("%v", err)
-	}
-	chosen, err := st.Select(r.opts.handlers)
-	if err != nil {
-		fmt.Fprintf(r.stderr, "ecrscan replay: --handler: %v\n", err)
-		return exitUsage
-	}
-	eb := eventbridge.NewFromConfig(cfg)
-	if r.opts.fromArchive {
-		return r.fromArchive(ctx, eb, st, chosen)
-	}
-	routes, err := replay.LoadRoutes(ctx, eb, st, chosen)
-	if err != nil {
-		return r.fail("%v", err)
-	}
-	source, err := replay.NewSource(dynamodb.NewFromConfig(cfg), st.ScansTable, r.opts.sel, r.opts.pageSize)
-	if err != nil {
-		return r.fail("%v", err)
-	}
-	runner := &replay.Runner{Source: source, Progress: r.progress, Skip: r.skip}
-	target := fmt.Sprintf("the %s bus (handlers: %s)", st.Bus, strings.Join(st.HandlerNames(), ", "))
-	if len(r.opts.handlers) > 0 {
-		target = "the queues of " + strings.Join(handlerNames(chosen), ", ")
-	}
-	var table *tabwriter.Writer
-	switch {
-	case r.opts.dryRun:
-		fmt.Fprintf(r.stdout, "dry run: nothing is sent; would send to %s\n", target)
-		table = tabwriter.NewWriter(r.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(table, "DIGEST\tEVENT\tREPOSITORIES\tHANDLERS")
-		runner.Sink = replay.PlanSink{Routes: routes, Account: st.Account, Region: st.Region, Report: func(ev events.ScanEvent, hs []string) {
-			h := strings.Join(hs, ",")
-			if h == "" {
-				h = "none (no chosen handler subscribes)"
-			}
-			fmt.Fprintf(table, "%s\t%s\t%s\t%s\n", ev.Digest, ev.EventType, eventRepositories(ev), h)
-		}}
-	case len(r.opts.handlers) > 0:
-		sink, err := replay.NewQueueSink(sqs.NewFromConfig(cfg), routes, st.Account, st.Region)
-		if err != nil {
-			return r.fail("%v", err)
-		}
-		runner.Sink = sink
-	default:
-		sink, err := replay.NewBusSink(eb, st.Bus)
-		if err != nil {
-			return r.fail("%v", err)
-		}
-		runner.Sink = sink
-	}
-	if !r.opts.dryRun {
-		if runner.Limiter, err = replay.NewLimiter(r.opts.rate); err != nil {
-			return r.fail("%v", err)
-		}
-		path := r.opts.checkpoint
-		runner.Save = func(cp replay.Checkpoint) error { return replay.SaveCheckpoint(path, cp) }
-	}
-
-	start := time.Now()
-	cp, err = runner.Run(ctx, cp)
-	if table != nil {
-		table.Flush()
-	}
-	switch {
-	case err != nil && r.opts.dryRun:
-		fmt.Fprintf(r.stderr, "ecrscan replay: %v\n", err)
-		if ctx.Err() != nil {
-			return exitInterrupted
-		}
-		return exitFailed
-	case err != nil && ctx.Err() != nil && cp.Started.IsZero():
-		fmt.Fprintln(r.stderr, "ecrscan replay: interrupted before anything was sent")
-		return exitInterrupted
-	case err != nil && ctx.Err() != nil:
-		r.printProgress(cp.Sent, cp.Skipped, cp.Total, r.latest.Rate)
-		fmt.Fprintf(r.stderr, "ecrscan replay: interrupted after %d events; resume with: ecrscan replay --resume %s\n", cp.Sent, r.opts.checkpoint)
-		return exitInterrupted
-	case err != nil:
-		fmt.Fprintf(r.stderr, "ecrscan replay: %v\n", err)
-		if !cp.Started.IsZero() {
-			fmt.Fprintf(r.stderr, "ecrscan replay: %d events sent before the failure; resume with: ecrscan replay --resume %s\n", cp.Sent, r.opts.checkpoint)
-		}
-		return exitFailed
-	}
-	if !r.opts.dryRun {
-		r.printProgress(cp.Sent, cp.Skipped, cp.Total, r.latest.Rate)
-		if err := os.Remove(r.opts.checkpoint); err != nil && !errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(r.stderr, "ecrscan replay: remove checkpoint: %v\n", err)
-		}
-	}
-	if r.opts.dryRun {
-		fmt.Fprintf(r.stdout, "would send %d event(s) to %s (%d skipped)\n", cp.Sent, target, cp.Skipped)
-	} else {
-		fmt.Fprintf(r.stdout, "sent %d event(s) to %s (%d skipped) in %.1fs\n", cp.Sent, target, cp.Skipped, time.Since(start).Seconds())
-	}
-	for _, d := range cp.Missing {
-		fmt.Fprintf(r.stderr, "ecrscan replay: no scan record for %s\n", d)
-	}
-	if len(cp.Missing) > 0 {
-		return exitFailed
-	}
-	return exitOK
-}
-
-func (r *replayRun) fromArchive(ctx context.Context, eb *eventbridge.Client, st replay.Stack, chosen []replay.Handler) int {
-	plan, err := replay.PlanArchiveReplay(ctx, eb, st, r.opts.replayID, chosen, r.opts.sel.Since, r.opts.sel.Until)
-	if err != nil {
-		return r.fail("%v", err)
-	}
-	fmt.Fprintf(r.stdout, "archive replay: %s\n", plan.Name)
-	fmt.Fprintf(r.stdout, "  archive   %s\n", plan.ArchiveARN)
-	fmt.Fprintf(r.stdout, "  window    %s to %s\n", plan.Since.UTC().Format(time.RFC3339), plan.Until.UTC().Format(time.RFC3339))
-	fmt.Fprintf(r.stdout, "  handlers  %s (rules %s)\n", strings.Join(plan.Handlers, ", "), strings.Join(plan.FilterARNs, ", "))
-	fmt.Fprintf(r.stdout, "  handlers see the replay ID archive:%s\n", plan.Name)
-	if r.opts.dryRun {
-		fmt.Fprintln(r.stdout, "dry run: the replay was not started")
-		return exitOK
-	}
-	if err := plan.Start(ctx, eb); err != nil {
-		return r.fail("%v", err)
-	}
-	final, err := plan.Wait(ctx, eb, r.opts.poll, func(p replay.ArchiveProgress) {
-		fmt.Fprintf(r.stderr, "replay %s: %s %.0f%%\n", plan.Name, p.State, p.Fraction*100)
-	})
-	if err != nil {
-		fmt.Fprintf(r.stderr, "ecrscan replay: %v\n", err)
-		if ctx.Err() != nil {
-			return exitInterrupted
-		}
-		return exitFailed
-	}
-	fmt.Fprintf(r.stdout, "archive replay %s %s\n", plan.Name, final.State)
-	return exitOK
-}
-
-// progress prints a progress line at most once a second; run prints the
-// last one.
-func (r *replayRun) progress(p replay.Progress) {
-	r.latest = p
-	if r.opts.dryRun || time.Since(r.lastProgress) < time.Second {
-		return
-	}
-	r.lastProgress = time.Now()
-	r.printProgress(p.Sent, p.Skipped, p.Total, p.Rate)
-}
-
-func (r *replayRun) printProgress(sent, skipped, total int, rate float64) {
-	line := fmt.Sprintf("sent %d/%d (%d skipped), %.1f events/s", sent, total, skipped, rate)
-	if line != r.lastLine {
-		fmt.Fprintln(r.stderr, line)
-		r.lastLine = line
-	}
-}
-
-func (r *replayRun) skip(rec domain.ScanRecord, reason error) {
-	fmt.Fprintf(r.stderr, "skip %s: %v\n", rec.Digest, reason)
-}
-
-func handlerNames(hs []replay.Handler) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = h.Name
-	}
-	return out
-}
-
-func eventRepositories(ev events.ScanEvent) string {
-	var out []string
-	for _, r := range ev.Repositories() {
-		out = append(out, r.Name)
-	}
-	return strings.Join(out, ",")
 }

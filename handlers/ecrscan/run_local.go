@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,76 +79,151 @@ func (r *localRun) say(format string, args ...any) {
 
 func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Duration, keep bool) error {
 	fmt.Fprintln(r.out, "ecrscan run-local: the whole pipeline on this machine (AWS is moto on loopback; nothing leaves this machine)")
-
-	functionEnv := map[string]map[string]string{"scan": {}, "tag": {}}
-	params := map[string]string{"QualysAccessToken": "local-run-token"}
-	var custom []byte
-	if eventFile != "" {
-		var err error
-		if custom, err = os.ReadFile(eventFile); err != nil {
-			return err
-		}
-		if strings.Contains(string(custom), `"AWS API Call via CloudTrail"`) {
-			// The template routes CloudTrail PutImage events only when the
-			// stack is deployed with that trigger.
-			params["ScanTrigger"] = "cloudtrail"
-			fmt.Fprintln(r.out, "  trigger   CloudTrail PutImage (the stack is deployed with ScanTrigger=cloudtrail for this event)")
-		}
+	setup, err := r.readSetup(eventFile)
+	if err != nil {
+		return err
 	}
+	done, err := r.chooseQScanner(ctx, setup)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := r.startStack(ctx, setup)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	return r.pushAndWatch(ctx, st, setup.custom, timeout, keep)
+}
+
+// runSetup is what the local stack is deployed with and what it is sent.
+type runSetup struct {
+	params      map[string]string
+	functionEnv map[string]map[string]string
+	// custom is the event to send; nil sends a sample push.
+	custom []byte
+}
+
+// readSetup reads the event to send, if one is given: a CloudTrail event
+// needs the stack deployed with that trigger.
+func (r *localRun) readSetup(eventFile string) (runSetup, error) {
+	s := runSetup{
+		params:      map[string]string{"QualysAccessToken": "local-run-token"},
+		functionEnv: map[string]map[string]string{"scan": {}, "tag": {}},
+	}
+	if eventFile == "" {
+		return s, nil
+	}
+	var err error
+	if s.custom, err = os.ReadFile(eventFile); err != nil {
+		return s, err
+	}
+	if strings.Contains(string(s.custom), `"AWS API Call via CloudTrail"`) {
+		// The template routes CloudTrail PutImage events only when the
+		// stack is deployed with that trigger.
+		s.params["ScanTrigger"] = "cloudtrail"
+		fmt.Fprintln(r.out, "  trigger   CloudTrail PutImage (the stack is deployed with ScanTrigger=cloudtrail for this event)")
+	}
+	return s, nil
+}
+
+// chooseQScanner gives the scan function the real QScanner when
+// QSCANNER_BIN names it, else builds the stand-in. done removes what it
+// built.
+func (r *localRun) chooseQScanner(ctx context.Context, s runSetup) (done func(), err error) {
 	if bin := os.Getenv("QSCANNER_BIN"); bin != "" {
 		pod, token := os.Getenv("QUALYS_POD"), os.Getenv("QUALYS_ACCESS_TOKEN")
 		if pod == "" || token == "" {
-			return errors.New("QSCANNER_BIN is set: QUALYS_POD and QUALYS_ACCESS_TOKEN are needed too")
+			return nil, errors.New("QSCANNER_BIN is set: QUALYS_POD and QUALYS_ACCESS_TOKEN are needed too")
 		}
-		if custom == nil {
-			return errors.New("QSCANNER_BIN is set: name a real image with --event (make run EVENT=push.json); the sample image exists only on this machine, where QScanner cannot pull it")
+		if s.custom == nil {
+			return nil, errors.New("QSCANNER_BIN is set: name a real image with --event (make run EVENT=push.json); the sample image exists only on this machine, where QScanner cannot pull it")
 		}
-		params["QualysPod"], params["QualysAccessToken"] = pod, token
-		functionEnv["scan"]["QSCANNER_BIN"] = bin
+		s.params["QualysPod"], s.params["QualysAccessToken"] = pod, token
+		s.functionEnv["scan"]["QSCANNER_BIN"] = bin
 		fmt.Fprintf(r.out, "  QScanner  %s (QSCANNER_BIN; pod %s). It pulls the image itself: give it registry\n", bin, pod)
 		fmt.Fprintln(r.out, "            credentials with QSCANNER_REGISTRY_USERNAME/PASSWORD (for ECR: AWS and `aws ecr get-login-password`).")
-	} else {
-		r.say("building the QScanner stand-in …")
-		bin, err := buildStandIn(ctx)
-		if err != nil {
-			return err
-		}
-		functionEnv["scan"]["QSCANNER_BIN"] = bin
-		fmt.Fprintln(r.out, "  QScanner  STAND-IN (testdata/qscanner-standin) — a test tool, NOT Qualys QScanner: its findings are canned.")
-		fmt.Fprintln(r.out, "            Set QSCANNER_BIN, QUALYS_POD and QUALYS_ACCESS_TOKEN to run the real one.")
+		return func() {}, nil
 	}
+	r.say("building the QScanner stand-in …")
+	dir, err := os.MkdirTemp("", "ecrscan-standin-")
+	if err != nil {
+		return nil, err
+	}
+	done = func() { os.RemoveAll(dir) }
+	bin, err := buildStandIn(ctx, dir)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	s.functionEnv["scan"]["QSCANNER_BIN"] = bin
+	fmt.Fprintln(r.out, "  QScanner  STAND-IN (testdata/qscanner-standin) — a test tool, NOT Qualys QScanner: its findings are canned.")
+	fmt.Fprintln(r.out, "            Set QSCANNER_BIN, QUALYS_POD and QUALYS_ACCESS_TOKEN to run the real one.")
+	return done, nil
+}
 
+// localStack is what a local run starts: moto, the registry standing in
+// for ECR's, and the stack running on them.
+type localStack struct {
+	cfg      aws.Config
+	reg      *local.Registry
+	pipeline *local.Pipeline
+	// stops undo the starts, in reverse.
+	stops []func()
+}
+
+func (st *localStack) stop() {
+	for i := len(st.stops) - 1; i >= 0; i-- {
+		st.stops[i]()
+	}
+}
+
+// startStack starts moto and the registry, then builds the functions,
+// deploys the template into moto and starts the functions, the Pipe and
+// the pollers.
+func (r *localRun) startStack(ctx context.Context, s runSetup) (_ *localStack, err error) {
+	st := &localStack{}
+	defer func() {
+		if err != nil {
+			st.stop()
+		}
+	}()
 	moto, err := motoserver.StartMoto(ctx, motoserver.MotoOptions{})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer moto.Stop()
+	st.stops = append(st.stops, func() { moto.Stop() })
 	fmt.Fprintf(r.out, "  AWS       moto at %s\n", moto.Endpoint())
-	reg, err := local.StartRegistry()
-	if err != nil {
-		return err
+	if st.reg, err = local.StartRegistry(); err != nil {
+		return nil, err
 	}
-	defer reg.Close()
-	functionEnv["tag"]["REGISTRY_ENDPOINT"] = reg.Endpoint()
-	fmt.Fprintf(r.out, "  registry  in-memory OCI registry at %s (stands in for the ECR registry endpoint)\n", reg.Host)
-
-	cfg, err := local.Config(ctx, moto.Endpoint())
-	if err != nil {
-		return err
+	st.stops = append(st.stops, func() { st.reg.Close() })
+	s.functionEnv["tag"]["REGISTRY_ENDPOINT"] = st.reg.Endpoint()
+	fmt.Fprintf(r.out, "  registry  in-memory OCI registry at %s (stands in for the ECR registry endpoint)\n", st.reg.Host)
+	if st.cfg, err = local.Config(ctx, moto.Endpoint()); err != nil {
+		return nil, err
 	}
 	buildDir, err := os.MkdirTemp("", "ecrscan-run-local-")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(buildDir)
-
+	st.stops = append(st.stops, func() { os.RemoveAll(buildDir) })
 	r.say("building the functions and deploying infra/ops/stack/template.yaml into moto …")
-	p, err := local.StartPipeline(ctx, cfg, local.PipelineOptions{
+	if st.pipeline, err = local.StartPipeline(ctx, st.cfg, r.pipelineOptions(s, buildDir, moto.Endpoint())); err != nil {
+		return nil, err
+	}
+	st.stops = append(st.stops, st.pipeline.Stop)
+	r.say("stack %q running: %d functions, the Pipe and %d queue pollers", st.pipeline.Deployment.Name, len(st.pipeline.Functions), len(st.pipeline.Deployment.Template.EventSourceMappings()))
+	return st, nil
+}
+
+func (r *localRun) pipelineOptions(s runSetup, buildDir, endpoint string) local.PipelineOptions {
+	return local.PipelineOptions{
 		StackName:   "ecrscan-local",
-		Params:      params,
+		Params:      s.params,
 		BuildDir:    buildDir,
-		Env:         local.FunctionEnv(moto.Endpoint()),
-		FunctionEnv: functionEnv,
+		Env:         local.FunctionEnv(endpoint),
+		FunctionEnv: s.functionEnv,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Output:      r.functionLog,
 		OnEvent: func(detailType string, detail []byte) {
@@ -158,14 +232,13 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 			r.say("bus      %q on the image-scans bus (event %s)", detailType, short(ev.EventID))
 		},
 		OnResult: r.invoked,
-	})
-	if err != nil {
-		return err
 	}
-	defer p.Stop()
-	r.say("stack %q running: %d functions, the Pipe and %d queue pollers", p.Deployment.Name, len(p.Functions), len(p.Deployment.Template.EventSourceMappings()))
+}
 
-	ref, body, err := r.prepareEvent(ctx, cfg, reg, custom)
+// pushAndWatch sends the push (or the custom event) and shows each effect
+// as it appears, then the timings.
+func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, custom []byte, timeout time.Duration, keep bool) error {
+	ref, body, err := r.prepareEvent(ctx, st.cfg, st.reg, custom)
 	if err != nil {
 		return err
 	}
@@ -174,7 +247,7 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 		// Sent anyway: the rules and the scan function are what skip or
 		// reject it, and the run shows that they do.
 		r.say("event    not scannable: %v", derr)
-		if err := putEvent(ctx, cfg, body); err != nil {
+		if err := putEvent(ctx, st.cfg, body); err != nil {
 			return err
 		}
 		r.awaitScanInvocation(ctx, 15*time.Second)
@@ -182,10 +255,10 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 		return nil
 	}
 	r.say("push     %s → %s (an ECR push event on the default bus)", ref.Display(), ref.Name())
-	if err := putEvent(ctx, cfg, body); err != nil {
+	if err := putEvent(ctx, st.cfg, body); err != nil {
 		return err
 	}
-	seen := r.watch(ctx, cfg, p, reg, ref, timeout, custom != nil)
+	seen := r.watch(ctx, st.cfg, st.pipeline, st.reg, ref, timeout, custom != nil)
 	r.summary(seen)
 	if keep {
 		fmt.Fprintln(r.out, "stack kept running; press Ctrl-C to stop")
@@ -242,228 +315,12 @@ func putEvent(ctx context.Context, cfg aws.Config, body []byte) error {
 	return nil
 }
 
-// effects records when each effect was first seen.
-type effects struct {
-	want   map[string]bool
-	seenAt map[string]time.Duration
-}
-
-func (e effects) complete() bool { return len(e.missing()) == 0 }
-
-func (e effects) missing() string {
-	var m []string
-	for k := range e.want {
-		if _, ok := e.seenAt[k]; !ok {
-			m = append(m, k)
-		}
-	}
-	sort.Strings(m)
-	return strings.Join(m, ", ")
-}
-
-func (r *localRun) watch(ctx context.Context, cfg aws.Config, p *local.Pipeline, reg *local.Registry, ref domain.ImageRef, timeout time.Duration, customEvent bool) effects {
-	obs := p.Observer(cfg)
-	e := effects{want: map[string]bool{"record": true, "archive": true, "tags": true, "referrer": !customEvent, "alert": true}, seenAt: map[string]time.Duration{}}
-	if p.Functions["SecurityHubFunction"] != nil {
-		e.want["findings"] = true
-	}
-	if customEvent {
-		delete(e.want, "referrer")
-		r.say("note: the referrer is not awaited for a custom event (its image is not in the local registry)")
-	}
-	deadline := time.After(timeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	var status domain.Status
-	for !e.complete() {
-		select {
-		case <-ctx.Done():
-			return e
-		case <-deadline:
-			return e
-		case <-tick.C:
-		}
-		mark := func(k string) { e.seenAt[k] = time.Since(r.pushed) }
-		if rec, ok, _ := obs.Record(ctx, ref.Digest); ok && rec.Status != status && rec.Status != domain.StatusScanning {
-			status = rec.Status
-			mark("record")
-			r.say("record   %s in the scans table: %s", rec.Status, describeRecord(rec))
-			if rec.Status == domain.StatusFailed {
-				// A failed scan archives and tags nothing; only its alert is due.
-				delete(e.want, "archive")
-				delete(e.want, "tags")
-				delete(e.want, "referrer")
-				delete(e.want, "findings")
-			}
-		}
-		if _, ok := e.seenAt["archive"]; !ok && e.want["archive"] {
-			if bucket, keys, _ := obs.ArchiveObjects(ctx, ref.Repository, ref.Digest); len(keys) > 0 {
-				mark("archive")
-				r.say("archive  s3://%s/%s", bucket, keys[0])
-			}
-		}
-		if _, ok := e.seenAt["tags"]; !ok && e.want["tags"] {
-			if tags, _ := obs.RepositoryTags(ctx, ref); tags["qualys:last-digest"] == ref.Digest.String() {
-				mark("tags")
-				r.say("tags     %s: %s", ref.Repository, formatTags(tags))
-			}
-		}
-		if _, ok := e.seenAt["referrer"]; !ok && e.want["referrer"] {
-			if refs, err := reg.Referrers(ref); err == nil && len(refs) > 0 {
-				mark("referrer")
-				r.say("referrer %s attached to %s@sha256:%s (OCI 1.1 subject)", refs[0].Digest, ref.Repository, ref.Digest.Short())
-			}
-		}
-		if _, ok := e.seenAt["findings"]; !ok && e.want["findings"] {
-			if n, _ := obs.SecurityHubFindings(ctx, ref); n > 0 {
-				mark("findings")
-				r.say("findings %d Security Hub findings (ASFF) for %s", n, ref.Display())
-			}
-		}
-		if alerts, _ := obs.Alerts(ctx); len(alerts) > 0 {
-			mark("alert")
-			for _, a := range alerts {
-				r.say("alert    SNS %q severity=%s kind=%s\n%s", a.Subject, a.Attributes["severity"], a.Attributes["kind"], indent(a.Message))
-			}
-		}
-	}
-	return e
-}
-
-func (r *localRun) summary(e effects) {
-	var last time.Duration
-	for _, d := range e.seenAt {
-		last = max(last, d)
-	}
-	fmt.Fprintf(r.out, "\npush → all effects: %.2fs\n", last.Seconds())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	names := make([]string, 0, len(r.timings))
-	for n := range r.timings {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		ts := r.timings[n]
-		var total time.Duration
-		for _, t := range ts {
-			total += t
-		}
-		fmt.Fprintf(r.out, "  %-20s %d invocation(s), %.0f ms each on average\n", n, len(ts), float64(total.Milliseconds())/float64(len(ts)))
-	}
-}
-
-// awaitScanInvocation waits until the scan function has handled a message,
-// or the time is up.
-func (r *localRun) awaitScanInvocation(ctx context.Context, within time.Duration) {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		r.mu.Lock()
-		n := len(r.timings["ScanFunction"])
-		r.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.say("no rule of the stack routed the event to the scan queue")
-}
-
-func (r *localRun) invoked(function string, received, failed int, took time.Duration, err error) {
-	r.mu.Lock()
-	if r.timings == nil {
-		r.timings = map[string][]time.Duration{}
-	}
-	r.timings[function] = append(r.timings[function], took)
-	r.mu.Unlock()
-	switch {
-	case err != nil:
-		r.say("invoke   %s: %d message(s) in %d ms: %v", function, received, took.Milliseconds(), err)
-	case failed > 0:
-		r.say("invoke   %s: %d message(s) in %d ms, %d failed (retried by SQS)", function, received, took.Milliseconds(), failed)
-	default:
-		r.say("invoke   %s: %d message(s) in %d ms", function, received, took.Milliseconds())
-	}
-}
-
-// functionLog shows a function's log line: all of them with -v, otherwise
-// warnings and errors only.
-func (r *localRun) functionLog(function, line string) {
-	var rec map[string]any
-	if json.Unmarshal([]byte(line), &rec) != nil {
-		if r.verbose {
-			r.say("  %s | %s", function, line)
-		}
-		return
-	}
-	level, _ := rec["level"].(string)
-	if !r.verbose && level != "WARN" && level != "ERROR" {
-		return
-	}
-	msg, _ := rec["msg"].(string)
-	var kv []string
-	for k, v := range rec {
-		switch k {
-		case "time", "level", "msg", "requestId", "functionArn", "xrayTraceId":
-			continue
-		}
-		kv = append(kv, fmt.Sprintf("%s=%v", k, v))
-	}
-	sort.Strings(kv)
-	r.say("  %s | %s %s %s", function, level, msg, strings.Join(kv, " "))
-}
-
-func describeRecord(rec domain.ScanRecord) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "scan %s, event %s", short(rec.ScanID), rec.Event.Type)
-	if s := rec.Summary; s != nil {
-		v := s.Vulnerabilities
-		fmt.Fprintf(&b, ", %d vulnerabilities (critical %d, high %d, medium %d, low %d), %d secrets", v.Total(), v.Critical, v.High, v.Medium, v.Low, s.Secrets)
-	}
-	if rec.Failure != nil {
-		fmt.Fprintf(&b, ", failure %s", rec.Failure.Error())
-	}
-	if rec.Report != nil {
-		fmt.Fprintf(&b, ", report s3://%s/%s", rec.Report.Bucket, rec.Report.Key)
-	}
-	return b.String()
-}
-
-func formatTags(tags map[string]string) string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		if strings.HasPrefix(k, "qualys:") {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + tags[k]
-	}
-	return strings.Join(parts, " ")
-}
-
-func indent(s string) string {
-	return "           | " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n           | ")
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
-// buildStandIn compiles the QScanner stand-in (a test tool) for the local run.
-func buildStandIn(ctx context.Context) (string, error) {
-	dir, err := os.MkdirTemp("", "ecrscan-standin-")
-	if err != nil {
+// buildStandIn compiles the QScanner stand-in (a test tool) for the local
+// run into dir.
+func buildStandIn(ctx context.Context, dir string) (string, error) {
+	if err := local.Build(ctx, dir, "./testdata/qscanner-standin"); err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "qscanner")
-	if err := local.BuildPackage(ctx, bin, "./testdata/qscanner-standin"); err != nil {
-		return "", err
-	}
-	return bin, nil
+	return bin, os.Rename(filepath.Join(dir, "qscanner-standin"), bin)
 }

@@ -9,8 +9,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -18,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"ecrscanner/domain"
-	"ecrscanner/events"
 	"ecrscanner/infra/ops/replay"
 	"ecrscanner/infra/ops/stack"
 )
@@ -87,132 +84,24 @@ func parseImageArg(s string) (imageArg, error) {
 	return a, nil
 }
 
-// statusReport is what status shows, and its --json form.
-type statusReport struct {
-	Digest     domain.Digest          `json:"digest"`
-	Status     domain.Status          `json:"status"`
-	ScanID     string                 `json:"scanId"`
-	Attempts   int                    `json:"attempts"`
-	StartedAt  time.Time              `json:"startedAt,omitzero"`
-	ScannedAt  time.Time              `json:"scannedAt,omitzero"`
-	Counts     *statusCounts          `json:"counts,omitempty"`
-	Failure    *domain.Failure        `json:"failure,omitempty"`
-	Report     *domain.ReportLocation `json:"report,omitempty"`
-	TraceID    string                 `json:"traceId,omitempty"`
-	References []domain.Reference     `json:"references"`
-	LastEvent  statusEvent            `json:"lastEvent"`
-	Handlers   []handlerOutcome       `json:"handlers"`
-}
-
-type statusCounts struct {
-	Vulnerabilities domain.Counts `json:"vulnerabilities"`
-	Fixable         domain.Counts `json:"fixable"`
-	Secrets         int           `json:"secrets"`
-	Partial         bool          `json:"partial,omitempty"`
-}
-
-type statusEvent struct {
-	Type domain.EventType `json:"type"`
-	ID   string           `json:"id"`
-	At   time.Time        `json:"at,omitzero"`
-	// Published says handlers were sent this event; bookkeeping events
-	// (a scan starting, a retry) never leave the table.
-	Published bool `json:"published"`
-}
-
-// Handler outcomes beside the idempotency statuses.
-const (
-	outcomeNone          = "none"           // no marker: not received yet, or the marker expired
-	outcomeNotSubscribed = "not subscribed" // the handler's rule does not take this event
-	outcomeNotPublished  = "n/a"            // the last event was not published
-)
-
-type handlerOutcome struct {
-	Handler    string          `json:"handler"`
-	Outcome    string          `json:"outcome"`
-	LeaseUntil time.Time       `json:"leaseUntil,omitzero"`
-	Replays    []replayOutcome `json:"replays"`
-}
-
-type replayOutcome struct {
-	ReplayID   string    `json:"replayId"`
-	EventID    string    `json:"eventId"`
-	Outcome    string    `json:"outcome"`
-	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
-}
-
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "ecrscan status: "+format+"\n", a...)
 		return code
 	}
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	stackName := fs.String("stack", stackFromEnv(), "")
-	asJSON := fs.Bool("json", false, "")
-	// Flags may come before or after the image.
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stderr, statusUsage)
-				return exitOK
-			}
-			return fail(exitUsage, "%v; see ecrscan status -h", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	o, err := parseStatusArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stderr, statusUsage)
+		return exitOK
 	}
-	if len(positional) != 1 {
-		return fail(exitUsage, "want exactly one IMAGE_OR_DIGEST, got %d; see ecrscan status -h", len(positional))
-	}
-	img, err := parseImageArg(positional[0])
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
-	ctx := context.Background()
-	cfg, err := loadAWSConfig(ctx)
+	rep, err := lookupStatus(context.Background(), o)
 	if err != nil {
 		return fail(exitFailed, "%v", err)
 	}
-	tmpl, err := stack.Load()
-	if err != nil {
-		return fail(exitFailed, "%v", err)
-	}
-	st, err := replay.LoadStack(ctx, cloudformation.NewFromConfig(cfg), *stackName, tmpl)
-	if err != nil {
-		return fail(exitFailed, "%v", err)
-	}
-	digest := img.digest
-	if digest == "" {
-		if digest, err = replay.ResolveTag(ctx, ecr.NewFromConfig(cfg), img.registryID, img.region, img.repository, img.tag); err != nil {
-			return fail(exitFailed, "%v", err)
-		}
-	}
-	ddb := dynamodb.NewFromConfig(cfg)
-	rec, ok, err := replay.GetRecord(ctx, ddb, st.ScansTable, digest)
-	if err != nil {
-		return fail(exitFailed, "%v", err)
-	}
-	if !ok {
-		return fail(exitFailed, "no scan record for %s in stack %s (never pushed, not an image, or expired from the cache)", digest, st.Name)
-	}
-	routes, err := replay.LoadRoutes(ctx, eventbridge.NewFromConfig(cfg), st, st.Handlers)
-	if err != nil {
-		return fail(exitFailed, "%v", err)
-	}
-	markers, err := replay.NewMarkers(ddb, st.IdempotencyTable)
-	if err != nil {
-		return fail(exitFailed, "%v", err)
-	}
-	rep, err := buildStatus(ctx, st, rec, routes, markers)
-	if err != nil {
-		return fail(exitFailed, "%v", err)
-	}
-	if *asJSON {
+	if o.json {
 		b, err := json.Marshal(rep)
 		if err != nil {
 			return fail(exitFailed, "encode status: %v", err)
@@ -224,187 +113,80 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// markerReader is what buildStatus reads the idempotency table with.
-type markerReader interface {
-	Get(ctx context.Context, handler, eventID string) (replay.Marker, bool, error)
-	Replays(ctx context.Context, handlers, eventIDs []string) ([]replay.Marker, error)
+// statusOptions is the status command line.
+type statusOptions struct {
+	stack string
+	json  bool
+	image imageArg
 }
 
-// buildStatus gathers the report for rec: the handlers' markers for its last
-// event when that event was published, and every handler's markers for
-// replays of it (an archive replay keeps the event's ID; a replay from the
-// table uses events.ReplayEventID).
-func buildStatus(ctx context.Context, st replay.Stack, rec domain.ScanRecord, routes []replay.Route, markers markerReader) (statusReport, error) {
-	rep := statusReport{
-		Digest: rec.Digest, Status: rec.Status, ScanID: rec.ScanID, Attempts: rec.Attempts,
-		StartedAt: rec.StartedAt, ScannedAt: rec.CompletedAt, Failure: rec.Failure, Report: rec.Report,
-		TraceID:    traceID(rec.TraceHeader),
-		References: rec.References,
-		LastEvent:  statusEvent{Type: rec.Event.Type, ID: rec.Event.ID, At: rec.Event.At, Published: rec.Event.Type.Published()},
-	}
-	if rep.References == nil {
-		rep.References = []domain.Reference{}
-	}
-	if s := rec.Summary; s != nil {
-		rep.Counts = &statusCounts{Vulnerabilities: s.Vulnerabilities, Fixable: s.Fixable, Secrets: s.Secrets, Partial: s.Partial}
-	}
-	// The event whose handling is shown, and the IDs its replays carry.
-	var shown events.ScanEvent
-	var eventIDs []string
-	if rep.LastEvent.Published {
-		ev, err := events.NewScanEvent(rec)
-		if err != nil {
-			return rep, err
-		}
-		shown = ev
-		eventIDs = append(eventIDs, ev.EventID)
-	}
-	if outcome, err := events.ReplayOutcome(rec); err == nil {
-		if shown.EventID == "" {
-			if shown, err = events.ReplayEvent(rec, "status"); err != nil {
-				return rep, err
+// parseStatusArgs reads the flags, before or after the one image.
+func parseStatusArgs(args []string) (statusOptions, error) {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	stackName := fs.String("stack", stackFromEnv(), "")
+	asJSON := fs.Bool("json", false, "")
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return statusOptions{}, err
 			}
+			return statusOptions{}, fmt.Errorf("%v; see ecrscan status -h", err)
 		}
-		if id := events.ReplayEventID(rec.ScanID, outcome); id != rec.Event.ID {
-			eventIDs = append(eventIDs, id)
+		if fs.NArg() == 0 {
+			break
 		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
-	subscribed := map[string]bool{}
-	if shown.EventID != "" {
-		hs, err := replay.Routed(routes, shown, st.Account, st.Region)
-		if err != nil {
-			return rep, err
-		}
-		for _, h := range hs {
-			subscribed[h] = true
-		}
+	if len(positional) != 1 {
+		return statusOptions{}, fmt.Errorf("want exactly one IMAGE_OR_DIGEST, got %d; see ecrscan status -h", len(positional))
 	}
-	handlers := make([]string, len(routes))
-	for i, r := range routes {
-		handlers[i] = r.Handler
-	}
-	replays, err := markers.Replays(ctx, handlers, eventIDs)
+	img, err := parseImageArg(positional[0])
 	if err != nil {
-		return rep, err
+		return statusOptions{}, err
 	}
-	for _, h := range handlers {
-		o := handlerOutcome{Handler: h, Outcome: outcomeNotPublished, Replays: []replayOutcome{}}
-		switch {
-		case !rep.LastEvent.Published:
-		case !subscribed[h]:
-			o.Outcome = outcomeNotSubscribed
-		default:
-			m, ok, err := markers.Get(ctx, h, rec.Event.ID)
-			if err != nil {
-				return rep, err
-			}
-			o.Outcome = outcomeNone
-			if ok {
-				o.Outcome = m.Status
-				if m.Status == replay.MarkerInProgress {
-					o.LeaseUntil = m.LeaseUntil
-				}
-			}
-		}
-		for _, m := range replays {
-			if m.Handler != h {
-				continue
-			}
-			ro := replayOutcome{ReplayID: m.ReplayID, EventID: m.EventID, Outcome: m.Status}
-			if m.Status == replay.MarkerInProgress {
-				ro.LeaseUntil = m.LeaseUntil
-			}
-			o.Replays = append(o.Replays, ro)
-		}
-		rep.Handlers = append(rep.Handlers, o)
-	}
-	return rep, nil
+	return statusOptions{stack: *stackName, json: *asJSON, image: img}, nil
 }
 
-// traceID is the Root part of an X-Ray trace header.
-func traceID(header string) string {
-	for _, part := range strings.Split(header, ";") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "Root="); ok {
-			return v
+// lookupStatus finds the stack and the image's scan record, resolving a tag
+// to its digest, and builds the report from the record, the handlers' rules
+// and their markers.
+func lookupStatus(ctx context.Context, o statusOptions) (statusReport, error) {
+	cfg, err := loadAWSConfig(ctx)
+	if err != nil {
+		return statusReport{}, err
+	}
+	tmpl, err := stack.Load()
+	if err != nil {
+		return statusReport{}, err
+	}
+	st, err := replay.LoadStack(ctx, cloudformation.NewFromConfig(cfg), o.stack, tmpl)
+	if err != nil {
+		return statusReport{}, err
+	}
+	img, digest := o.image, o.image.digest
+	if digest == "" {
+		if digest, err = replay.ResolveTag(ctx, ecr.NewFromConfig(cfg), img.registryID, img.region, img.repository, img.tag); err != nil {
+			return statusReport{}, err
 		}
 	}
-	return ""
-}
-
-func printStatus(w io.Writer, rep statusReport) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
-	row("digest", rep.Digest.String())
-	row("status", string(rep.Status))
-	row("scan id", rep.ScanID)
-	row("attempts", fmt.Sprint(rep.Attempts))
-	row("started at", statusTime(rep.StartedAt))
-	row("scanned at", statusTime(rep.ScannedAt))
-	if c := rep.Counts; c != nil {
-		v := c.Vulnerabilities
-		s := fmt.Sprintf("%d vulnerabilities (critical %d, high %d, medium %d, low %d, informational %d, unknown %d), %d fixable; %d secrets",
-			v.Total(), v.Critical, v.High, v.Medium, v.Low, v.Informational, v.Unknown, c.Fixable.Total(), c.Secrets)
-		if c.Partial {
-			s += " (partial report)"
-		}
-		row("counts", s)
-	} else {
-		row("counts", "-")
+	ddb := dynamodb.NewFromConfig(cfg)
+	rec, ok, err := replay.GetRecord(ctx, ddb, st.ScansTable, digest)
+	if err != nil {
+		return statusReport{}, err
 	}
-	if rep.Failure != nil {
-		row("failure", rep.Failure.Error())
-	} else {
-		row("failure", "-")
+	if !ok {
+		return statusReport{}, fmt.Errorf("no scan record for %s in stack %s (never pushed, not an image, or expired from the cache)", digest, st.Name)
 	}
-	if rep.Report != nil {
-		row("report", "s3://"+rep.Report.Bucket+"/"+rep.Report.Key)
-	} else {
-		row("report", "-")
+	routes, err := replay.LoadRoutes(ctx, eventbridge.NewFromConfig(cfg), st, st.Handlers)
+	if err != nil {
+		return statusReport{}, err
 	}
-	row("trace id", statusOrDash(rep.TraceID))
-	ev := rep.LastEvent
-	published := "published"
-	if !ev.Published {
-		published = "not published"
+	markers, err := replay.NewMarkers(ddb, st.IdempotencyTable)
+	if err != nil {
+		return statusReport{}, err
 	}
-	row("last event", fmt.Sprintf("%s %s at %s (%s)", ev.Type, ev.ID, statusTime(ev.At), published))
-	tw.Flush()
-
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REPOSITORY\tTAG\tACCOUNT\tREGION\tFIRST SEEN")
-	for _, r := range rep.References {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, statusOrDash(r.Tag), r.Account, r.Region, statusTime(r.FirstSeen))
-	}
-	tw.Flush()
-
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HANDLER\tLAST EVENT\tREPLAYS")
-	for _, h := range rep.Handlers {
-		outcome := h.Outcome
-		if !h.LeaseUntil.IsZero() {
-			outcome += " (lease until " + statusTime(h.LeaseUntil) + ")"
-		}
-		var rs []string
-		for _, r := range h.Replays {
-			rs = append(rs, r.ReplayID+" "+r.Outcome)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Handler, outcome, statusOrDash(strings.Join(rs, ", ")))
-	}
-	tw.Flush()
-}
-
-func statusTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func statusOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return buildStatus(ctx, st, rec, routes, markers)
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -26,13 +25,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"ecrscanner/infra/awsconfig"
+	"ecrscanner/infra/ops/buildcache"
 	"ecrscanner/infra/ops/modroot"
 	"ecrscanner/infra/ops/motocompat"
 	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/ops/stack"
 )
 
-func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }
+func TestMain(m *testing.M) {
+	// The lifecycle test and the make targets build the functions five
+	// times over; through the shared cache this package's tests, their
+	// make and go run children, and other packages' test processes link
+	// each binary once.
+	os.Setenv(buildCacheEnv, "shared")
+	compile = buildcache.BuildCached
+	os.Exit(mototest.Run(m))
+}
 
 // dummyQScanner builds testdata/dummy-qscanner, a program that is NOT
 // QScanner and only answers --help, as a linux/amd64 executable: the
@@ -44,12 +52,14 @@ func dummyQScanner(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "dummy-qscanner-NOT-QUALYS")
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-o", out, "./infra/ops/deployer/testdata/dummy-qscanner")
-	cmd.Dir = root
-	cmd.Env = append(withoutEnv(os.Environ(), "GOOS", "GOARCH", "CGO_ENABLED"), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the dummy QScanner: %v\n%s", err, b)
+	dir := t.TempDir()
+	spec := buildcache.Spec{Root: root, GOOS: "linux", GOARCH: "amd64", Flags: []string{"-trimpath"}}
+	if err := buildcache.BuildCached(context.Background(), spec, dir, "./infra/ops/deployer/testdata/dummy-qscanner"); err != nil {
+		t.Fatalf("build the dummy QScanner: %v", err)
+	}
+	out := filepath.Join(dir, "dummy-qscanner-NOT-QUALYS")
+	if err := os.Rename(filepath.Join(dir, "dummy-qscanner"), out); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

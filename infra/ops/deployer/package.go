@@ -2,7 +2,6 @@ package deployer
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"debug/elf"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -19,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"ecrscanner/infra/ops/buildcache"
 	"ecrscanner/infra/ops/stack"
 )
 
@@ -92,10 +91,6 @@ func BuildFunctions(ctx context.Context, opts BuildOptions, targets []Target) ([
 	if len(targets) == 0 {
 		return nil, errors.New("build: no functions")
 	}
-	goCmd := opts.Go
-	if goCmd == "" {
-		goCmd = goTool()
-	}
 	byArch := map[string][]string{}
 	for _, t := range targets {
 		if _, err := GOARCH(t.Arch); err != nil {
@@ -110,26 +105,20 @@ func BuildFunctions(ctx context.Context, opts BuildOptions, targets []Target) ([
 	sort.Strings(arches)
 	for _, arch := range arches {
 		goarch, _ := GOARCH(arch)
-		binDir := filepath.Join(opts.OutDir, "bin", arch)
-		if err := os.MkdirAll(binDir, 0o755); err != nil {
-			return nil, fmt.Errorf("build: %w", err)
+		spec := buildcache.Spec{Root: opts.ModuleRoot, GOOS: "linux", GOARCH: goarch, Flags: lambdaBuildFlags, Go: opts.Go}
+		pkgs := make([]string, len(byArch[arch]))
+		for i, dir := range byArch[arch] {
+			pkgs[i] = "./handlers/" + dir
 		}
-		args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", binDir + string(filepath.Separator)}
-		for _, dir := range byArch[arch] {
-			args = append(args, "./handlers/"+dir)
-		}
-		cmd := exec.CommandContext(ctx, goCmd, args...)
-		cmd.Dir = opts.ModuleRoot
-		cmd.Env = append(withoutEnv(os.Environ(), "GOOS", "GOARCH", "CGO_ENABLED"), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build %s for linux/%s: %w\n%s", strings.Join(byArch[arch], ", "), goarch, err, bytes.TrimSpace(out))
+		if err := compile(ctx, spec, filepath.Join(opts.OutDir, "bin", arch), pkgs...); err != nil {
+			return nil, fmt.Errorf("build %s for linux/%s: %w", strings.Join(byArch[arch], ", "), goarch, err)
 		}
 	}
 	artifacts := make([]Artifact, 0, len(targets))
 	for _, t := range targets {
 		bin := filepath.Join(opts.OutDir, "bin", t.Arch, path.Base(t.Dir))
 		dst := filepath.Join(opts.OutDir, t.Dir+".zip")
-		if err := writeZip(dst, "bootstrap", bin); err != nil {
+		if err := zipOnce(dst, "bootstrap", bin); err != nil {
 			return nil, fmt.Errorf("package %s: %w", t.Dir, err)
 		}
 		a, err := describeArtifact(t.Dir, dst, t.Arch)
@@ -140,6 +129,26 @@ func BuildFunctions(ctx context.Context, opts BuildOptions, targets []Target) ([
 	}
 	return artifacts, nil
 }
+
+// lambdaBuildFlags are the go build flags of every function for
+// provided.al2023.
+var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+
+// compile builds the functions' packages into a folder: afresh, unless
+// $ECRSCAN_BUILD_CACHE is "shared". The deployer's tests set it, for
+// themselves and the make targets they run, so that every test and test
+// process of a run links each binary once (buildcache.BuildCached); the
+// binaries are the same either way.
+var compile = func() func(context.Context, buildcache.Spec, string, ...string) error {
+	if os.Getenv(buildCacheEnv) == "shared" {
+		return buildcache.BuildCached
+	}
+	return buildcache.Build
+}()
+
+// buildCacheEnv names the variable that makes the deployer build through
+// the shared build cache (see compile).
+const buildCacheEnv = "ECRSCAN_BUILD_CACHE"
 
 // PackageLayer writes <outDir>/qscanner-layer.zip holding the QScanner
 // binary at bin/qscanner, mode 0755, after checking with CheckQScanner that
@@ -153,7 +162,7 @@ func PackageLayer(outDir, qscanner, arch string) (Artifact, error) {
 		return Artifact{}, fmt.Errorf("package QScanner layer: %w", err)
 	}
 	dst := filepath.Join(outDir, layerName+".zip")
-	if err := writeZip(dst, LayerEntry, qscanner); err != nil {
+	if err := zipOnce(dst, LayerEntry, qscanner); err != nil {
 		return Artifact{}, fmt.Errorf("package QScanner layer: %w", err)
 	}
 	return describeArtifact(layerName, dst, arch)
@@ -256,18 +265,62 @@ func writeZip(dst, name, src string) (err error) {
 	return os.Rename(tmp.Name(), dst)
 }
 
-func describeArtifact(name, p, arch string) (Artifact, error) {
+// zipOnce is writeZip, skipping the work when dst is already the zip of
+// the same content: deflating a 30 MB binary takes about a second, and a
+// deploy, a redeploy and updates zip the same binaries again and again. The
+// record dst.source holds the SHA-256 of the file zipped and of the zip
+// made from it; dst stays only when both match, so a changed binary or a
+// zip changed since is zipped anew.
+func zipOnce(dst, name, src string) error {
+	srcSum, err := fileSHA256(src)
+	if err != nil {
+		return err
+	}
+	record := dst + ".source"
+	if b, err := os.ReadFile(record); err == nil {
+		if zipSum, err := fileSHA256(dst); err == nil && string(b) == zipRecord(name, srcSum, zipSum) {
+			return nil
+		}
+	}
+	if err := writeZip(dst, name, src); err != nil {
+		return err
+	}
+	zipSum, err := fileSHA256(dst)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(record, []byte(zipRecord(name, srcSum, zipSum)), 0o644)
+}
+
+// zipRecord names a zip by its entry, what writeZip fixes (time, method,
+// mode) and the checksums of its source and of itself.
+func zipRecord(name, srcSum, zipSum string) string {
+	return fmt.Sprintf("entry %s 0755 deflate %s\nsource sha256 %s\nzip sha256 %s\n", name, zipTime.Format(time.RFC3339), srcSum, zipSum)
+}
+
+func fileSHA256(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("read %s: %w", p, err)
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func describeArtifact(name, p, arch string) (Artifact, error) {
+	sum, err := fileSHA256(p)
 	if err != nil {
 		return Artifact{}, fmt.Errorf("read %s: %w", p, err)
 	}
-	return Artifact{Name: name, Path: p, Arch: arch, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	fi, err := os.Stat(p)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	return Artifact{Name: name, Path: p, Arch: arch, Size: fi.Size(), SHA256: sum}, nil
 }
 
 // contentPrefix names a set of artifacts by their content, so that the S3
@@ -351,15 +404,6 @@ func paramOrLiteral(v any, ps Params) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("cannot read %v: want a literal or a Ref to a parameter", v)
-}
-
-// goTool returns the go command: $GO when set (the Makefile's variable),
-// else go from PATH.
-func goTool() string {
-	if g := os.Getenv("GO"); g != "" {
-		return g
-	}
-	return "go"
 }
 
 func withoutEnv(env []string, names ...string) []string {

@@ -107,6 +107,47 @@ func TestWriteZipHoldsOneExecutableEntry(t *testing.T) {
 	}
 }
 
+func TestZipOnceZipsEachContentOnce(t *testing.T) {
+	dir := t.TempDir()
+	src, dst, want := filepath.Join(dir, "binary"), filepath.Join(dir, "fn.zip"), filepath.Join(dir, "want.zip")
+	zipOf := func(content string) ([]byte, os.FileInfo) {
+		t.Helper()
+		if err := zipOnce(dst, "bootstrap", src); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeZip(want, "bootstrap", src); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(dst)
+		if w, _ := os.ReadFile(want); !bytes.Equal(got, w) {
+			t.Fatalf("after zipping %q the zip differs from writeZip's", content)
+		}
+		fi, err := os.Stat(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, fi
+	}
+	write := func(p, content string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(src, "first build")
+	_, first := zipOf("first build")
+	// writeZip always writes a new file; the same file means no new zip.
+	if _, again := zipOf("first build"); !os.SameFile(first, again) {
+		t.Error("the zip of an unchanged binary was made again")
+	}
+	write(src, "second build")
+	if _, changed := zipOf("second build"); os.SameFile(first, changed) {
+		t.Error("a changed binary kept its old zip")
+	}
+	write(dst, "not the zip it was")
+	zipOf("second build")
+}
+
 func TestPackageLayerPutsQScannerAtBinQScanner(t *testing.T) {
 	bin := fakeELF(t, elf.EM_X86_64)
 	out := t.TempDir()

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"ecrscanner/infra/ops/buildcache"
 	"ecrscanner/infra/ops/eventpattern"
 	"ecrscanner/infra/ops/modroot"
 	"ecrscanner/infra/ops/stack"
@@ -293,36 +293,25 @@ func (p *Pipeline) Stop() {
 	}
 }
 
-// BuildFunctions compiles handlers/<dir> for each dir into outDir/<dir>, for
-// this machine, with the same tags as the Lambda build.
+// BuildFunctions compiles handlers/<dir> for each dir into outDir/<dir>
+// (see Build).
 func BuildFunctions(ctx context.Context, outDir string, dirs ...string) error {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
 	pkgs := make([]string, len(dirs))
 	for i, d := range dirs {
 		pkgs[i] = "./handlers/" + d
 	}
-	return goBuild(ctx, outDir+string(os.PathSeparator), pkgs...)
+	return Build(ctx, outDir, pkgs...)
 }
 
-// BuildPackage compiles one package of this module (a path such as
-// ./testdata/qscanner-standin) into out.
-func BuildPackage(ctx context.Context, out, pkg string) error {
-	return goBuild(ctx, out, pkg)
-}
-
-func goBuild(ctx context.Context, out string, pkgs ...string) error {
+// Build compiles packages of this module (paths such as
+// ./testdata/qscanner-standin) for this machine, with the tags of the Lambda
+// build, into outDir, each binary named after its folder. The binaries come
+// from the shared build cache, so the local runs and tests of one source
+// tree link each program once.
+func Build(ctx context.Context, outDir string, pkgs ...string) error {
 	root, err := modroot.Find(".")
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-	args := append([]string{"build", "-tags", "lambda.norpc", "-o", out}, pkgs...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if output, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %v: %w\n%s", pkgs, err, output)
-	}
-	return nil
+	return buildcache.BuildCached(ctx, buildcache.Spec{Root: root, Flags: []string{"-tags", "lambda.norpc"}}, outDir, pkgs...)
 }
