@@ -30,9 +30,6 @@ type Deployment struct {
 	artifacts string
 }
 
-// ref is Ref under the name the pipeline calls it by.
-func (d *Deployment) ref(name string) (string, error) { return d.Ref(name) }
-
 // DeployOptions says how to deploy.
 type DeployOptions struct {
 	StackName string

@@ -155,7 +155,7 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 		if !d.Created(m.LogicalID) || p.Functions[m.Function] == nil {
 			continue
 		}
-		url, err := d.ref(m.Queue)
+		url, err := d.Ref(m.Queue)
 		if err != nil {
 			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
 		}
@@ -187,7 +187,7 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 	if err != nil {
 		return nil, err
 	}
-	table, err := d.ref(spec.SourceTable)
+	table, err := d.Ref(spec.SourceTable)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 	if desc.Table.LatestStreamArn == nil {
 		return nil, fmt.Errorf("pipe source %s has no stream", table)
 	}
-	bus, err := d.ref(spec.TargetBus)
+	bus, err := d.Ref(spec.TargetBus)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 		Logger: opts.Logger, OnEvent: opts.OnEvent, TraceHeader: newTrace(opts.XRayDaemon),
 	}
 	if spec.DeadLetterQueue != "" {
-		pipe.DLQURL, _ = d.ref(spec.DeadLetterQueue)
+		pipe.DLQURL, _ = d.Ref(spec.DeadLetterQueue)
 	}
 	for _, f := range spec.Filters {
 		pat, err := eventpattern.Compile([]byte(f))
@@ -264,7 +264,7 @@ func (p *Pipeline) observeAlerts(ctx context.Context, cfg aws.Config, sqsClient 
 		if r.Type != "AWS::SNS::Topic" {
 			continue
 		}
-		topic, err := p.Deployment.ref(id)
+		topic, err := p.Deployment.Ref(id)
 		if err != nil {
 			continue
 		}
@@ -280,7 +280,7 @@ func (p *Pipeline) observeAlerts(ctx context.Context, cfg aws.Config, sqsClient 
 
 // Ref returns the physical ID of a template resource (a queue's URL, a
 // table's name, a topic's ARN).
-func (p *Pipeline) Ref(logicalID string) (string, error) { return p.Deployment.ref(logicalID) }
+func (p *Pipeline) Ref(logicalID string) (string, error) { return p.Deployment.Ref(logicalID) }
 
 // Stop ends pollers, the Pipe and the functions.
 func (p *Pipeline) Stop() {
