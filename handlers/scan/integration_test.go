@@ -62,7 +62,7 @@ func newStack(t *testing.T, mode string, findings int) *stack {
 	if _, err := mototest.CreateScansTable(ctx, st.ddb, st.table); err != nil {
 		t.Fatal(err)
 	}
-	if err := s3store.CreateBucket(ctx, st.s3, st.bucket, cfg.Region); err != nil {
+	if err := mototest.CreateBucket(ctx, st.s3, st.bucket, cfg.Region); err != nil {
 		t.Fatal(err)
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
@@ -111,7 +111,7 @@ func newStack(t *testing.T, mode string, findings int) *stack {
 func (st *stack) push(t *testing.T, repo, tag, seed string) domain.ImageRef {
 	t.Helper()
 	ctx := context.Background()
-	account, err := ecrstore.CreateRepository(ctx, st.ecr, repo)
+	account, err := mototest.CreateRepository(ctx, st.ecr, repo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestHandleWithRealAdapters(t *testing.T) {
 	ctx := context.Background()
 	s3Client := s3.NewFromConfig(cfg, awsconfig.S3Options(cfg))
 	bucket := mototest.UniqueName("results")
-	if err := s3store.CreateBucket(ctx, s3Client, bucket, mototest.Region); err != nil {
+	if err := mototest.CreateBucket(ctx, s3Client, bucket, mototest.Region); err != nil {
 		t.Fatal(err)
 	}
 	reports, err := s3store.NewReports(s3Client, bucket)

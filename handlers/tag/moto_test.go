@@ -32,7 +32,7 @@ func TestHandleWithRealAdapters(t *testing.T) {
 	client := ecr.NewFromConfig(mototest.Config(t))
 	ctx := context.Background()
 	repoName := mototest.UniqueName("tag/app")
-	account, err := ecrstore.CreateRepository(ctx, client, repoName)
+	account, err := mototest.CreateRepository(ctx, client, repoName)
 	if err != nil {
 		t.Fatalf("CreateRepository: %v", err)
 	}

@@ -1,6 +1,6 @@
 // Package ecrstore talks to Amazon ECR about pushed images: what a pushed
-// manifest is (an image, an index, or an artifact to skip) and, for tests and
-// local runs, repository set-up.
+// manifest is (an image, an index, or an artifact to skip), the repository's
+// scan labels and the per-image summary referrer.
 package ecrstore
 
 import (

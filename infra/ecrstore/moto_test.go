@@ -52,11 +52,11 @@ func TestMotoInspect(t *testing.T) {
 	client := ecr.NewFromConfig(mototest.Config(t))
 	ctx := context.Background()
 	repo := mototest.UniqueName("scan/app")
-	registry, err := CreateRepository(ctx, client, repo)
+	registry, err := mototest.CreateRepository(ctx, client, repo)
 	if err != nil {
 		t.Fatalf("CreateRepository: %v", err)
 	}
-	again, err := CreateRepository(ctx, client, repo)
+	again, err := mototest.CreateRepository(ctx, client, repo)
 	if err != nil || again != registry {
 		t.Errorf("second CreateRepository = %q, %v; want %q", again, err, registry)
 	}

@@ -282,7 +282,7 @@ func TestMotoTagger(t *testing.T) {
 	client := ecr.NewFromConfig(mototest.Config(t))
 	ctx := context.Background()
 	name := mototest.UniqueName("tag/app")
-	account, err := CreateRepository(ctx, client, name)
+	account, err := mototest.CreateRepository(ctx, client, name)
 	if err != nil {
 		t.Fatalf("CreateRepository: %v", err)
 	}

@@ -187,7 +187,7 @@ func TestMotoArchivePut(t *testing.T) {
 	client := s3.NewFromConfig(mototest.Config(t), func(o *s3.Options) { o.UsePathStyle = true })
 	bucket := mototest.UniqueName("archive")
 	ctx := context.Background()
-	if err := CreateBucket(ctx, client, bucket, mototest.Region); err != nil {
+	if err := mototest.CreateBucket(ctx, client, bucket, mototest.Region); err != nil {
 		t.Fatalf("CreateBucket: %v", err)
 	}
 	a, err := NewArchive(client, bucket)

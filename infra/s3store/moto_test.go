@@ -27,7 +27,7 @@ func motoBucket(t *testing.T) (*s3.Client, string) {
 	t.Helper()
 	client := s3.NewFromConfig(mototest.Config(t), func(o *s3.Options) { o.UsePathStyle = true })
 	bucket := mototest.UniqueName("reports")
-	if err := CreateBucket(context.Background(), client, bucket, mototest.Region); err != nil {
+	if err := mototest.CreateBucket(context.Background(), client, bucket, mototest.Region); err != nil {
 		t.Fatalf("CreateBucket: %v", err)
 	}
 	return client, bucket
@@ -56,7 +56,7 @@ func TestMotoCreateBucket(t *testing.T) {
 		t.Errorf("public access block = %+v, want all four on", c)
 	}
 
-	if err := CreateBucket(ctx, client, bucket, mototest.Region); err != nil {
+	if err := mototest.CreateBucket(ctx, client, bucket, mototest.Region); err != nil {
 		t.Errorf("second CreateBucket of an owned bucket: %v", err)
 	}
 }

@@ -9,7 +9,10 @@
 //
 // The server starts on the first call to Config or Endpoint, so a run that
 // selects only unit tests never pays for it. Tests in one package share the
-// server: name resources with UniqueName.
+// server: name resources with UniqueName. CreateScansTable,
+// CreateIdempotencyTable, CreateBucket and CreateRepository set resources up
+// the way the CloudFormation template does, for tests that need one without
+// deploying the stack.
 //
 // When moto_server is missing, tests that need it skip with the reason; under
 // CI=true they fail instead, so a broken CI image is never mistaken for a pass.

@@ -1,4 +1,4 @@
-package ecrstore
+package mototest
 
 import (
 	"context"
