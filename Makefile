@@ -41,7 +41,7 @@ test: $(VENV_STAMP) ## Run every check: gofmt, go vet, unit and moto integration
 	@echo "==> go vet"
 	$(GO) vet ./... ./testdata/qscanner-standin
 	@echo "==> go test"
-	$(GO) test -count=1 $(GOTESTFLAGS) ./...
+	$(GO) test -count=1 -timeout 20m $(GOTESTFLAGS) ./...
 	@$(MAKE) --no-print-directory lint-template
 
 .PHONY: lint-template

@@ -404,9 +404,11 @@ func TestDeployLifecycleOnMoto(t *testing.T) {
 			t.Errorf("logs:\n%s", buf.String())
 		}
 
-		// Following stops when the context ends and prints each event once.
+		// Following stops when the context ends and prints each event once,
+		// however many polls (every 20 ms) it makes; 2 s leaves a loaded machine
+		// room to reach the first poll.
 		buf.Reset()
-		fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		if err := d.Logs(fctx, LogsInput{StackName: name, Follow: true, Out: &buf}); err != nil {
 			t.Fatal(err)
