@@ -76,21 +76,17 @@ func (d *Deployer) checkFunctions(ctx context.Context, r *Report, s *stack.Deplo
 	var problems, fine []string
 	ignored := 0
 	for _, f := range s.Template.Functions() {
-		res, ok := s.Resource(f.LogicalID)
-		if !ok && !s.Created(f.LogicalID) {
+		id, ok := physicalID(s, f.LogicalID, f.HandlerDir, &problems)
+		if !ok {
 			continue
 		}
-		if !ok || res.PhysicalID == "" {
-			problems = append(problems, f.HandlerDir+" missing")
-			continue
-		}
-		got, err := d.c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(res.PhysicalID)})
+		got, err := d.c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(id)})
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", f.HandlerDir, err))
 			continue
 		}
 		cfg := got.Configuration
-		df := deployedFunction{spec: f, name: res.PhysicalID, arch: ArchX86, env: map[string]string{}}
+		df := deployedFunction{spec: f, name: id, arch: ArchX86, env: map[string]string{}}
 		if len(cfg.Architectures) > 0 {
 			df.arch = string(cfg.Architectures[0])
 		}
@@ -134,15 +130,11 @@ func (d *Deployer) checkEventSources(ctx context.Context, r *Report, s *stack.De
 	var problems []string
 	n := 0
 	for _, m := range s.Template.EventSourceMappings() {
-		res, ok := s.Resource(m.LogicalID)
-		if !ok && !s.Created(m.LogicalID) {
+		id, ok := physicalID(s, m.LogicalID, m.LogicalID, &problems)
+		if !ok {
 			continue
 		}
-		if !ok || res.PhysicalID == "" {
-			problems = append(problems, m.LogicalID+" missing")
-			continue
-		}
-		out, err := d.c.Lambda.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: aws.String(res.PhysicalID)})
+		out, err := d.c.Lambda.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: aws.String(id)})
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", m.LogicalID, err))
 			continue
@@ -158,4 +150,20 @@ func (d *Deployer) checkEventSources(ctx context.Context, r *Report, s *stack.De
 		return
 	}
 	r.add(CheckEventSources, Pass, "%d queue-to-function mappings enabled", n)
+}
+
+// physicalID is the deployed name of a resource the check looks at. It is
+// false for a resource the stack does not create (its condition is false, or
+// the emulator skips its type), and false with a problem named after label
+// for one the stack should have but does not list.
+func physicalID(s *stack.Deployed, logicalID, label string, problems *[]string) (string, bool) {
+	res, ok := s.Resource(logicalID)
+	if !ok && !s.Created(logicalID) {
+		return "", false
+	}
+	if !ok || res.PhysicalID == "" {
+		*problems = append(*problems, label+" missing")
+		return "", false
+	}
+	return res.PhysicalID, true
 }
