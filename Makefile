@@ -25,7 +25,7 @@ help: ## Show all targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV_STAMP): $(REQUIREMENTS)
-	@echo "==> Python virtualenv with moto, cfn-lint and checkov ($(VENV))"
+	@echo "==> Python virtualenv with moto, cfn-lint and checkov ($(VENV), $$(date +%T))"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
 	@touch $@
@@ -35,20 +35,20 @@ venv: $(VENV_STAMP) ## Create the Python virtualenv (moto, cfn-lint, checkov)
 
 .PHONY: test
 test: $(VENV_STAMP) ## Run every check: gofmt, go vet, unit and moto integration tests, template lint
-	@echo "==> gofmt"
+	@echo "==> gofmt ($$(date +%T))"
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(VENV)/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@echo "==> go vet"
+	@echo "==> go vet ($$(date +%T))"
 	$(GO) vet ./... ./testdata/qscanner-standin
-	@echo "==> go test"
+	@echo "==> go test ($$(date +%T))"
 	$(GO) test -count=1 -timeout 20m $(GOTESTFLAGS) ./...
 	@$(MAKE) --no-print-directory lint-template
 
 .PHONY: lint-template
 lint-template: $(VENV_STAMP) ## Lint the CloudFormation template with cfn-lint and checkov
-	@echo "==> cfn-lint $(TEMPLATE)"
+	@echo "==> cfn-lint $(TEMPLATE) ($$(date +%T))"
 	$(VENV)/bin/cfn-lint $(TEMPLATE)
-	@echo "==> checkov $(TEMPLATE)"
+	@echo "==> checkov $(TEMPLATE) ($$(date +%T))"
 	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(TEMPLATE)
 
 .PHONY: bench
