@@ -26,8 +26,10 @@ var (
 	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 	// ECR's documented repository name rule.
 	repositoryRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	// The tag alphabet; ValidateTag checks the length apart, so that its
+	// message says which of the two rules a tag broke.
+	tagRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 	// Every partition's region names (aws, aws-cn, aws-us-gov, aws-eusc and
 	// the isolated ones), with bounded parts since the name becomes a host.
 	regionRE = regexp.MustCompile(`^[a-z]{2,4}(?:-[a-z]{1,12}){1,3}-[0-9]{1,2}$`)
@@ -69,11 +71,33 @@ func ValidateRepository(name string) error {
 	return nil
 }
 
-// ValidateTag checks the OCI tag rule. The empty tag (an untagged push) is
-// valid.
+// MaxTagLen is the longest image tag ECR stores: the ECR API's ImageTag
+// shape (ImageIdentifier.imageTag, PutImage's imageTag) is a string of 1 to
+// 300 characters (Amazon ECR API Reference, "ImageIdentifier": "Length
+// Constraints: Minimum length of 1. Maximum length of 300.").
+const MaxTagLen = 300
+
+// ValidateTag checks an image tag: 1 to MaxTagLen characters of the OCI
+// tag alphabet, [A-Za-z0-9_] first and [A-Za-z0-9_.-] after. The empty tag
+// (an untagged push) is valid.
+//
+// The two limits come from different documents. The OCI distribution spec's
+// tag grammar, [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, caps a tag at 128
+// characters, which is why docker, crane and other registry clients stop
+// there. ECR's own API allows 300 (MaxTagLen) and tags pushed through it
+// raise the same push events, so a longer tag is a real image that must be
+// scanned, not bad input to dead-letter. ECR documents no character set for
+// tags beyond the length; the OCI alphabet is what a registry client can
+// push, and it keeps shell metacharacters, whitespace and path separators
+// out of every place a tag is written.
 func ValidateTag(tag string) error {
-	if tag != "" && !tagRE.MatchString(tag) {
-		return fmt.Errorf("%w %q: want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", ErrInvalidTag, echo(tag))
+	switch {
+	case tag == "":
+		return nil
+	case len(tag) > MaxTagLen:
+		return fmt.Errorf("%w %q: %d characters, over ECR's limit of %d", ErrInvalidTag, echo(tag), len(tag), MaxTagLen)
+	case !tagRE.MatchString(tag):
+		return fmt.Errorf("%w %q: want [A-Za-z0-9_] then [A-Za-z0-9_.-], at most %d characters", ErrInvalidTag, echo(tag), MaxTagLen)
 	}
 	return nil
 }

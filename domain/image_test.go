@@ -149,8 +149,12 @@ func TestValidateTag(t *testing.T) {
 		{"leading underscore", "_build", true},
 		{"mixed case", "Release_2024", true},
 		{"one char", "a", true},
-		{"128 chars", strings.Repeat("a", 128), true},
-		{"129 chars", strings.Repeat("a", 129), false},
+		{"128 chars, the OCI grammar's limit", strings.Repeat("a", 128), true},
+		{"129 chars, past OCI but within ECR", strings.Repeat("a", 129), true},
+		{"300 chars, ECR's limit", "v" + strings.Repeat("1.2-_", 59) + "abcd", true},
+		{"301 chars", strings.Repeat("a", 301), false},
+		{"300 chars with a bad character", strings.Repeat("a", 299) + "/", false},
+		{"long and hostile", strings.Repeat("a", 200) + ";rm -rf /", false},
 		{"leading dot", ".hidden", false},
 		{"leading dash", "-rm", false},
 		{"command separator", "v1;rm -rf /", false},
@@ -276,6 +280,25 @@ func TestNewImageRefErrorIsBounded(t *testing.T) {
 		if strings.ContainsAny(line, "\x00\r\u2028") {
 			t.Errorf("line carries raw control characters: %q", line)
 		}
+	}
+}
+
+// A rejected tag's message names the rule it broke, so a dead-lettered push
+// says whether the tag was too long or held a character outside the alphabet.
+func TestValidateTagSaysWhy(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"301 chars", strings.Repeat("a", 301), "301 characters, over ECR's limit of 300"},
+		{"bad character", "v1;x", "want [A-Za-z0-9_] then [A-Za-z0-9_.-], at most 300 characters"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := domain.ValidateTag(tc.in)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ValidateTag = %v, want a message containing %q", err, tc.want)
+			}
+		})
 	}
 }
 
@@ -415,7 +438,7 @@ func FuzzNewImageRef(f *testing.F) {
 		if len(digest) != 71 || !strings.HasPrefix(digest, "sha256:") || strings.Trim(digest[7:], "0123456789abcdef") != "" {
 			t.Errorf("accepted digest %q", digest)
 		}
-		if tag != "" && (len(tag) > 128 || !fuzzTagRE.MatchString(tag)) {
+		if tag != "" && (len(tag) > 300 || !fuzzTagRE.MatchString(tag)) {
 			t.Errorf("accepted tag %q", tag)
 		}
 		if strings.ContainsAny(ref.Name(), " \t\r\n;$`|&<>(){}\\\"'") {

@@ -32,6 +32,10 @@ const (
 	dockerConfig   = "application/vnd.docker.container.image.v1+json"
 )
 
+// tag300 is the tag of the -tag300 fixtures: 300 characters, ECR's longest
+// (domain.MaxTagLen), well past the OCI grammar's 128.
+var tag300 = "rel-2025.11.20_build." + strings.Repeat("a1b2c3-d4e5f6.", 19) + "a1b2c3-d4e5fz"
+
 // maxMessage bounds every error message DecodePush returns, whatever the input.
 const maxMessage = 512
 
@@ -140,6 +144,18 @@ func TestDecodePushFixtures(t *testing.T) {
 			EventID: "acfca11d-14a3-4453-b043-0e9279ecd41b", EventTime: at("2025-11-20T14:03:27Z"),
 			MediaType: ociManifest, ArtifactMediaType: ociConfig,
 		}},
+		// ECR's API takes tags of up to 300 characters; registry clients stop
+		// at 128, but such a push is still an image to scan.
+		"ecr-image-action-push-tag300.json": {want: &events.ScanRequest{
+			Ref: ref(t, pushDigest, tag300), Trigger: events.TriggerImageAction,
+			EventID: "7c1e0f3a-2b44-4c7e-9a51-0d6f2e8b3300", EventTime: at("2025-11-20T14:03:27Z"),
+			MediaType: ociManifest, ArtifactMediaType: ociConfig,
+		}},
+		"cloudtrail-putimage-tag300.json": {want: &events.ScanRequest{
+			Ref: ref(t, pushDigest, tag300), Trigger: events.TriggerCloudTrailPutImage,
+			EventID: "e2d4b6a8-1357-4c9e-8f02-6a4c2e0b3300", EventTime: at("2025-11-20T14:03:27Z"),
+			MediaType: ociManifest, ArtifactMediaType: ociConfig,
+		}},
 		// No imageManifestMediaType anywhere: both hints come from the manifest.
 		"cloudtrail-putimage-untagged.json": {want: &events.ScanRequest{
 			Ref: ref(t, untaggedDigest, ""), Trigger: events.TriggerCloudTrailPutImage,
@@ -163,7 +179,8 @@ func TestDecodePushFixtures(t *testing.T) {
 		"ecr-invalid-digest-short.json":                {invalid: domain.ErrInvalidDigest, msg: `"sha256:f76b46650a2f"`},
 		"ecr-invalid-tag-shell.json":                   {invalid: domain.ErrInvalidTag, msg: `"v1;rm -rf /"`},
 		"ecr-invalid-tag-subshell.json":                {invalid: domain.ErrInvalidTag, msg: `"$(id)"`},
-		"ecr-invalid-tag-huge.json":                    {invalid: domain.ErrInvalidTag, msg: "invalid tag"},
+		"ecr-invalid-tag-huge.json":                    {invalid: domain.ErrInvalidTag, msg: "4096 characters, over ECR's limit of 300"},
+		"ecr-invalid-tag-301.json":                     {invalid: domain.ErrInvalidTag, msg: "301 characters, over ECR's limit of 300"},
 		"ecr-invalid-missing-fields.json":              {invalid: domain.ErrInvalid, msg: "missing detail.repository-name"},
 		"ecr-invalid-missing-detail.json":              {invalid: domain.ErrInvalid, msg: "missing detail"},
 		"ecr-invalid-missing-id.json":                  {invalid: domain.ErrInvalid, msg: "missing id"},

@@ -45,6 +45,9 @@ const (
 	maxPackagesShown = 3
 	maxFieldBytes    = 200
 	maxReasonBytes   = 500
+	// maxDisplayBytes holds repository:tag whole at ECR's limits: 256 for
+	// the repository name, 300 for the tag (domain.MaxTagLen).
+	maxDisplayBytes = 256 + 1 + domain.MaxTagLen
 )
 
 // view is everything one alert for one repository shows.
@@ -73,7 +76,7 @@ func newView(ev events.ScanEvent, repo events.Repository, resultsBucket string) 
 // findingsAlert is the alert for a scan result that the policy flagged.
 func findingsAlert(v view) snsnotify.Alert {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s found in %s\n", v.verdict.Worst, triggerPhrase(v.verdict, v.policy), clean(v.ref.Display(), 400))
+	fmt.Fprintf(&b, "%s: %s found in %s\n", v.verdict.Worst, triggerPhrase(v.verdict, v.policy), clean(v.ref.Display(), maxDisplayBytes))
 	if v.ev.EventType == domain.EventImageReferenced {
 		fmt.Fprintf(&b, "This digest was scanned at %s; the alert is for its push to %s.\n", v.ev.ScannedAt.UTC().Format(time.RFC3339), v.repo.Name)
 	}
@@ -113,7 +116,7 @@ func failureAlert(v view) snsnotify.Alert {
 		f = *v.ev.Failure
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Scan failed for %s: %s\n\n", clean(v.ref.Display(), 400), clean(string(f.Class), 64))
+	fmt.Fprintf(&b, "Scan failed for %s: %s\n\n", clean(v.ref.Display(), maxDisplayBytes), clean(string(f.Class), 64))
 	writeImage(&b, v, "failed")
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "%-14s%s\n", "Failure:", clean(string(f.Class), 64))
@@ -344,9 +347,20 @@ func failureAdvice(c domain.FailureClass, scanID string) string {
 }
 
 // subjectLine is prefix and the reference's display form, made safe for SNS
-// (see sanitizeSubject).
+// (see sanitizeSubject). SNS takes a subject of fewer than 100 ASCII
+// characters (snsnotify.MaxSubjectLen) while ECR tags run to
+// domain.MaxTagLen (300), so a tag that does not fit whole is left out and
+// the untagged form, repository@sha256:<12 hex>, names the image instead: a
+// tag cut short can read as another tag of the same repository, a digest
+// cannot. The body lists every tag whole.
 func subjectLine(prefix string, ref domain.ImageRef) string {
-	return sanitizeSubject(prefix + ref.Display())
+	s := prefix + ref.Display()
+	if ref.Tag != "" && len(s) > snsnotify.MaxSubjectLen {
+		untagged := ref
+		untagged.Tag = ""
+		s = prefix + untagged.Display()
+	}
+	return sanitizeSubject(s)
 }
 
 // sanitizeSubject makes s a valid SNS subject: every rune that is not
@@ -401,7 +415,7 @@ func tagsOf(ev events.ScanEvent, repo events.Repository) []string {
 			continue
 		}
 		seen[ref.Tag] = true
-		tags = append(tags, clean(ref.Tag, 128))
+		tags = append(tags, clean(ref.Tag, domain.MaxTagLen))
 	}
 	return tags
 }

@@ -66,19 +66,22 @@ func randomTag(rng *rand.Rand) string {
 	const rest = first + ".-"
 	var b strings.Builder
 	b.WriteByte(first[rng.IntN(len(first))])
-	for n := rng.IntN(128); n > 0; n-- {
+	for n := rng.IntN(domain.MaxTagLen); n > 0; n-- {
 		b.WriteByte(rest[rng.IntN(len(rest))])
 	}
 	return b.String()
 }
 
 // TestSubjectFitsSNSForAnyReference checks, over many valid references up to
-// the longest ECR allows, that both subjects meet SNS's rules and keep as
-// much of "prefix repository:tag" as fits.
+// the longest ECR allows, that both subjects meet SNS's rules and say
+// "prefix repository:tag" when it fits, else the untagged form (a tag is
+// never cut), cut itself only when the repository is too long for it.
 func TestSubjectFitsSNSForAnyReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	cases := []struct{ repo, tag string }{
 		{strings.Repeat("a", 256), strings.Repeat("T", 128)},
+		{strings.Repeat("a", 256), strings.Repeat("T", domain.MaxTagLen)},
+		{"team/app", strings.Repeat("T", domain.MaxTagLen)},
 		{strings.Repeat("ab/", 85) + "z", "v1"},
 		{"ab", ""},
 		{strings.Repeat("x", 81), "1234567"}, // exactly 99 with "Security Alert: "
@@ -95,17 +98,77 @@ func TestSubjectFitsSNSForAnyReference(t *testing.T) {
 			got := subjectLine(prefix, ref)
 			checkSubject(t, got)
 			full := prefix + ref.Display()
+			untagged := prefix + ref.Repository + "@sha256:" + ref.Digest.Short()
 			switch {
 			case len(full) <= snsnotify.MaxSubjectLen:
 				if got != full {
 					t.Errorf("subject %q, want it whole: %q", got, full)
 				}
+			case len(untagged) <= snsnotify.MaxSubjectLen:
+				if got != untagged {
+					t.Errorf("subject %q, want the untagged form %q", got, untagged)
+				}
 			default:
+				full = untagged
 				if !strings.HasSuffix(got, "...") || !strings.HasPrefix(full, strings.TrimSuffix(got, "...")) || len(got) != snsnotify.MaxSubjectLen {
 					t.Errorf("subject %q is not %q cut to %d characters with \"...\"", got, full, snsnotify.MaxSubjectLen)
 				}
 			}
 		}
+	}
+}
+
+// tag300 is as long as ECR lets a tag be (domain.MaxTagLen).
+var tag300 = "v" + strings.Repeat("1.2-_", 59) + "abcd"
+
+// A push with a 300-character tag alerts within every SNS limit: the subject
+// (fewer than 100 ASCII characters) names the image by digest rather than by
+// a cut tag, the message attributes carry no tag at all, and the body lists
+// the tag whole.
+func TestAlertWithLongestTagFitsSNS(t *testing.T) {
+	ref := testkit.MustRef(t, "team/app", tag300)
+	rep := &domain.Report{Digest: testkit.Digest}
+	sum := domain.Summary{Vulnerabilities: domain.Counts{Critical: 1}}
+	done := testkit.CompletedEvent(rep, ref)
+	done.Summary = &sum
+	failed := testkit.FailedEvent(domain.Failure{Class: domain.FailureTimeout, Reason: "deadline"}, ref)
+	tests := []struct {
+		name, subject string
+		ev            events.ScanEvent
+	}{
+		{"findings", "Security Alert: team/app@sha256:" + testkit.Digest.Short(), done},
+		{"scan failed", "Scan Failed: team/app@sha256:" + testkit.Digest.Short(), failed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, testConfig())
+			r.reports.report = rep
+			if err := r.h.Handle(context.Background(), tc.ev); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if len(r.pub.sent) != 1 {
+				t.Fatalf("sent %d alerts, want 1", len(r.pub.sent))
+			}
+			a := r.pub.sent[0]
+			if err := snsnotify.Validate(a); err != nil {
+				t.Errorf("SNS would refuse the alert: %v", err)
+			}
+			checkSubject(t, a.Subject)
+			if a.Subject != tc.subject {
+				t.Errorf("subject %q, want %q", a.Subject, tc.subject)
+			}
+			for k, v := range a.Attributes {
+				if strings.Contains(v, tag300[:20]) {
+					t.Errorf("attribute %s carries the tag: %q", k, v)
+				}
+			}
+			if first, _, _ := strings.Cut(a.Body, "\n"); !strings.Contains(first, "team/app:"+tag300) {
+				t.Errorf("first line does not name the image with its whole tag:\n%s", a.Body)
+			}
+			if !strings.Contains(a.Body, "Tags:         "+tag300+"\n") {
+				t.Errorf("body does not list the tag whole:\n%s", a.Body)
+			}
+		})
 	}
 }
 

@@ -64,6 +64,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	}
 
 	for _, repo := range ev.Repositories() {
+		// The key holds no tag, only repository (at most 256 bytes), digest
+		// and time: about 360 bytes at most, within S3's 1,024 (Amazon S3
+		// User Guide, "Naming Amazon S3 objects"), whatever the tags' length
+		// (ECR's run to 300). The tags go whole into the document.
 		key := s3store.ArchiveKey(repo.Name, ev.Digest, ev.ScannedAt)
 		body, err := newDocument(ev, repo, rep).encode()
 		if err != nil {

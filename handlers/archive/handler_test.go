@@ -305,3 +305,39 @@ func TestHandleNeverArchivesSecretText(t *testing.T) {
 		t.Errorf("the secret's rule and file are missing:\n%s", body)
 	}
 }
+
+// s3MaxKeyBytes is S3's limit on an object key: 1,024 bytes of UTF-8 (Amazon
+// S3 User Guide, "Naming Amazon S3 objects").
+const s3MaxKeyBytes = 1024
+
+// A push with a 300-character tag (ECR's longest, domain.MaxTagLen) archives
+// under a key that holds no tag (repository, digest and scan time only), so
+// the key stays within S3's 1,024 bytes even beside the longest repository
+// name; the document, which has no such limit, lists the tag whole.
+func TestLongestTagStaysOutOfTheArchiveKey(t *testing.T) {
+	tag := "v" + strings.Repeat("1.2-_", 59) + "abcd"
+	rep := testkit.Report()
+	tests := []struct{ name, repository string }{
+		{"short repository", "team/app"},
+		{"256-character repository", strings.Repeat("r", 120) + "/" + strings.Repeat("s", 135)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			archive := &fakeArchive{}
+			h, _ := newTestHandler(t, testkit.SampleReports(rep), archive)
+			if err := h.Handle(context.Background(), testkit.CompletedEvent(rep, testkit.MustRef(t, tc.repository, tag))); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if len(archive.puts) != 1 {
+				t.Fatalf("%d objects written, want 1", len(archive.puts))
+			}
+			p := archive.puts[0]
+			if len(p.key) > s3MaxKeyBytes || strings.Contains(p.key, tag[:20]) {
+				t.Errorf("key of %d bytes (limit %d) holds the tag: %q", len(p.key), s3MaxKeyBytes, p.key)
+			}
+			if got := tagsIn(t, decodeDocument(t, p.body)); !reflect.DeepEqual(got, []string{tag}) {
+				t.Errorf("document tags = %q, want the tag whole", got)
+			}
+		})
+	}
+}

@@ -111,8 +111,14 @@ func (im image) resource() securityhubstore.Resource {
 			RegistryID:     im.account,
 			RepositoryName: im.repository,
 			ImageDigest:    im.digest.String(),
-			ImageTags:      im.tags,
-			Architecture:   architecture(im.platform),
+			// Tags go whole: ASFF documents no length for an ImageTags
+			// entry (Security Hub API Reference, AwsEcrContainerImageDetails:
+			// "Array of strings", pattern .*\S.*), and ECR's are at most 300
+			// characters (domain.MaxTagLen). A cut tag would name a tag the
+			// image does not have. No tag goes into Id, Title, Description,
+			// ProductFields or the resource Id, which have lower limits.
+			ImageTags:    im.tags,
+			Architecture: architecture(im.platform),
 		}},
 	}
 }

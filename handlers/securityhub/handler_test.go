@@ -417,3 +417,50 @@ func TestResolutionIsRetried(t *testing.T) {
 		t.Errorf("after the retry: %s %s, want ARCHIVED RESOLVED", f.RecordState, f.Workflow.Status)
 	}
 }
+
+// A push with a 300-character tag (ECR's longest, domain.MaxTagLen) gives
+// findings within every documented ASFF limit: the tag goes whole into
+// ImageTags, which has no length limit, and nowhere else (Id 512, Title 256,
+// ProductFields keys 128 and values 2048, as securityhubstore.Validate checks
+// on import), even beside the longest repository name.
+func TestLongestTagStaysWithinASFF(t *testing.T) {
+	tag := "v" + strings.Repeat("1.2-_", 59) + "abcd"
+	tests := []struct{ name, repository string }{
+		{"short repository", "team/app"},
+		{"256-character repository", strings.Repeat("r", 256)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			rep := testkit.Report()
+			ev := testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, tc.repository, tag))
+			if err := env.handle(t, ev, rep); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			got := env.hub.snapshot()
+			if len(got) == 0 {
+				t.Fatal("no findings imported")
+			}
+			for id, f := range got {
+				if err := securityhubstore.Validate(f); err != nil {
+					t.Errorf("%s: %v", id, err)
+				}
+				if len(f.ID) > securityhubstore.MaxIDLen || len(f.Title) > securityhubstore.MaxTitleLen {
+					t.Errorf("%s: Id %d bytes, Title %d bytes", id, len(f.ID), len(f.Title))
+				}
+				img := f.Resources[0].Details.AwsEcrContainerImage
+				if !slices.Equal(img.ImageTags, []string{tag}) {
+					t.Errorf("%s: ImageTags %q, want the tag whole", id, img.ImageTags)
+				}
+				for k, v := range f.ProductFields {
+					if strings.Contains(k+v, tag[:20]) {
+						t.Errorf("%s: ProductFields[%s] carries the tag", id, k)
+					}
+				}
+				if strings.Contains(f.ID+f.Title+f.Description+f.Resources[0].ID, tag[:20]) {
+					t.Errorf("%s: the tag went into Id, Title, Description or the resource Id", id)
+				}
+			}
+		})
+	}
+}

@@ -116,7 +116,10 @@ func supersedes(rec ecrstore.RecordedScan, s ecrstore.ScanSummary) bool {
 	return rec.Digest > s.Digest.String()
 }
 
-// attach pushes the summary artifact for the image in the repository.
+// attach pushes the summary artifact for the image in the repository. The
+// image is named by digest alone: the artifact is about the content, which
+// keeps it whatever its tags (ECR's run to 300 characters), and no tag goes
+// into its annotations or onto the repository, whose tag values stop at 256.
 func (h *Handler) attach(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary) error {
 	ref := domain.ImageRef{Account: repo.Account, Region: repo.Region, Repository: repo.Name, Digest: s.Digest}
 	digest, err := h.referrers.PutSummary(ctx, ref, s)

@@ -359,6 +359,13 @@ func referrerArtifact(subject v1.Descriptor, s ScanSummary) (manifest, blob []by
 	if err != nil {
 		return nil, nil, err
 	}
+	// The annotations are the scan labels, each within ECR's tag value limit
+	// of 256 characters, and the scan time. The image's own tags (ECR's run
+	// to 300 characters) are not among them, nor in the blob: the artifact
+	// is about the digest, whatever it is tagged. The OCI image spec sets no
+	// length on annotation values; what bounds the artifact is ECR's
+	// manifest limit, 4,194,304 characters (ECR API Reference, PutImage
+	// imageManifest), far above these few short values.
 	annotations := s.Labels()
 	annotations[referrerAnnotationCreated] = doc.ScannedAt
 	m := v1.Manifest{

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/xray"
 	"github.com/aws/aws-xray-sdk-go/xraylog"
 
+	"ecrscanner/domain"
 	"ecrscanner/infra/attr"
 )
 
@@ -131,13 +132,24 @@ func Continue(ctx context.Context, name, header string) (context.Context, *Span)
 	return ctx, &Span{seg: seg}
 }
 
+// MaxAnnotationValue is X-Ray's limit on an annotation value: 1,000 Unicode
+// characters (AWS X-Ray Developer Guide, "Add annotations and metadata to
+// segments with the X-Ray SDK for Go", annotation requirements). Keys are the
+// short snake_case names of infra/attr, far below their 500.
+const MaxAnnotationValue = 1000
+
 // Annotate records an indexed key/value on the span, which X-Ray can filter
-// traces by (annotation.image_digest = "sha256:…").
+// traces by (annotation.image_digest = "sha256:…"). A value over
+// MaxAnnotationValue is cut on a character boundary and ends in "…", so a
+// long input (an ECR image tag runs to 300 characters, a repository name to
+// 256) never costs the segment; the cut value no longer matches an equality
+// filter, which the mark makes plain.
 func (s *Span) Annotate(key, value string) {
 	if s == nil {
 		return
 	}
-	_ = s.seg.AddAnnotation(key, value) // fails only for non-scalar values
+	// Truncate counts bytes, never more than the characters they encode.
+	_ = s.seg.AddAnnotation(key, domain.Truncate(value, MaxAnnotationValue, domain.Ellipsis)) // fails only for non-scalar values
 }
 
 // End closes the span. A non-nil err is recorded as its cause and marks it a

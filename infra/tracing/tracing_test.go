@@ -12,12 +12,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-xray-sdk-go/xray"
 
+	"ecrscanner/domain"
 	"ecrscanner/infra/tracing/tracingtest"
 )
 
@@ -326,5 +328,34 @@ func TestContinuedSegmentsAreSentOnce(t *testing.T) {
 		if seen[id] != 1 {
 			t.Errorf("segment %s sent %d times, want once", id, seen[id])
 		}
+	}
+}
+
+// Annotation values stay within X-Ray's 1,000 characters: a 300-character
+// ECR image tag (domain.MaxTagLen) is recorded whole, anything longer is cut
+// on a character boundary with a mark.
+func TestAnnotationsStayWithinXRayLimits(t *testing.T) {
+	tag := "v" + strings.Repeat("1.2-_", 59) + "abcd"
+	long := strings.Repeat("é", MaxAnnotationValue) // 2,000 bytes
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"300-character tag kept whole", "image_tag", tag, tag},
+		{"over the limit cut with a mark", "long", long, strings.Repeat("é", (MaxAnnotationValue-len(domain.Ellipsis))/2) + domain.Ellipsis},
+	}
+	d, _ := setup(t)
+	_, span := Start(invocation(NewHeader(time.Now())), "annotate")
+	for _, tc := range tests {
+		span.Annotate(tc.key, tc.value)
+	}
+	span.End(nil)
+	doc := only(t, d.Wait(t, 5*time.Second, "the subsegment", named("annotate")), "annotate")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := doc.Annotation(tc.key)
+			if got != tc.want || utf8.RuneCountInString(got) > MaxAnnotationValue || !utf8.ValidString(got) {
+				t.Errorf("annotation %s: %d characters, valid UTF-8 %v; want %d", tc.key, utf8.RuneCountInString(got), utf8.ValidString(got), utf8.RuneCountInString(tc.want))
+			}
+		})
 	}
 }
