@@ -78,8 +78,11 @@ func parseImageArg(s string) (imageArg, error) {
 	if err := domain.ValidateRepository(a.repository); err != nil {
 		return imageArg{}, err
 	}
-	if err := domain.ValidateTag(a.tag); err != nil || a.tag == "" {
-		return imageArg{}, fmt.Errorf("tag %q: want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", a.tag)
+	if a.tag == "" {
+		return imageArg{}, fmt.Errorf("%q: name a tag (repository:tag) or a digest", name)
+	}
+	if err := domain.ValidateTag(a.tag); err != nil {
+		return imageArg{}, err
 	}
 	return a, nil
 }
