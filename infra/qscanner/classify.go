@@ -1,10 +1,8 @@
 package qscanner
 
 import (
-	"regexp"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"ecrscanner/domain"
 )
@@ -129,51 +127,6 @@ func joinReason(a, b string) string {
 		return a
 	}
 	return a + ": " + b
-}
-
-const maxReason = 300
-
-var (
-	ansiRE   = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
-	bearerRE = regexp.MustCompile(`(?i)(bearer\s+|qualys_access_token=|access[-_]token[=:\s]+)[^\s"']+`)
-)
-
-// sanitize makes the end of QScanner's output fit for a failure Reason, which
-// is stored and sent on: the token and anything shaped like a credential
-// redacted, escapes and control characters removed, the last lines kept.
-func sanitize(out, token string) string {
-	if token != "" {
-		out = strings.ReplaceAll(out, token, "[REDACTED]")
-	}
-	out = bearerRE.ReplaceAllString(out, "${1}[REDACTED]")
-	out = ansiRE.ReplaceAllString(out, "")
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		l = strings.Map(func(r rune) rune {
-			if r == '\t' {
-				return ' '
-			}
-			if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-				return -1
-			}
-			return r
-		}, l)
-		if l = strings.Join(strings.Fields(l), " "); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	s := strings.Join(lines, " | ")
-	if len(s) > maxReason {
-		cut := len(s) - maxReason
-		for cut < len(s) && !utf8.RuneStart(s[cut]) {
-			cut++
-		}
-		s = "…" + s[cut:]
-	}
-	return s
 }
 
 // tail keeps the last bytes written to it: enough of QScanner's output to
