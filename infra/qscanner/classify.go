@@ -1,18 +1,19 @@
 package qscanner
 
 import (
-	"regexp"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"ecrscanner/domain"
 )
 
 // classify sorts a QScanner exit code, read together with what it wrote on
-// stderr, into a failure class (exit codes as listed in QSCANNER.md).
+// stderr, into a failure class (exit codes as listed in QSCANNER.md). The
+// text is read as a reader sees it (colour codes removed), and an HTTP status
+// counts only as a number of its own: "401" inside a digest or a repository
+// name says nothing about authorisation.
 func classify(code int, stderr string) domain.FailureClass {
-	s := strings.ToLower(stderr)
+	s := strings.ToLower(strip(stderr))
 	switch {
 	case code == 1:
 		if authProblem(s) {
@@ -26,14 +27,14 @@ func classify(code int, stderr string) domain.FailureClass {
 		}
 		return domain.FailureInvalidParameter
 	case code >= 5 && code <= 10:
-		if containsAny(s, "unauthorized", "denied", "forbidden", "401", "403", "authentication required") {
+		if containsAny(s, "unauthorized", "denied", "forbidden", "authentication required") || status(s, "401", "403") {
 			return domain.FailureRegistryAuth
 		}
 		return domain.FailureImageNotFound
 	case code >= 11 && code <= 21:
 		return domain.FailureScanner
 	case code >= 30 && code <= 39:
-		if containsAny(s, "401", "unauthorized") {
+		if containsAny(s, "unauthorized") || status(s, "401") {
 			return domain.FailureQualysAuth
 		}
 		return domain.FailureScanner
@@ -50,7 +51,30 @@ func classify(code int, stderr string) domain.FailureClass {
 }
 
 func authProblem(s string) bool {
-	return containsAny(s, "401", "403", "unauthorized", "invalid token", "forbidden", "authentication required")
+	return containsAny(s, "unauthorized", "invalid token", "forbidden", "authentication required") || status(s, "401", "403")
+}
+
+// status reports whether s holds one of the codes as a number of its own,
+// not as part of a longer run of letters and digits.
+func status(s string, codes ...string) bool {
+	for _, c := range codes {
+		for i := 0; ; {
+			j := strings.Index(s[i:], c)
+			if j < 0 {
+				break
+			}
+			start, end := i+j, i+j+len(c)
+			if (start == 0 || !alnum(s[start-1])) && (end == len(s) || !alnum(s[end])) {
+				return true
+			}
+			i = end
+		}
+	}
+	return false
+}
+
+func alnum(b byte) bool {
+	return '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
 // authParty tells whose credentials were refused: Qualys's (the token) or the
@@ -129,51 +153,6 @@ func joinReason(a, b string) string {
 		return a
 	}
 	return a + ": " + b
-}
-
-const maxReason = 300
-
-var (
-	ansiRE   = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
-	bearerRE = regexp.MustCompile(`(?i)(bearer\s+|qualys_access_token=|access[-_]token[=:\s]+)[^\s"']+`)
-)
-
-// sanitize makes the end of QScanner's output fit for a failure Reason, which
-// is stored and sent on: the token and anything shaped like a credential
-// redacted, escapes and control characters removed, the last lines kept.
-func sanitize(out, token string) string {
-	if token != "" {
-		out = strings.ReplaceAll(out, token, "[REDACTED]")
-	}
-	out = bearerRE.ReplaceAllString(out, "${1}[REDACTED]")
-	out = ansiRE.ReplaceAllString(out, "")
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		l = strings.Map(func(r rune) rune {
-			if r == '\t' {
-				return ' '
-			}
-			if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-				return -1
-			}
-			return r
-		}, l)
-		if l = strings.Join(strings.Fields(l), " "); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	s := strings.Join(lines, " | ")
-	if len(s) > maxReason {
-		cut := len(s) - maxReason
-		for cut < len(s) && !utf8.RuneStart(s[cut]) {
-			cut++
-		}
-		s = "…" + s[cut:]
-	}
-	return s
 }
 
 // tail keeps the last bytes written to it: enough of QScanner's output to

@@ -36,6 +36,10 @@ func TestClassify(t *testing.T) {
 		{"deny", 42, "", domain.FailurePolicyDeny},
 		{"audit", 43, "", domain.FailurePolicyAudit},
 		{"undocumented code", 99, "", domain.FailureScanner},
+		{"401 inside a repository name", 6, "Error: failed to load image 1.dkr.ecr.us-east-1.amazonaws.com/team-45401c24@sha256:ab: MANIFEST_UNKNOWN: image not found", domain.FailureImageNotFound},
+		{"403 inside a digest", 6, "Error: failed to load image x@sha256:9f403e: not found", domain.FailureImageNotFound},
+		{"coloured status code", 1, "\x1b[31mError\x1b[0m: gateway said \x1b[1m401\x1b[0m for the access token", domain.FailureQualysAuth},
+		{"status code at the end", 35, "upload: HTTP 401", domain.FailureQualysAuth},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,8 +15,20 @@ type failureError struct {
 	cause error
 }
 
+// maxFailureReason bounds a whole Reason: what QScanner printed is cut to
+// maxReason by sanitize, and what is added to it (the exit code's meaning, a
+// parse error naming an output file) is short, but the Reason is stored on
+// the record and sent on the bus, so it is bounded here whatever it holds.
+const maxFailureReason = 1024
+
 func fail(class domain.FailureClass, exitCode int, format string, args ...any) *failureError {
-	return &failureError{f: domain.Failure{Class: class, ExitCode: exitCode, Reason: fmt.Sprintf(format, args...)}}
+	reason := domain.Truncate(fmt.Sprintf(format, args...), maxFailureReason, domain.Ellipsis)
+	return &failureError{f: domain.Failure{Class: class, ExitCode: exitCode, Reason: reason}}
+}
+
+// addReason appends more to the Reason, within maxFailureReason.
+func (e *failureError) addReason(more string) {
+	e.f.Reason = domain.Truncate(joinReason(e.f.Reason, more), maxFailureReason, domain.Ellipsis)
 }
 
 func (e *failureError) Error() string { return e.f.Error() }

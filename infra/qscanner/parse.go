@@ -70,7 +70,19 @@ func parseDir(ctx context.Context, dir string, opt parseOptions) (*domain.Report
 //
 // The parse stops when ctx is done, between reads and between findings, with
 // a FailureTimeout.
+//
+// The report's metadata is bounded (boundReport): it travels on the scan
+// record and the bus events, which have size limits.
 func parseOutput(ctx context.Context, dir string, opt parseOptions) (*domain.Report, []conflict, error) {
+	rep, conflicts, err := readOutput(ctx, dir, opt)
+	if rep != nil {
+		boundReport(rep)
+	}
+	return rep, conflicts, err
+}
+
+// readOutput is parseOutput without the bounds.
+func readOutput(ctx context.Context, dir string, opt parseOptions) (*domain.Report, []conflict, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, readFailure(dir, err)
 	}

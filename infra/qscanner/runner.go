@@ -368,14 +368,14 @@ func (r *Runner) outcome(runCtx context.Context, log *slog.Logger, runErr error,
 	case 40:
 		rep, err := r.parse(runCtx, log, outDir, parseOptions{partial: true})
 		if err != nil {
-			f.f.Reason = joinReason(f.f.Reason, "partial output unreadable: "+failureReason(err))
+			f.addReason("partial output unreadable: " + failureReason(err))
 			return nil, f
 		}
 		return rep, f
 	case 42, 43:
 		rep, err := r.parse(runCtx, log, outDir, parseOptions{wantReport: r.wantReport})
 		if err != nil {
-			f.f.Reason = joinReason(f.f.Reason, "output unreadable: "+failureReason(err))
+			f.addReason("output unreadable: " + failureReason(err))
 			return nil, f
 		}
 		return rep, f
