@@ -782,7 +782,7 @@ func TestScanRecordWorstCaseSize(t *testing.T) {
 		rep.Vulnerabilities = append(rep.Vulnerabilities, v)
 	}
 	longRepo := strings.Repeat("a", 256)
-	first, err := domain.NewImageRef(testAccount, "eusc-de-east-1", longRepo, testDigest, strings.Repeat("T", 128))
+	first, err := domain.NewImageRef(testAccount, "eusc-de-east-1", longRepo, testDigest, strings.Repeat("T", domain.MaxTagLen))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -795,7 +795,7 @@ func TestScanRecordWorstCaseSize(t *testing.T) {
 	}
 	for i := range domain.MaxReferences {
 		ref := first
-		ref.Tag = fmt.Sprintf("%0128d", i)
+		ref.Tag = fmt.Sprintf("%0*d", domain.MaxTagLen, i)
 		if _, err := s.Claim(claimBy(ref, "x", t0.Add(time.Minute))); err != nil {
 			t.Fatal(err)
 		}

@@ -565,8 +565,8 @@ func busWorstCase(t *testing.T) events.ScanEvent {
 	for i := 0; i < domain.MaxReferences; i++ {
 		// 256 characters, unique per reference.
 		repo := strings.Repeat("a", 240) + "/" + strings.Repeat("b", 11) + "-" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + "xx"
-		tag := strings.Repeat("t", 124) + "-" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + "x"
-		ev.References = append(ev.References, busRef(t, repo[:256], busDigest, tag[:128]))
+		tag := strings.Repeat("t", domain.MaxTagLen-4) + "-" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + "x"
+		ev.References = append(ev.References, busRef(t, repo[:256], busDigest, tag))
 	}
 	ev.Ref = ev.References[0]
 	rep := &domain.Report{Digest: busDigest}
