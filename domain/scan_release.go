@@ -66,6 +66,16 @@ func (s *Scan) StoredResult() (ScanResult, bool) {
 // its expiry says. Without this, the redelivery of a push whose attempt could
 // not release its lease would meet that lease, be taken for a duplicate and
 // be deleted, leaving the record in SCANNING with nothing left to retry it.
+//
+// Records stuck behind a dead lease are found on read, by the next Claim of
+// the digest, rather than by a scheduled sweep or an alarm: an attempt that
+// crashed or gave up never deleted its message, so SQS hands that message
+// out again (or, after the queue's maxReceiveCount, moves it to the DLQ,
+// where it is not lost). Some delivery therefore always comes back to the
+// record, and its claim takes the lease over (this case, or an expired
+// lease), counts the attempt and gives up with a reason after MaxAttempts.
+// A sweep would need a scan of the table or an index on status, and a second
+// way of starting scans beside the queue; an alarm would only tell people.
 func (s *Scan) heldForEarlierDelivery(c Claim) bool {
 	l := s.r.Lease
 	return l != nil && c.Request != "" && l.Request == c.Request && l.Owner != c.Owner
