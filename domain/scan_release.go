@@ -14,6 +14,9 @@ type StoredResult struct {
 	Report          ReportLocation `json:"report"`
 	Platform        string         `json:"platform,omitempty"`
 	QScannerVersion string         `json:"qscannerVersion,omitempty"`
+	// ScanID, when set, is the scan that produced the result (see
+	// ScanResult.ScanID): it is recorded in place of the record's own.
+	ScanID string `json:"scanId,omitempty"`
 }
 
 // maxReleaseReason bounds the reason a release records, so an error that
@@ -40,7 +43,7 @@ func (s *Scan) Release(owner string, reason Failure, stored *ScanResult, now tim
 	s.r.Lease = nil
 	s.r.Failure = &reason
 	if stored != nil {
-		s.r.Stored = &StoredResult{Summary: stored.Summary, Report: stored.Report, Platform: stored.Platform, QScannerVersion: stored.QScannerVersion}
+		s.r.Stored = &StoredResult{Summary: stored.Summary, Report: stored.Report, Platform: stored.Platform, QScannerVersion: stored.QScannerVersion, ScanID: stored.ScanID}
 	}
 	s.setEvent(EventScanRetrying, s.r.StartedBy, now)
 	return nil
@@ -53,7 +56,7 @@ func (s *Scan) StoredResult() (ScanResult, bool) {
 		return ScanResult{}, false
 	}
 	st := s.r.Stored
-	return ScanResult{Summary: st.Summary, Report: st.Report, Platform: st.Platform, QScannerVersion: st.QScannerVersion}, true
+	return ScanResult{Summary: st.Summary, Report: st.Report, Platform: st.Platform, QScannerVersion: st.QScannerVersion, ScanID: st.ScanID}, true
 }
 
 // heldForEarlierDelivery reports whether the record's lease was taken by

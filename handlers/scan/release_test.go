@@ -188,8 +188,8 @@ func TestFailedReuseWriteIsRecordedByTheRetry(t *testing.T) {
 	if n := r.scanner.runs.Load(); n != 1 {
 		t.Errorf("QScanner ran %d times, want 1", n)
 	}
-	if ch, ix := r.store.Record(childDigest), r.store.Record(index.Digest); ix.Status != domain.StatusCompleted || ix.Report == nil || *ix.Report != *ch.Report {
-		t.Errorf("index %s report %+v; want COMPLETED with the platform image's report %+v", ix.Status, ix.Report, ch.Report)
+	if ch, ix := r.store.Record(childDigest), r.store.Record(index.Digest); ix.Status != domain.StatusCompleted || ix.Report == nil || *ix.Report != *ch.Report || ix.ScanID != ch.ScanID {
+		t.Errorf("index %s scan %s report %+v; want COMPLETED with the platform image's scan %s and report %+v", ix.Status, ix.ScanID, ix.Report, ch.ScanID, ch.Report)
 	}
 }
 

@@ -54,7 +54,7 @@ func fullRecord(t *testing.T) domain.ScanRecord {
 		Stored: &domain.StoredResult{
 			Summary:  domain.Summary{Vulnerabilities: domain.Counts{High: 1}, Top: []domain.Vulnerability{{QID: "7", Severity: domain.SeverityHigh}}},
 			Report:   domain.ReportLocation{Bucket: "reports", Key: "reports/abc/scan.json.gz"},
-			Platform: "linux/arm64", QScannerVersion: "4.2.0",
+			Platform: "linux/arm64", QScannerVersion: "4.2.0", ScanID: "fedcba9876543210fedcba9876543210",
 		},
 		Event:   domain.Event{Type: domain.EventScanCompleted, ID: "e1", At: at, Ref: ref},
 		Version: 7,
