@@ -115,6 +115,10 @@ func (f Failure) Error() string {
 type Lease struct {
 	Owner   string    `json:"owner"`
 	Expires time.Time `json:"expires"`
+	// Request identifies the request (the queue message) the holder is
+	// serving, so that a redelivery of that same request knows the holder
+	// is done with it (see Claim). Empty when unknown.
+	Request string `json:"request,omitempty"`
 }
 
 // Reference is one place a digest has been pushed to.
@@ -165,8 +169,11 @@ type ScanRecord struct {
 	FinalFailure    bool            `json:"finalFailure,omitempty"`
 	ExpiresAt       int64           `json:"expiresAt"` // epoch seconds; the table's TTL attribute
 	TraceHeader     string          `json:"traceHeader,omitempty"`
-	Event           Event           `json:"event"`
-	Version         int64           `json:"version"` // optimistic concurrency
+	// Stored is a result whose report is stored but whose recording failed:
+	// the next attempt records it instead of running QScanner again.
+	Stored  *StoredResult `json:"stored,omitempty"`
+	Event   Event         `json:"event"`
+	Version int64         `json:"version"` // optimistic concurrency
 }
 
 // NewScan is the empty record for a digest never seen before.
@@ -229,8 +236,11 @@ func (s *Scan) ReportLocation() (ReportLocation, bool) {
 
 // Claim is what a push asks of the record.
 type Claim struct {
-	Ref         ImageRef
-	Owner       string    // unique per invocation
+	Ref   ImageRef
+	Owner string // unique per invocation
+	// Request identifies the request across redeliveries (the queue's
+	// message ID); empty when unknown. See Claim.
+	Request     string
 	Now         time.Time // the push handler's clock
 	LeaseUntil  time.Time // when the claimant's invocation must have ended
 	TraceHeader string
@@ -255,6 +265,10 @@ const (
 	// DecideGaveUp: earlier attempts all died holding the lease and the
 	// attempts are used up; the record now says ScanFailed. Nothing to run.
 	DecideGaveUp
+	// DecideRecord: an earlier attempt of this scan stored its report but
+	// could not record it; the lease is the claimant's. Record StoredResult
+	// with Complete; do not run QScanner again.
+	DecideRecord
 )
 
 func (d Decision) String() string {
@@ -267,6 +281,8 @@ func (d Decision) String() string {
 		return "skip"
 	case DecideGaveUp:
 		return "gave up"
+	case DecideRecord:
+		return "record stored result"
 	}
 	return "unknown"
 }
@@ -278,19 +294,25 @@ func (d Decision) String() string {
 //   - a live lease held by the claimant for the same reference (its earlier
 //     claim was written but the answer lost, and the store re-applied the
 //     claim): keep scanning under the same scan ID and attempt;
-//   - an expired lease: take it over (the holder crashed);
+//   - an expired lease, or one taken for an earlier delivery of the same
+//     request: take it over (the holder crashed, or gave up without
+//     releasing it);
+//   - no live lease but a stored result (Release): record it (DecideRecord);
 //   - a completed, unexpired scan: record the reference if it is new.
 func (s *Scan) Claim(c Claim) (Decision, error) {
 	if c.Ref.Digest != s.r.Digest {
 		return DecideSkip, fmt.Errorf("%w: claim for %s on record %s", ErrInvalidDigest, c.Ref.Digest, s.r.Digest)
 	}
-	leaseLive := s.r.Status == StatusScanning && s.r.Lease != nil && c.Now.Before(s.r.Lease.Expires)
+	leaseLive := s.InProgress(c.Now) && !s.heldForEarlierDelivery(c)
 	switch {
 	case leaseLive && s.r.Lease.Owner == c.Owner && c.Ref == s.r.StartedBy:
 		// Restarting here would count a second attempt under a new scan ID;
 		// refusing would leave nobody scanning. The write only renews the
 		// event, so that no two writes carry the same event ID.
 		s.setEvent(EventScanStarted, c.Ref, c.Now)
+		if s.r.Stored != nil {
+			return DecideRecord, nil
+		}
 		return DecideScan, nil
 	case leaseLive:
 		// Held by another invocation, or by this one for another reference
@@ -314,17 +336,12 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 		return DecideReferenced, nil
 	}
 	if s.r.Status == StatusScanning && c.MaxAttempts > 0 && s.r.Attempts >= c.MaxAttempts {
-		// Every attempt so far died holding its lease (a crash or a timeout
-		// that left no failure behind): give up rather than loop, and say so.
-		s.addReference(c.Ref, c.Now)
-		s.r.Status = StatusFailed
-		s.r.Lease = nil
-		s.r.Failure = &Failure{Class: FailureCrashed, Reason: fmt.Sprintf("no attempt finished: %d attempts ended without a result (the function crashed or ran out of time)", s.r.Attempts)}
-		s.r.FinalFailure = true
-		s.r.CompletedAt = c.Now
-		s.r.ExpiresAt = c.Now.Add(FailureCacheTTL).Unix()
-		s.setEvent(EventScanFailed, s.r.StartedBy, c.Now)
+		s.giveUp(c)
 		return DecideGaveUp, nil
+	}
+	if s.r.Status == StatusScanning && s.r.Stored != nil {
+		s.resume(c)
+		return DecideRecord, nil
 	}
 	// Start (or restart) a scan.
 	if s.r.Status != StatusScanning && s.r.Status != StatusFailed || s.r.FinalFailure {
@@ -334,11 +351,12 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 		s.r.Summary, s.r.Report = nil, nil
 		s.r.Platform, s.r.QScannerVersion = "", ""
 	}
+	s.r.Stored = nil
 	s.addReference(c.Ref, c.Now)
 	s.r.Status = StatusScanning
 	s.r.ScanID = NewID()
 	s.r.Attempts++
-	s.r.Lease = &Lease{Owner: c.Owner, Expires: c.LeaseUntil}
+	s.r.Lease = &Lease{Owner: c.Owner, Expires: c.LeaseUntil, Request: c.Request}
 	s.r.StartedBy = c.Ref
 	s.r.StartedAt = c.Now
 	s.r.CompletedAt = time.Time{}
@@ -376,6 +394,7 @@ func (s *Scan) Complete(owner string, res ScanResult, now time.Time, cacheTTL ti
 	rep := res.Report
 	s.r.Status = StatusCompleted
 	s.r.Lease = nil
+	s.r.Stored = nil
 	s.r.Summary = &sum
 	s.r.Report = &rep
 	s.r.Platform = res.Platform
@@ -401,6 +420,7 @@ func (s *Scan) Fail(owner string, f Failure, partial *ScanResult, maxAttempts in
 	final = !f.Class.Retryable() || s.r.Attempts >= maxAttempts
 	s.r.Status = StatusFailed
 	s.r.Lease = nil
+	s.r.Stored = nil
 	s.r.Failure = &f
 	s.r.FinalFailure = final
 	s.r.CompletedAt = now

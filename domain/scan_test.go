@@ -906,6 +906,8 @@ func TestDecisionString(t *testing.T) {
 		{domain.DecideScan, "scan"},
 		{domain.DecideReferenced, "referenced"},
 		{domain.DecideSkip, "skip"},
+		{domain.DecideGaveUp, "gave up"},
+		{domain.DecideRecord, "record stored result"},
 		{domain.Decision(0), "unknown"},
 	}
 	for _, tc := range tests {

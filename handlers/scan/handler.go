@@ -100,7 +100,7 @@ func (h *Handler) platformImageScan(ctx context.Context, info domain.ImageInfo, 
 
 // Handle processes one scan-queue message: an EventBridge push event.
 func (h *Handler) Handle(ctx context.Context, m consume.Message) error {
-	_, err := h.HandlePush(ctx, []byte(m.Body))
+	_, err := h.HandlePush(withRequest(ctx, m.ID), []byte(m.Body))
 	return err
 }
 
@@ -148,7 +148,20 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	if out, err := h.claim(ctx, a); out != "" || err != nil {
 		return out, err
 	}
+	out, err = h.work(ctx, a, platform, platformErr, platformImage)
+	if err != nil && !a.leaseEnded && !consume.IsPermanent(err) {
+		// The message comes back: let its retry take over now, not when
+		// the lease expires (see release).
+		h.release(ctx, a, err)
+	}
+	return out, err
+}
+
+// work does what the claim decided, holding a's lease.
+func (h *Handler) work(ctx context.Context, a *attempt, platform string, platformErr error, platformImage *domain.Scan) (Outcome, error) {
 	switch {
+	case a.stored != nil:
+		return h.record(ctx, a)
 	case platformErr != nil:
 		return h.fail(ctx, a, domain.Failure{Class: domain.FailureImageNotFound, Reason: platformErr.Error()}, nil)
 	case platformImage != nil:
@@ -164,11 +177,19 @@ type attempt struct {
 	now        time.Time
 	owner      string    // who holds the lease
 	leaseUntil time.Time // when it ends; QScanner must be done by then
+	request    string    // the queue message served, across redeliveries; "" when unknown
 	scanID     string    // known once claimed
+	// stored is the scan's result once its report is stored: an earlier
+	// attempt's (the claim decided DecideRecord), or this attempt's after
+	// the upload. A release hands it to the next attempt.
+	stored *domain.ScanResult
+	// leaseEnded is set once a write that ends the lease (Fail) landed, or
+	// the lease turned out to be someone else's: nothing left to release.
+	leaseEnded bool
 }
 
 func (h *Handler) newAttempt(ctx context.Context, ref domain.ImageRef, log *slog.Logger, now time.Time) *attempt {
-	a := &attempt{ref: ref, log: log, now: now, owner: h.owner(ctx), leaseUntil: now.Add(h.cfg.DefaultLease)}
+	a := &attempt{ref: ref, log: log, now: now, owner: h.owner(ctx), leaseUntil: now.Add(h.cfg.DefaultLease), request: requestFrom(ctx)}
 	if dl, ok := ctx.Deadline(); ok {
 		a.leaseUntil = dl
 	}
@@ -205,8 +226,12 @@ func (h *Handler) claim(ctx context.Context, a *attempt) (Outcome, error) {
 	err := step(ctx, "cache claim", a.ref, "", func(ctx context.Context, span *tracing.Span) error {
 		err := h.store.Update(ctx, a.ref.Digest, func(s *domain.Scan) error {
 			var err error
-			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx), MaxAttempts: h.cfg.MaxAttempts})
+			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Request: a.request, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx), MaxAttempts: h.cfg.MaxAttempts})
 			a.scanID = s.ScanID()
+			a.stored = nil
+			if res, ok := s.StoredResult(); ok && decision == domain.DecideRecord {
+				a.stored = &res
+			}
 			return err
 		})
 		span.Annotate(attr.ScanID, a.scanID)
@@ -241,9 +266,10 @@ func (h *Handler) claim(ctx context.Context, a *attempt) (Outcome, error) {
 // that QScanner does not run again on the same content.
 func (h *Handler) reuse(ctx context.Context, a *attempt, platformImage *domain.Scan, platform string) (Outcome, error) {
 	res, _ := platformImage.Result(a.now)
+	a.stored = &res
 	err := h.complete(ctx, a, res)
 	if errors.Is(err, domain.ErrLeaseLost) {
-		return OutcomeInProgress, nil
+		return h.leaseLostOnComplete(ctx, a, OutcomeCached), nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("record scan of %s: %w", a.ref.Digest, err)
@@ -279,12 +305,12 @@ func (h *Handler) run(ctx context.Context, a *attempt, platform string) (Outcome
 		return h.fail(ctx, a, domain.Failure{Class: domain.FailureInternal, Reason: "store report: " + err.Error()}, nil)
 	}
 	summary := domain.Summarize(report)
+	a.stored = &domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion}
 	err = step(ctx, "record write", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) error {
-		return h.complete(ctx, a, domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion})
+		return h.complete(ctx, a, *a.stored)
 	}, domain.ErrLeaseLost)
 	if errors.Is(err, domain.ErrLeaseLost) {
-		a.log.WarnContext(ctx, "lease lost before the result was recorded; the newer scan's result stands")
-		return OutcomeInProgress, nil
+		return h.leaseLostOnComplete(ctx, a, OutcomeScanned), nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("record scan of %s: %w", a.ref.Digest, err)
@@ -309,17 +335,21 @@ func (h *Handler) upload(ctx context.Context, ref domain.ImageRef, scanID string
 	return loc, err
 }
 
-// completed emits a completed scan's metrics and logs it.
+// completed emits a completed scan's metrics and logs it. A negative took
+// (a stored result recorded by a later attempt, which did not time the
+// scan) emits no duration.
 func (h *Handler) completed(ctx context.Context, log *slog.Logger, summary domain.Summary, loc domain.ReportLocation, took time.Duration) {
 	v := summary.Vulnerabilities
-	metrics.Emit(ctx, h.logger, h.now(),
-		metrics.Metric{Name: "ScanCompleted", Value: 1, Unit: metrics.Count},
-		metrics.Metric{Name: "ScanDurationMs", Value: float64(took.Milliseconds()), Unit: metrics.Milliseconds},
+	ms := []metrics.Metric{{Name: "ScanCompleted", Value: 1, Unit: metrics.Count}}
+	if took >= 0 {
+		ms = append(ms, metrics.Metric{Name: "ScanDurationMs", Value: float64(took.Milliseconds()), Unit: metrics.Milliseconds})
+	}
+	metrics.Emit(ctx, h.logger, h.now(), append(ms,
 		metrics.Metric{Name: "FindingsCritical", Value: float64(v.Critical), Unit: metrics.Count},
 		metrics.Metric{Name: "FindingsHigh", Value: float64(v.High), Unit: metrics.Count},
 		metrics.Metric{Name: "FindingsMedium", Value: float64(v.Medium), Unit: metrics.Count},
 		metrics.Metric{Name: "FindingsLow", Value: float64(v.Low), Unit: metrics.Count},
-		metrics.Metric{Name: "Secrets", Value: float64(summary.Secrets), Unit: metrics.Count})
+		metrics.Metric{Name: "Secrets", Value: float64(summary.Secrets), Unit: metrics.Count})...)
 	log.InfoContext(ctx, "scan completed",
 		slog.Int64(attr.DurationMS, took.Milliseconds()),
 		slog.Int("critical", v.Critical),
@@ -356,11 +386,13 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f domain.Failure, partia
 		})
 	}, domain.ErrLeaseLost)
 	if errors.Is(err, domain.ErrLeaseLost) {
+		a.leaseEnded = true
 		return h.failLeaseLost(ctx, a, f)
 	}
 	if err != nil {
 		return "", fmt.Errorf("record failed scan of %s (%v): %w", d, f, err)
 	}
+	a.leaseEnded = true
 	a.log.WarnContext(ctx, "scan failed", slog.String(attr.FailureClass, string(f.Class)), slog.Int("exit_code", f.ExitCode), slog.String(attr.Reason, f.Reason), slog.Bool("final", final))
 	if final {
 		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})

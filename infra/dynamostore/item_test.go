@@ -24,7 +24,7 @@ func fullRecord(t *testing.T) domain.ScanRecord {
 		Status:   domain.StatusCompleted,
 		ScanID:   "0123456789abcdef0123456789abcdef",
 		Attempts: 2,
-		Lease:    &domain.Lease{Owner: "owner-1", Expires: at.Add(time.Minute)},
+		Lease:    &domain.Lease{Owner: "owner-1", Expires: at.Add(time.Minute), Request: "059f36b4-87a3-44ab-83d2-661975830a7d"},
 		References: []domain.Reference{
 			{ImageRef: ref, FirstSeen: at},
 			{ImageRef: testkit.MustRefOf(t, d, "team/other", ""), FirstSeen: at.Add(time.Second)},
@@ -51,8 +51,13 @@ func fullRecord(t *testing.T) domain.ScanRecord {
 		FinalFailure:    true,
 		ExpiresAt:       at.Add(24 * time.Hour).Unix(),
 		TraceHeader:     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-		Event:           domain.Event{Type: domain.EventScanCompleted, ID: "e1", At: at, Ref: ref},
-		Version:         7,
+		Stored: &domain.StoredResult{
+			Summary:  domain.Summary{Vulnerabilities: domain.Counts{High: 1}, Top: []domain.Vulnerability{{QID: "7", Severity: domain.SeverityHigh}}},
+			Report:   domain.ReportLocation{Bucket: "reports", Key: "reports/abc/scan.json.gz"},
+			Platform: "linux/arm64", QScannerVersion: "4.2.0", ScanID: "fedcba9876543210fedcba9876543210",
+		},
+		Event:   domain.Event{Type: domain.EventScanCompleted, ID: "e1", At: at, Ref: ref},
+		Version: 7,
 	}
 }
 
@@ -73,6 +78,19 @@ func TestScanRecordRoundTrip(t *testing.T) {
 			}
 			rep := &domain.Report{Digest: d, Vulnerabilities: []domain.Vulnerability{{QID: "1", Severity: domain.SeverityHigh}}}
 			if err := s.Complete("o", domain.ScanResult{Summary: domain.Summarize(rep)}, now, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			return s.Record()
+		}()},
+		{name: "released with its report stored", rec: func() domain.ScanRecord {
+			s := domain.NewScan(d)
+			now := time.Now().UTC().Truncate(0)
+			if _, err := s.Claim(domain.Claim{Ref: testkit.MustRefOf(t, d, "app", "latest"), Owner: "o", Request: "msg-1", Now: now, LeaseUntil: now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			rep := &domain.Report{Digest: d, Vulnerabilities: []domain.Vulnerability{{QID: "1", Severity: domain.SeverityHigh}}}
+			stored := domain.ScanResult{Summary: domain.Summarize(rep), Report: domain.ReportLocation{Bucket: "reports", Key: "k"}}
+			if err := s.Release("o", domain.Failure{Class: domain.FailureInternal, Reason: "throttled"}, &stored, now); err != nil {
 				t.Fatal(err)
 			}
 			return s.Record()

@@ -19,6 +19,9 @@ type MemoryScanStore struct {
 	writes  []domain.ScanRecord
 	// loseReply makes the next write that lands report a conflict.
 	loseReply bool
+	// failWrites writes from now on fail with failErr without landing.
+	failWrites int
+	failErr    error
 }
 
 var _ domain.ScanStore = (*MemoryScanStore)(nil)
@@ -53,6 +56,9 @@ func (m *MemoryScanStore) Update(ctx context.Context, d domain.Digest, fn func(*
 			return err
 		}
 		if err := fn(s); err != nil {
+			return err
+		}
+		if err := m.failWrite(); err != nil {
 			return err
 		}
 		if m.put(s) {
@@ -102,4 +108,26 @@ func (m *MemoryScanStore) LoseNextReply() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.loseReply = true
+}
+
+// FailNextWrites makes the next n writes fail with err and land nothing, as
+// a throttled or refused conditional write does (a
+// ProvisionedThroughputExceededException, an item over 400 KB). A write is
+// what Update would put after fn succeeded; an fn error is no write.
+func (m *MemoryScanStore) FailNextWrites(n int, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failWrites, m.failErr = n, err
+}
+
+// failWrite is the error the next write fails with, if FailNextWrites armed
+// one.
+func (m *MemoryScanStore) failWrite() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failWrites <= 0 {
+		return nil
+	}
+	m.failWrites--
+	return m.failErr
 }
