@@ -576,7 +576,7 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
 			"LOG_LEVEL", "SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
 			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
-		{"EnrichFunction", "enrich", "arm64", []string{"LOG_LEVEL"}},
+		{"EnrichFunction", "enrich", "arm64", []string{"LOG_LEVEL", "SCANS_TABLE_ARN"}},
 		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
 		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
 		{"AlertFunction", "alert", "arm64", []string{
