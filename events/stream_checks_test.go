@@ -86,3 +86,63 @@ func TestStreamRecordCreationTimeForms(t *testing.T) {
 		})
 	}
 }
+
+// The size is EventBridge's: 14 bytes for Time, then the UTF-8 bytes of
+// Source, DetailType and Detail; the entry must stay under 256 KB.
+func TestCheckPipeEntry(t *testing.T) {
+	base := newBusEvent(t, newBusRecords(t).failed)
+	overhead := func(ev events.ScanEvent) int {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 14 + len(events.Source) + len(ev.DetailType) + len(b)
+	}
+	// padded is base with a reason that brings the entry to size bytes.
+	padded := func(size int, char string) events.ScanEvent {
+		ev := base
+		f := *ev.Failure
+		ev.Failure = &f
+		f.Reason = ""
+		n := size - overhead(ev)
+		f.Reason = strings.Repeat(char, n/len(char)) + strings.Repeat("a", n%len(char))
+		return ev
+	}
+	tests := []struct {
+		name    string
+		ev      events.ScanEvent
+		wantErr bool
+	}{
+		{name: "the golden event", ev: base},
+		{name: "one byte under the limit", ev: padded(events.MaxDetailBytes-1, "a")},
+		{name: "at the limit", ev: padded(events.MaxDetailBytes, "a"), wantErr: true},
+		{name: "multi-byte characters count as their UTF-8 bytes", ev: padded(events.MaxDetailBytes, "ü"), wantErr: true},
+		{name: "far over", ev: padded(2*events.MaxDetailBytes, "a"), wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := events.PipeEntrySize(tc.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != overhead(tc.ev) {
+				t.Errorf("size %d, want %d", n, overhead(tc.ev))
+			}
+			err = events.CheckPipeEntry(tc.ev)
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, events.ErrEventTooLarge) {
+				t.Fatalf("error %v, want ErrEventTooLarge", err)
+			}
+			for _, want := range []string{string(tc.ev.Digest), tc.ev.ScanID, " bytes"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}

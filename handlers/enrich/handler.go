@@ -36,7 +36,8 @@ func NewEnricher(scansTableARN string, logger *slog.Logger) (*Enricher, error) {
 // filter normally keeps them out already. Anything else that cannot become
 // a bus event fails the whole batch, so the Pipe retries, bisects and
 // finally dead-letters the record: a record of another table (the Pipe is
-// misconfigured) and one that cannot be decoded. Nothing is lost silently.
+// misconfigured), one that cannot be decoded, and an event too large for
+// the bus. Nothing is lost silently.
 func (e *Enricher) Enrich(ctx context.Context, records []events.StreamRecord) ([]events.ScanEvent, error) {
 	out := make([]events.ScanEvent, 0, len(records))
 	for _, rec := range records {
@@ -47,6 +48,9 @@ func (e *Enricher) Enrich(ctx context.Context, records []events.StreamRecord) ([
 		if errors.Is(err, events.ErrNotPublished) {
 			e.logger.InfoContext(ctx, "stream record dropped", slog.String("stream_event_id", rec.EventID), slog.String(attr.Reason, err.Error()))
 			continue
+		}
+		if err == nil {
+			err = events.CheckPipeEntry(ev)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("enrich: %w", err)

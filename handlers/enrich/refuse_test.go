@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
@@ -174,4 +177,70 @@ func withCreated(t *testing.T, fixture, created string) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// An event over EventBridge's entry limit fails the batch with the digest,
+// scan ID and size, rather than being dropped or reaching PutEvents.
+func TestEnrichRefusesEventsTooLargeForTheBus(t *testing.T) {
+	tests := []struct {
+		name    string
+		refs    int
+		wantErr bool
+	}{
+		{name: "as many references as the domain keeps, with the longest names", refs: domain.MaxReferences},
+		{name: "five times that", refs: 5 * domain.MaxReferences, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := withReferences(readRecord(t, "stream-scan-completed.json"), tc.refs)
+			e, logs := newTestEnricher(t)
+			out, err := e.Enrich(context.Background(), []events.StreamRecord{readRecord(t, "stream-scan-failed.json"), rec})
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, _ := events.PipeEntrySize(out[1]); len(out[1].References) != tc.refs || n >= events.MaxDetailBytes {
+					t.Errorf("%d references, %d bytes; want %d references under %d bytes", len(out[1].References), n, tc.refs, events.MaxDetailBytes)
+				}
+				return
+			}
+			if !errors.Is(err, events.ErrEventTooLarge) {
+				t.Fatalf("error %v, want one wrapping ErrEventTooLarge", err)
+			}
+			if out != nil {
+				t.Errorf("published %d events from a failed batch", len(out))
+			}
+			for _, want := range []string{"sha256:3b5f1c9a2e7d4f6b8a0c1e3d5f7a9b2c4e6d8f0a1b3c5d7e9f2a4c6e8b0d1f3a", "scan 7d1c5e9a3b2f4c6e8a0b1d3f5e7c9a2b", " bytes"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if strings.Contains(logs.String(), "stream record dropped") {
+				t.Errorf("the record was dropped: %s", logs)
+			}
+		})
+	}
+}
+
+// withReferences gives rec's new image n references with the longest
+// repository names and tags the domain accepts (256 and 128 characters).
+func withReferences(rec events.StreamRecord, n int) events.StreamRecord {
+	img := make(map[string]awsevents.DynamoDBAttributeValue, len(rec.Change.NewImage))
+	for k, v := range rec.Change.NewImage {
+		img[k] = v
+	}
+	first := img["references"].List()[0].Map()
+	refs := make([]awsevents.DynamoDBAttributeValue, n)
+	for i := range refs {
+		m := make(map[string]awsevents.DynamoDBAttributeValue, len(first))
+		for k, v := range first {
+			m[k] = v
+		}
+		m["repository"] = awsevents.NewStringAttribute(fmt.Sprintf("team-%03d/", i) + strings.Repeat("r", 256-len("team-000/")))
+		m["tag"] = awsevents.NewStringAttribute(fmt.Sprintf("v%03d-", i) + strings.Repeat("t", 128-len("v000-")))
+		refs[i] = awsevents.NewMapAttribute(m)
+	}
+	img["references"] = awsevents.NewListAttribute(refs)
+	rec.Change.NewImage = img
+	return rec
 }
