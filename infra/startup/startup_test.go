@@ -19,50 +19,22 @@ func TestDedupeSettings(t *testing.T) {
 		wantRetention time.Duration
 		wantErr       []string
 	}{
-		{
-			name:          "defaults: the cache plus the redelivery window",
-			env:           map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30"},
-			wantLease:     DefaultIdempotencyLease,
-			wantRetention: 30*day + RedeliveryWindow,
-		},
-		{
-			name:          "the longest cache the template allows",
-			env:           map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "3650"},
-			wantLease:     DefaultIdempotencyLease,
-			wantRetention: 3650*day + RedeliveryWindow,
-		},
-		{
-			name:          "tuned",
-			env:           map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "1", "IDEMPOTENCY_LEASE": "1m", "IDEMPOTENCY_RETENTION": "48h"},
-			wantLease:     time.Minute,
-			wantRetention: 48 * time.Hour,
-		},
-		{
-			name:          "a retention as long as the cache",
-			env:           map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "720h"},
-			wantLease:     DefaultIdempotencyLease,
-			wantRetention: 30 * day,
-		},
-		{
-			name:    "a retention shorter than the cache is refused",
-			env:     map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "3650", "IDEMPOTENCY_RETENTION": "2160h"},
-			wantErr: []string{"IDEMPOTENCY_RETENTION=2160h0m0s is shorter than the scan cache (CACHE_TTL_DAYS=3650"},
-		},
-		{
-			name:    "one hour short of the cache is refused",
-			env:     map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "719h"},
-			wantErr: []string{"IDEMPOTENCY_RETENTION=719h0m0s is shorter than the scan cache"},
-		},
-		{
-			name:    "no cache TTL: nothing to show the markers outlive",
-			env:     map[string]string{"IDEMPOTENCY_TABLE": "idem"},
-			wantErr: []string{"CACHE_TTL_DAYS is required"},
-		},
-		{
-			name:    "every problem at once",
-			env:     map[string]string{"IDEMPOTENCY_LEASE": "soon", "IDEMPOTENCY_RETENTION": "-1h", "CACHE_TTL_DAYS": "ten"},
-			wantErr: []string{"IDEMPOTENCY_TABLE is required", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_RETENTION", "CACHE_TTL_DAYS"},
-		},
+		{name: "defaults: the cache plus the redelivery window", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30"},
+			wantLease: DefaultIdempotencyLease, wantRetention: 30*day + RedeliveryWindow},
+		{name: "the longest cache the template allows", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "3650"},
+			wantLease: DefaultIdempotencyLease, wantRetention: 3650*day + RedeliveryWindow},
+		{name: "tuned", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "1", "IDEMPOTENCY_LEASE": "1m", "IDEMPOTENCY_RETENTION": "48h"},
+			wantLease: time.Minute, wantRetention: 48 * time.Hour},
+		{name: "a retention as long as the cache", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "720h"},
+			wantLease: DefaultIdempotencyLease, wantRetention: 30 * day},
+		{name: "a retention shorter than the cache is refused", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "3650", "IDEMPOTENCY_RETENTION": "2160h"},
+			wantErr: []string{"IDEMPOTENCY_RETENTION=2160h0m0s is shorter than the scan cache (CACHE_TTL_DAYS=3650"}},
+		{name: "one hour short of the cache is refused", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "719h"},
+			wantErr: []string{"IDEMPOTENCY_RETENTION=719h0m0s is shorter than the scan cache"}},
+		{name: "no cache TTL: nothing to show the markers outlive", env: map[string]string{"IDEMPOTENCY_TABLE": "idem"},
+			wantErr: []string{"CACHE_TTL_DAYS is required"}},
+		{name: "every problem at once", env: map[string]string{"IDEMPOTENCY_LEASE": "soon", "IDEMPOTENCY_RETENTION": "-1h", "CACHE_TTL_DAYS": "ten"},
+			wantErr: []string{"IDEMPOTENCY_TABLE is required", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_RETENTION", "CACHE_TTL_DAYS"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
