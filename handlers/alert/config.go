@@ -6,6 +6,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/lambdaenv"
+	"ecrscanner/infra/startup"
 )
 
 // Config is the alert handler's behaviour that deployments tune.
@@ -20,20 +21,26 @@ type Config struct {
 	// Lease is how long a started alert holds off another delivery for the
 	// same scan and repository; it must exceed one Publish call.
 	Lease time.Duration
-	// Retention is how long a sent alert is remembered. It should outlast
-	// the scan cache (CACHE_TTL_DAYS), so that a tag pushed late to a
-	// repository that was already alerted for the scan stays quiet.
+	// Retention is how long a sent alert is remembered. It outlives the
+	// scan cache (CACHE_TTL_DAYS), so that a tag pushed late to a
+	// repository that was already alerted for the scan stays quiet: it is
+	// the deduplication markers' retention (startup.MarkerRetention), which
+	// start-up refuses to run with if it is shorter than the cache.
 	Retention time.Duration
 }
 
-// Defaults for the idempotency markers of sent alerts.
+// Defaults for the idempotency markers of sent alerts. DefaultRetention is
+// only NewHandler's fallback for a Config built without a retention (LoadConfig
+// always sets the configured one): it outlives the longest cache the stack
+// allows (CacheTTLDays up to 3650 days) by the redelivery window.
 const (
 	DefaultLease     = 2 * time.Minute
-	DefaultRetention = 90 * 24 * time.Hour
+	DefaultRetention = 3650*24*time.Hour + startup.RedeliveryWindow
 )
 
 // LoadConfig reads the alert settings from env (problems are collected in env)
-// and returns them with the topic ARN.
+// and returns them with the topic ARN. Retention follows CACHE_TTL_DAYS and
+// IDEMPOTENCY_RETENTION as deduplication reads them.
 func LoadConfig(env *lambdaenv.Env) (cfg Config, topicARN string) {
 	topicARN = env.Required("TOPIC_ARN")
 	cfg = Config{
@@ -45,7 +52,7 @@ func LoadConfig(env *lambdaenv.Env) (cfg Config, topicARN string) {
 			FixableOnly: env.Bool("ALERT_FIXABLE_ONLY", false),
 		},
 		Lease:     DefaultLease,
-		Retention: DefaultRetention,
+		Retention: startup.MarkerRetention(env),
 	}
 	return cfg, topicARN
 }

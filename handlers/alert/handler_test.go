@@ -286,6 +286,64 @@ func TestOneAlertPerScanAndRepository(t *testing.T) {
 	}
 }
 
+// A tag pushed to an already alerted repository while the scan still stands
+// as the cache is an ImageReferenced event of the same scan, however late:
+// the alert marker, kept as the configuration says, still holds it back. (A
+// hard-coded 90-day retention let the first case alert twice.)
+func TestLateTagDoesNotAlertAgain(t *testing.T) {
+	const day = 24 * time.Hour
+	tests := []struct {
+		name  string
+		env   map[string]string
+		delay time.Duration // from the first alert to the late tag
+	}{
+		{name: "ten-year cache, tag after 91 days", env: map[string]string{"CACHE_TTL_DAYS": "3650"}, delay: 91 * day},
+		{name: "ten-year cache, tag on its last day", env: map[string]string{"CACHE_TTL_DAYS": "3650"}, delay: 3650*day - time.Hour},
+		{name: "month cache, tag on its last day", env: map[string]string{"CACHE_TTL_DAYS": "30"}, delay: 30*day - time.Hour},
+		{name: "retention exactly the cache, tag on its last day", env: map[string]string{"CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "720h"}, delay: 30*day - time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.env["TOPIC_ARN"], tc.env["RESULTS_BUCKET"] = "arn:aws:sns:eu-west-1:123456789012:alerts", testkit.Bucket
+			env := lambdaenv.FromMap(tc.env)
+			cfg, _ := LoadConfig(env)
+			if err := env.Err(); err != nil {
+				t.Fatal(err)
+			}
+			clock := testkit.NewClock(testkit.ScannedAt)
+			pub := &fakePublisher{}
+			h, err := NewHandler(pub, &fakeReports{report: testkit.ThresholdReport()}, testkit.NewMemoryIdempotencyStore(clock.Now), cfg, discardLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			rep := testkit.ThresholdReport()
+			app := testkit.MustRef(t, "team/app", "v1")
+			steps := []struct {
+				name    string
+				ev      events.ScanEvent
+				wantNew int
+			}{
+				{"scan completed", testkit.CompletedEvent(rep, app), 1},
+				{"late tag in the alerted repository", testkit.ReferencedEventAt(rep, clock.Now().Add(tc.delay), testkit.MustRef(t, "team/app", "v2"), app), 0},
+				{"late push to a new repository", testkit.ReferencedEventAt(rep, clock.Now().Add(tc.delay+time.Minute), testkit.MustRef(t, "other/app", "v1"), app), 1},
+			}
+			for i, st := range steps {
+				if i == 1 {
+					clock.Advance(tc.delay)
+				}
+				before := len(pub.sent)
+				if err := h.Handle(ctx, st.ev); err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				if got := len(pub.sent) - before; got != st.wantNew {
+					t.Errorf("%s: %d alerts, want %d", st.name, got, st.wantNew)
+				}
+			}
+		})
+	}
+}
+
 func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	r := newRig(t, testConfig())
 	ctx := context.Background()

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	awsevents "github.com/aws/aws-lambda-go/events"
-
 	"ecrscanner/events"
 	"ecrscanner/infra/attr"
 )
@@ -16,20 +14,43 @@ import (
 // records into the project's versioned bus events. The Pipe then puts each
 // returned event on the image-scans bus with detail-type $.detailType.
 type Enricher struct {
+	stream events.ScansStream
 	logger *slog.Logger
 }
 
-// Enrich converts a batch. Records whose change handlers do not see are
-// dropped (the Pipe's filter normally keeps them out already). A record that
-// cannot be decoded fails the batch, so the Pipe retries, bisects and finally
-// dead-letters it: nothing is lost silently.
-func (e *Enricher) Enrich(ctx context.Context, records []awsevents.DynamoDBEventRecord) ([]events.ScanEvent, error) {
+// NewEnricher accepts the records of the scans table's stream, the table
+// being scansTableARN; it rejects a malformed ARN and a nil logger.
+func NewEnricher(scansTableARN string, logger *slog.Logger) (*Enricher, error) {
+	if logger == nil {
+		return nil, errors.New("enricher: logger is required")
+	}
+	stream, err := events.NewScansStream(scansTableARN)
+	if err != nil {
+		return nil, fmt.Errorf("enricher: %w", err)
+	}
+	return &Enricher{stream: stream, logger: logger}, nil
+}
+
+// Enrich converts a batch. Only bookkeeping changes (ScanStarted, removals
+// by TTL: events.ErrNotPublished) are left out, and logged; the Pipe's
+// filter normally keeps them out already. Anything else that cannot become
+// a bus event fails the whole batch, so the Pipe retries, bisects and
+// finally dead-letters the record: a record of another table (the Pipe is
+// misconfigured), one that cannot be decoded, and an event too large for
+// the bus. Nothing is lost silently.
+func (e *Enricher) Enrich(ctx context.Context, records []events.StreamRecord) ([]events.ScanEvent, error) {
 	out := make([]events.ScanEvent, 0, len(records))
 	for _, rec := range records {
-		ev, err := events.FromStreamRecord(rec)
+		if err := e.stream.Check(rec.EventID, rec.EventSourceArn); err != nil {
+			return nil, fmt.Errorf("enrich: %w", err)
+		}
+		ev, err := events.FromStreamRecord(rec.DynamoDBEventRecord)
 		if errors.Is(err, events.ErrNotPublished) {
-			e.logger.DebugContext(ctx, "stream record dropped", slog.String("stream_event_id", rec.EventID), slog.String(attr.Reason, err.Error()))
+			e.logger.InfoContext(ctx, "stream record dropped", slog.String("stream_event_id", rec.EventID), slog.String(attr.Reason, err.Error()))
 			continue
+		}
+		if err == nil {
+			err = events.CheckPipeEntry(ev)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("enrich: %w", err)

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	awsevents "github.com/aws/aws-lambda-go/events"
-
 	"ecrscanner/domain"
 	"ecrscanner/events"
 )
@@ -22,22 +20,30 @@ import (
 // published fixture must enrich to exactly its golden.
 const busDir = "../../testdata/bus"
 
-func readRecord(t *testing.T, name string) awsevents.DynamoDBEventRecord {
+// fixtureTable is the scans table whose stream the fixtures come from.
+const fixtureTable = "arn:aws:dynamodb:eu-west-1:123456789012:table/ecr-image-scans"
+
+func readRecord(t *testing.T, name string) events.StreamRecord {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(busDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec awsevents.DynamoDBEventRecord
+	var rec events.StreamRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	return rec
 }
 
-func newTestEnricher() (*Enricher, *bytes.Buffer) {
+func newTestEnricher(t *testing.T) (*Enricher, *bytes.Buffer) {
+	t.Helper()
 	var buf bytes.Buffer
-	return &Enricher{logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}, &buf
+	e, err := NewEnricher(fixtureTable, slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, &buf
 }
 
 func TestEnrichFixtures(t *testing.T) {
@@ -53,8 +59,8 @@ func TestEnrichFixtures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.fixture, func(t *testing.T) {
-			e, logs := newTestEnricher()
-			out, err := e.Enrich(context.Background(), []awsevents.DynamoDBEventRecord{readRecord(t, tc.fixture)})
+			e, logs := newTestEnricher(t)
+			out, err := e.Enrich(context.Background(), []events.StreamRecord{readRecord(t, tc.fixture)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,16 +95,16 @@ func TestEnrichFixtures(t *testing.T) {
 }
 
 func TestEnrichBatch(t *testing.T) {
-	rec := func(name string) awsevents.DynamoDBEventRecord { return readRecord(t, name) }
+	rec := func(name string) events.StreamRecord { return readRecord(t, name) }
 	tests := []struct {
 		name    string
-		records []awsevents.DynamoDBEventRecord
+		records []events.StreamRecord
 		want    []domain.EventType
 		wantErr bool
 	}{
 		{
 			name: "keeps order and drops unpublished records",
-			records: []awsevents.DynamoDBEventRecord{
+			records: []events.StreamRecord{
 				rec("stream-scan-started.json"), rec("stream-scan-completed.json"), rec("stream-remove.json"),
 				rec("stream-image-referenced.json"), rec("stream-scan-failed.json"),
 			},
@@ -106,12 +112,12 @@ func TestEnrichBatch(t *testing.T) {
 		},
 		{
 			name:    "order follows the records, not the event types",
-			records: []awsevents.DynamoDBEventRecord{rec("stream-scan-failed.json"), rec("stream-image-referenced.json"), rec("stream-scan-completed.json")},
+			records: []events.StreamRecord{rec("stream-scan-failed.json"), rec("stream-image-referenced.json"), rec("stream-scan-completed.json")},
 			want:    []domain.EventType{domain.EventScanFailed, domain.EventImageReferenced, domain.EventScanCompleted},
 		},
 		{
 			name:    "a batch of bookkeeping only publishes nothing",
-			records: []awsevents.DynamoDBEventRecord{rec("stream-scan-started.json"), rec("stream-remove.json")},
+			records: []events.StreamRecord{rec("stream-scan-started.json"), rec("stream-remove.json")},
 			want:    []domain.EventType{},
 		},
 		{
@@ -121,13 +127,13 @@ func TestEnrichBatch(t *testing.T) {
 		},
 		{
 			name:    "an undecodable record fails the whole batch",
-			records: []awsevents.DynamoDBEventRecord{rec("stream-scan-completed.json"), rec("stream-garbage.json"), rec("stream-scan-failed.json")},
+			records: []events.StreamRecord{rec("stream-scan-completed.json"), rec("stream-garbage.json"), rec("stream-scan-failed.json")},
 			wantErr: true,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, _ := newTestEnricher()
+			e, _ := newTestEnricher(t)
 			out, err := e.Enrich(context.Background(), tc.records)
 			if tc.wantErr {
 				if err == nil {
@@ -195,11 +201,11 @@ func TestEnrichOverTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var records []awsevents.DynamoDBEventRecord
+	var records []events.StreamRecord
 	if err := json.Unmarshal(payload, &records); err != nil {
 		t.Fatal(err)
 	}
-	e, _ := newTestEnricher()
+	e, _ := newTestEnricher(t)
 	out, err := e.Enrich(context.Background(), records)
 	if err != nil {
 		t.Fatal(err)

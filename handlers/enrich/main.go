@@ -5,14 +5,22 @@ package main
 import (
 	"context"
 
-	awsevents "github.com/aws/aws-lambda-go/events"
-
 	"ecrscanner/events"
 	"ecrscanner/infra/startup"
 )
 
 func main() { startup.Func("enrich", build) }
 
-func build(_ context.Context, d startup.Deps) (func(context.Context, []awsevents.DynamoDBEventRecord) ([]events.ScanEvent, error), error) {
-	return (&Enricher{logger: d.Logger}).Enrich, nil
+// build reads SCANS_TABLE_ARN, the table whose stream records the function
+// accepts (a record of any other table fails its batch).
+func build(_ context.Context, d startup.Deps) (func(context.Context, []events.StreamRecord) ([]events.ScanEvent, error), error) {
+	table := d.Env.Required("SCANS_TABLE_ARN")
+	if table == "" {
+		return nil, nil // reported by Env, with every other problem
+	}
+	e, err := NewEnricher(table, d.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return e.Enrich, nil
 }

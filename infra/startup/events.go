@@ -24,8 +24,9 @@ type EventConsumer interface {
 
 // Events starts a function on the image-scans bus. Besides what every
 // function reads, it reads the deduplication settings (IDEMPOTENCY_TABLE,
-// IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION) and hands the store to the
-// Build as Deps.Idempotency. Each message is decoded as a bus event, logged
+// IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION, and CACHE_TTL_DAYS, which the
+// markers must outlive: it refuses to start otherwise) and hands the store
+// to the Build as Deps.Idempotency. Each message is decoded as a bus event, logged
 // on arrival, traced in the scan's own trace (deduplication included) and
 // deduplicated per function and event, then handled; outside that, the
 // chain is Messages'.
@@ -61,21 +62,19 @@ type dedupe struct {
 	consume.DedupeConfig
 }
 
-// Defaults for the deduplication markers: a lease longer than a downstream
-// handler runs, and a memory that outlasts redelivery (the handler queues
-// keep a message 4 days, the stream a record 24 hours).
-const (
-	DefaultIdempotencyLease     = 5 * time.Minute
-	DefaultIdempotencyRetention = 8 * 24 * time.Hour
-)
+// DefaultIdempotencyLease is the deduplication markers' default lease:
+// longer than a downstream handler runs.
+const DefaultIdempotencyLease = 5 * time.Minute
 
+// dedupeSettings reads the deduplication settings; the markers' retention
+// outlives the scan cache (readRetention).
 func dedupeSettings(env *lambdaenv.Env, name string) dedupe {
 	return dedupe{
 		table: env.Required("IDEMPOTENCY_TABLE"),
 		DedupeConfig: consume.DedupeConfig{
 			Handler:   name,
 			Lease:     env.Duration("IDEMPOTENCY_LEASE", DefaultIdempotencyLease),
-			Retention: env.Duration("IDEMPOTENCY_RETENTION", DefaultIdempotencyRetention),
+			Retention: readRetention(env).Markers,
 		},
 	}
 }

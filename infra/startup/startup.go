@@ -50,7 +50,8 @@ type Deps struct {
 	// call no AWS service.
 	AWS aws.Config
 	// Idempotency is the store Dedupe uses, for Events functions that need
-	// finer keys of their own (one alert per scan and repository, say); nil
+	// finer keys of their own (one alert per scan and repository, say),
+	// kept for MarkerRetention so that they outlive the scan cache too; nil
 	// for the others.
 	Idempotency domain.IdempotencyStore
 }

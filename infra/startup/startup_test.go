@@ -11,27 +11,30 @@ import (
 )
 
 func TestDedupeSettings(t *testing.T) {
+	const day = 24 * time.Hour
 	tests := []struct {
-		name    string
-		env     map[string]string
-		want    dedupe
-		wantErr []string
+		name          string
+		env           map[string]string
+		wantLease     time.Duration
+		wantRetention time.Duration
+		wantErr       []string
 	}{
-		{
-			name: "defaults",
-			env:  map[string]string{"IDEMPOTENCY_TABLE": "idem"},
-			want: dedupe{table: "idem"},
-		},
-		{
-			name: "tuned",
-			env:  map[string]string{"IDEMPOTENCY_TABLE": "idem", "IDEMPOTENCY_LEASE": "1m", "IDEMPOTENCY_RETENTION": "48h"},
-			want: dedupe{table: "idem"},
-		},
-		{
-			name:    "every problem at once",
-			env:     map[string]string{"IDEMPOTENCY_LEASE": "soon", "IDEMPOTENCY_RETENTION": "-1h"},
-			wantErr: []string{"IDEMPOTENCY_TABLE is required", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_RETENTION"},
-		},
+		{name: "defaults: the cache plus the redelivery window", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30"},
+			wantLease: DefaultIdempotencyLease, wantRetention: 30*day + RedeliveryWindow},
+		{name: "the longest cache the template allows", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "3650"},
+			wantLease: DefaultIdempotencyLease, wantRetention: 3650*day + RedeliveryWindow},
+		{name: "tuned", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "1", "IDEMPOTENCY_LEASE": "1m", "IDEMPOTENCY_RETENTION": "48h"},
+			wantLease: time.Minute, wantRetention: 48 * time.Hour},
+		{name: "a retention as long as the cache", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "720h"},
+			wantLease: DefaultIdempotencyLease, wantRetention: 30 * day},
+		{name: "a retention shorter than the cache is refused", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "3650", "IDEMPOTENCY_RETENTION": "2160h"},
+			wantErr: []string{"IDEMPOTENCY_RETENTION=2160h0m0s is shorter than the scan cache (CACHE_TTL_DAYS=3650"}},
+		{name: "one hour short of the cache is refused", env: map[string]string{"IDEMPOTENCY_TABLE": "idem", "CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "719h"},
+			wantErr: []string{"IDEMPOTENCY_RETENTION=719h0m0s is shorter than the scan cache"}},
+		{name: "no cache TTL: nothing to show the markers outlive", env: map[string]string{"IDEMPOTENCY_TABLE": "idem"},
+			wantErr: []string{"CACHE_TTL_DAYS is required"}},
+		{name: "every problem at once", env: map[string]string{"IDEMPOTENCY_LEASE": "soon", "IDEMPOTENCY_RETENTION": "-1h", "CACHE_TTL_DAYS": "ten"},
+			wantErr: []string{"IDEMPOTENCY_TABLE is required", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_RETENTION", "CACHE_TTL_DAYS"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,20 +55,43 @@ func TestDedupeSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.table != tc.want.table {
-				t.Errorf("table %q, want %q", got.table, tc.want.table)
+			if got.table != "idem" {
+				t.Errorf("table %q, want idem", got.table)
 			}
-			wantLease, wantRetention := DefaultIdempotencyLease, DefaultIdempotencyRetention
-			if v, ok := tc.env["IDEMPOTENCY_LEASE"]; ok {
-				wantLease, _ = time.ParseDuration(v)
-			}
-			if v, ok := tc.env["IDEMPOTENCY_RETENTION"]; ok {
-				wantRetention, _ = time.ParseDuration(v)
-			}
-			if got.Lease != wantLease || got.Retention != wantRetention {
-				t.Errorf("lease %v retention %v, want %v and %v", got.Lease, got.Retention, wantLease, wantRetention)
+			if got.Lease != tc.wantLease || got.Retention != tc.wantRetention {
+				t.Errorf("lease %v retention %v, want %v and %v", got.Lease, got.Retention, tc.wantLease, tc.wantRetention)
 			}
 		})
+	}
+}
+
+// MarkerRetention gives a Build the retention deduplication uses, and leaves
+// reporting problems to Events, which has done it already.
+func TestMarkerRetention(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{name: "default", env: map[string]string{"CACHE_TTL_DAYS": "3650"}},
+		{name: "set", env: map[string]string{"CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "1000h"}},
+		{name: "refused by Events", env: map[string]string{"CACHE_TTL_DAYS": "30", "IDEMPOTENCY_RETENTION": "1h"}},
+		{name: "no cache TTL: the longest the template allows", env: map[string]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := lambdaenv.FromMap(tc.env)
+			got := MarkerRetention(env)
+			if err := env.Err(); err != nil {
+				t.Errorf("MarkerRetention recorded %v; Events reports it once", err)
+			}
+			want := readRetention(lambdaenv.FromMap(tc.env)).Markers
+			if got != want {
+				t.Errorf("MarkerRetention = %v, want deduplication's %v", got, want)
+			}
+		})
+	}
+	if got, want := MarkerRetention(lambdaenv.FromMap(map[string]string{})), maxCacheTTLDays*24*time.Hour+RedeliveryWindow; got != want {
+		t.Errorf("without CACHE_TTL_DAYS: %v, want %v", got, want)
 	}
 }
 

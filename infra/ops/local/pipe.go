@@ -279,6 +279,9 @@ func clipOutput(b []byte) string {
 
 // StreamRecordJSON renders an SDK stream record in the JSON shape that Pipes
 // and Lambda deliver (the shape of aws-lambda-go's DynamoDBEventRecord).
+// eventSourceARN is streamARN, the stream's own ARN (<table ARN>/stream/<label>)
+// as AWS sets it: the enrichment refuses a record whose source is not a
+// stream of its SCANS_TABLE_ARN.
 func StreamRecordJSON(r streamtypes.Record, streamARN string) ([]byte, error) {
 	ch := r.Dynamodb
 	if ch == nil {

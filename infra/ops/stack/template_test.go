@@ -576,12 +576,12 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
 			"LOG_LEVEL", "SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
 			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
-		{"EnrichFunction", "enrich", "arm64", []string{"LOG_LEVEL"}},
-		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
-		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL"}},
+		{"EnrichFunction", "enrich", "arm64", []string{"LOG_LEVEL", "SCANS_TABLE_ARN"}},
+		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
 		{"AlertFunction", "alert", "arm64", []string{
-			"LOG_LEVEL", "TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL"}},
-		{"SecurityHubFunction", "securityhub", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE"}},
+			"LOG_LEVEL", "TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"SecurityHubFunction", "securityhub", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
