@@ -240,14 +240,15 @@ type BusEntry struct {
 }
 
 // Entry renders e for PutEvents, refusing one that would exceed EventBridge's
-// size limit.
+// size limit as CheckPipeEntry counts it.
 func (e ScanEvent) Entry() (BusEntry, error) {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return BusEntry{}, fmt.Errorf("encode scan event %s: %w", e.EventID, err)
 	}
-	if len(b) > MaxDetailBytes-2048 {
-		return BusEntry{}, fmt.Errorf("scan event %s is %d bytes, over EventBridge's limit", e.EventID, len(b))
+	if n := entrySize(e.DetailType, b); n >= MaxDetailBytes {
+		return BusEntry{}, fmt.Errorf("%w: event %s for %s, scan %s, is %d bytes as EventBridge counts it; it must be under %d",
+			ErrEventTooLarge, e.EventID, e.Digest, e.ScanID, n, MaxDetailBytes)
 	}
 	return BusEntry{Source: Source, DetailType: e.DetailType, Detail: b, Time: e.Time}, nil
 }

@@ -648,7 +648,7 @@ func TestEntryRefusesOversizedEvents(t *testing.T) {
 	ev := newBusEvent(t, newBusRecords(t).failed)
 	ev.Failure.Reason = strings.Repeat("x", events.MaxDetailBytes)
 	_, err := ev.Entry()
-	if err == nil || !strings.Contains(err.Error(), "over EventBridge's limit") || !strings.Contains(err.Error(), ev.EventID) {
+	if !errors.Is(err, events.ErrEventTooLarge) || !strings.Contains(err.Error(), ev.EventID) {
 		t.Fatalf("error %v, want a size refusal naming the event", err)
 	}
 }

@@ -24,8 +24,14 @@ func PipeEntrySize(ev ScanEvent) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode scan event %s: %w", ev.EventID, err)
 	}
+	return entrySize(ev.DetailType, detail), nil
+}
+
+// entrySize is an entry's size as EventBridge counts it for an event of this
+// project's source, without resources.
+func entrySize(detailType string, detail []byte) int {
 	const timeBytes = 14
-	return timeBytes + len(Source) + len(ev.DetailType) + len(detail), nil
+	return timeBytes + len(Source) + len(detailType) + len(detail)
 }
 
 // CheckPipeEntry returns an error wrapping ErrEventTooLarge, naming the
