@@ -44,6 +44,13 @@ type destroyPlan struct {
 	// empty are the stack's buckets to empty so CloudFormation can delete
 	// them; kept those their DeletionPolicy retains.
 	empty, kept []bucketPlan
+	// retained are the stack's other resources its DeletionPolicy keeps
+	// (the key, tables, secret, queues): CloudFormation leaves them behind.
+	retained []retainedResource
+}
+
+type retainedResource struct {
+	logicalID, typ, physicalID string
 }
 
 type bucketPlan struct {
@@ -55,7 +62,8 @@ type bucketPlan struct {
 // Destroy deletes the stack. CloudFormation cannot delete a non-empty
 // bucket, so first it empties the stack's buckets whose DeletionPolicy lets
 // CloudFormation delete them; buckets it retains (the scan results) are left
-// as they are and listed at the end. After the stack is gone it empties and
+// as they are and listed at the end, as are the other resources the
+// template retains (the key, tables, secret and queues). After the stack is gone it empties and
 // deletes the artifacts bucket, if deploy created it for this stack. Nothing
 // is deleted unless Confirm agrees to the plan it is shown.
 func (d *Deployer) Destroy(ctx context.Context, in DestroyInput) error {
@@ -132,7 +140,13 @@ func (d *Deployer) planStackBuckets(ctx context.Context, p *destroyPlan) error {
 		return fmt.Errorf("read deletion policies of stack %s: %w", p.stackName, err)
 	}
 	for _, r := range p.stack.Resources {
-		if r.Type != "AWS::S3::Bucket" || r.PhysicalID == "" {
+		if r.PhysicalID == "" {
+			continue
+		}
+		if r.Type != "AWS::S3::Bucket" {
+			if policy, ok := policies[r.LogicalID]; ok && policy != "Delete" {
+				p.retained = append(p.retained, retainedResource{logicalID: r.LogicalID, typ: r.Type, physicalID: r.PhysicalID})
+			}
 			continue
 		}
 		b := bucketPlan{logicalID: r.LogicalID, name: r.PhysicalID}
@@ -167,6 +181,9 @@ func (p *destroyPlan) String() string {
 	}
 	for _, k := range p.kept {
 		fmt.Fprintf(&b, "  keep bucket %s (%s): its DeletionPolicy retains it\n", k.name, k.logicalID)
+	}
+	for _, r := range p.retained {
+		fmt.Fprintf(&b, "  keep %s %s (%s): its DeletionPolicy retains it\n", r.typ, r.physicalID, r.logicalID)
 	}
 	return b.String()
 }
@@ -217,6 +234,9 @@ func (d *Deployer) destroy(ctx context.Context, p *destroyPlan) error {
 	}
 	for _, b := range p.kept {
 		d.say("Kept bucket %s (%s, DeletionPolicy retains it). To delete it too: aws s3 rb s3://%s --force (versioned: empty every version first)", b.name, b.logicalID, b.name)
+	}
+	for _, r := range p.retained {
+		d.say("Kept %s %s (%s, DeletionPolicy retains it); delete it yourself when its data is no longer needed", r.typ, r.physicalID, r.logicalID)
 	}
 	return nil
 }

@@ -164,26 +164,6 @@ func TestTokenResult(t *testing.T) {
 	}
 }
 
-func TestDeletionPolicies(t *testing.T) {
-	policies, err := DeletionPolicies(stack.Body())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if policies["ResultsBucket"] != "Retain" {
-		t.Errorf("ResultsBucket policy %q, want Retain (the template keeps scan results)", policies["ResultsBucket"])
-	}
-	if _, ok := policies["ScansTable"]; ok {
-		t.Error("ScansTable has no DeletionPolicy, but one was read")
-	}
-	got, err := DeletionPolicies([]byte(`{"Resources":{"A":{"Type":"AWS::S3::Bucket","DeletionPolicy":{"Fn::If":["C","Retain","Delete"]}},"B":{"Type":"AWS::S3::Bucket","DeletionPolicy":"Delete"}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got["A"] != "unknown" || got["B"] != "Delete" {
-		t.Errorf("policies %v: want an intrinsic read as unknown (kept) and Delete as Delete", got)
-	}
-}
-
 func TestSplitLayerARN(t *testing.T) {
 	name, v, err := splitLayerARN("arn:aws:lambda:us-east-1:123456789012:layer:demo-QScannerLayer-X:7")
 	if err != nil || name != "demo-QScannerLayer-X" || v != 7 {

@@ -104,6 +104,8 @@ func parseResource(v any) (Resource, error) {
 	r.Properties = mapOf(m["Properties"])
 	r.Metadata = mapOf(m["Metadata"])
 	r.Condition, _ = m["Condition"].(string)
+	r.DeletionPolicy, _ = m["DeletionPolicy"].(string)
+	r.UpdateReplacePolicy, _ = m["UpdateReplacePolicy"].(string)
 	switch d := m["DependsOn"].(type) {
 	case string:
 		r.DependsOn = []string{d}

@@ -157,6 +157,10 @@ type QueueSpec struct {
 	MaxReceiveCount int
 	// IsDLQ reports whether another queue of the template redrives to it.
 	IsDLQ bool
+	// IsDeliveryDLQ reports whether a rule target's or the Pipe's
+	// DeadLetterConfig names it: EventBridge parks there what it could not
+	// deliver.
+	IsDeliveryDLQ bool
 	// VisibilityTimeout is the raw value: a number, or an intrinsic function;
 	// nil when unset (SQS's default of 30 seconds).
 	VisibilityTimeout any
@@ -181,8 +185,33 @@ func (t *Template) Queues() []QueueSpec {
 		}
 		out = append(out, q)
 	}
+	delivery := t.deliveryDLQs()
 	for i := range out {
 		out[i].IsDLQ = dlqs[out[i].LogicalID]
+		out[i].IsDeliveryDLQ = delivery[out[i].LogicalID]
+	}
+	return out
+}
+
+// deliveryDLQs returns the logical IDs of the queues named by a
+// DeadLetterConfig of a rule target or of a Pipe's source.
+func (t *Template) deliveryDLQs() map[string]bool {
+	out := map[string]bool{}
+	for _, id := range t.ofType("AWS::Events::Rule") {
+		targets, _ := t.Resources[id].Properties["Targets"].([]any)
+		for _, target := range targets {
+			if q, ok := logicalID(mapOf(mapOf(target)["DeadLetterConfig"])["Arn"]); ok {
+				out[q] = true
+			}
+		}
+	}
+	for _, id := range t.ofType("AWS::Pipes::Pipe") {
+		source := mapOf(t.Resources[id].Properties["SourceParameters"])
+		for _, params := range source {
+			if q, ok := logicalID(mapOf(mapOf(params)["DeadLetterConfig"])["Arn"]); ok {
+				out[q] = true
+			}
+		}
 	}
 	return out
 }

@@ -58,6 +58,11 @@ type Resource struct {
 	Condition  string
 	Metadata   map[string]any
 	DependsOn  []string
+	// DeletionPolicy and UpdateReplacePolicy are the resource's attributes
+	// as written ("Retain", "Snapshot", "Delete", ...); empty when unset
+	// (CloudFormation's default, Delete) or not a plain string.
+	DeletionPolicy      string
+	UpdateReplacePolicy string
 }
 
 // Output is one entry of the template's Outputs section.

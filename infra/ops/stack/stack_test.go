@@ -310,11 +310,38 @@ func TestEventSourceMappingsFunctionsQueues(t *testing.T) {
 		t.Errorf("Functions() = %+v, want %+v", got, wantFunctions)
 	}
 	wantQueues := []QueueSpec{
-		{LogicalID: "DLQ", IsDLQ: true},
+		{LogicalID: "DLQ", IsDLQ: true, IsDeliveryDLQ: true}, // the Pipe's DeadLetterConfig
 		{LogicalID: "Work", DLQ: "DLQ", MaxReceiveCount: 4, VisibilityTimeout: 360},
 	}
 	if got := tpl.Queues(); !reflect.DeepEqual(got, wantQueues) {
 		t.Errorf("Queues() = %+v, want %+v", got, wantQueues)
+	}
+}
+
+func TestResourceAttributesAndDeliveryDLQs(t *testing.T) {
+	tpl, err := Parse([]byte(`
+Resources:
+  Key: {Type: AWS::KMS::Key, DeletionPolicy: Retain, UpdateReplacePolicy: Snapshot}
+  Odd: {Type: AWS::SQS::Queue, DeletionPolicy: !If [C, Retain, Delete]}
+  Work: {Type: AWS::SQS::Queue}
+  Parked: {Type: AWS::SQS::Queue}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      Targets: [{Id: w, Arn: !GetAtt Work.Arn, DeadLetterConfig: {Arn: !GetAtt Parked.Arn}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := tpl.Resources["Key"]; k.DeletionPolicy != "Retain" || k.UpdateReplacePolicy != "Snapshot" {
+		t.Errorf("Key policies %q %q, want Retain Snapshot", k.DeletionPolicy, k.UpdateReplacePolicy)
+	}
+	if o := tpl.Resources["Odd"]; o.DeletionPolicy != "" || o.UpdateReplacePolicy != "" {
+		t.Errorf("an intrinsic policy reads %q, want empty", o.DeletionPolicy)
+	}
+	want := []QueueSpec{{LogicalID: "Odd"}, {LogicalID: "Parked", IsDeliveryDLQ: true}, {LogicalID: "Work"}}
+	if got := tpl.Queues(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Queues() = %+v, want %+v", got, want)
 	}
 }
 
