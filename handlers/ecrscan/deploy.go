@@ -126,7 +126,7 @@ func runStackStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func runDestroy(args []string, stdout, stderr io.Writer) int {
-	fs := opsFlags("destroy", stderr, "usage: ecrscan destroy [flags]\n\nEmpties the stack's buckets that CloudFormation would delete (it cannot delete\na non-empty one), deletes the stack and waits, then empties and deletes the\nartifacts bucket deploy created. Buckets with DeletionPolicy Retain (the scan\nresults) are kept and listed. Asks first unless --yes (make destroy FORCE=1).\n\nflags:\n")
+	fs := opsFlags("destroy", stderr, "usage: ecrscan destroy [flags]\n\nEmpties the stack's buckets that CloudFormation would delete (it cannot delete\na non-empty one), deletes the stack and waits, then empties and deletes the\nartifacts bucket deploy created. Resources with DeletionPolicy Retain (the results\nbucket, both tables, the key, the secret and the queues) are kept and listed. Asks first unless --yes (make destroy FORCE=1).\n\nflags:\n")
 	stackName := opsStackFlag(fs)
 	yes := fs.Bool("yes", false, "do not ask before deleting")
 	bucket := fs.String("bucket", os.Getenv("ARTIFACTS_BUCKET"), "artifacts bucket deploy used ($ARTIFACTS_BUCKET)")
