@@ -83,11 +83,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	return consume.Join(errs...)
 }
 
-// tag writes the scan's labels to the repository unless it already describes
-// a newer scan. Comparing scan times makes the labels converge on the newest
-// scan whatever order events arrive in; equal times (the same scan, seen
-// again through an ImageReferenced event) fall back to the digest, so that
-// even two scans finishing in the same instant settle on one.
+// tag writes the scan's labels to the repository when the event's image is
+// the repository's current one by domain.CurrentImage (the rule the Security
+// Hub handler follows too), so the labels converge on the newest scan
+// whatever order events arrive in, and an older cached digest re-tagged later
+// leaves them alone.
 func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary) error {
 	ref := ecrstore.RepositoryRef{Account: repo.Account, Region: repo.Region, Name: repo.Name}
 	log := h.logger.With(slog.String(attr.Repository, repo.Name), slog.String(attr.ImageDigest, s.Digest.String()), slog.String(attr.ScanID, s.ScanID))
@@ -95,7 +95,7 @@ func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.Sc
 	if err != nil {
 		return err
 	}
-	if ok && supersedes(rec, s) {
+	if ok && !domain.CurrentImage(recordedImage(rec), domain.ImageScan{Digest: s.Digest, ScannedAt: s.ScannedAt}) {
 		log.InfoContext(ctx, "repository describes a newer scan; tags kept",
 			slog.Time("recorded_scan_time", rec.ScannedAt),
 			slog.String("recorded_digest", rec.Digest))
@@ -108,12 +108,10 @@ func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.Sc
 	return nil
 }
 
-// supersedes reports whether the recorded scan is to be kept over s.
-func supersedes(rec ecrstore.RecordedScan, s ecrstore.ScanSummary) bool {
-	if !rec.ScannedAt.Equal(s.ScannedAt) {
-		return rec.ScannedAt.After(s.ScannedAt)
-	}
-	return rec.Digest > s.Digest.String()
+// recordedImage is what the repository's labels show, as domain.CurrentImage
+// takes it.
+func recordedImage(rec ecrstore.RecordedScan) domain.ImageScan {
+	return domain.ImageScan{Digest: domain.Digest(rec.Digest), ScannedAt: rec.ScannedAt}
 }
 
 // attach pushes the summary artifact for the image in the repository. The
