@@ -13,21 +13,27 @@ import (
 	"ecrscanner/infra/securityhubstore"
 )
 
-// Finding identity. A finding's Id names the repository, not the image: a
-// rescan of the repository (a new digest pushed, or the cache expiring)
-// updates the same findings, and those its report no longer has are
-// resolved. Security Hub thus shows each repository as its most recently
-// scanned image.
+// Finding identity. A finding's Id names the image (repository and digest),
+// so that every image of a repository has findings of its own: a second image
+// pushed under another tag leaves the first image's findings alone, a rescan
+// of the same image updates the same findings (and resolves those its report
+// no longer has), and an image's findings are resolved only when no tag of the
+// repository points at it any more (see Handler).
 const (
 	// idScheme starts every Id:
-	// qualys-qscanner:<account>:<region>:<repository>:vuln:<QID> and
-	// qualys-qscanner:<account>:<region>:<repository>:secret:<hash of rule, file, line>.
+	// qualys-qscanner:<account>:<region>:<repository>:<digest hex>:vuln:<QID> and
+	// qualys-qscanner:<account>:<region>:<repository>:<digest hex>:secret:<hash of rule, file, line>.
 	// ECR repository names cannot hold ':', so the prefix of one repository
-	// never matches another's.
+	// never matches another's, nor an image's another image's. Findings
+	// written before Ids named the image lack the digest segment
+	// (<repository>:vuln:<QID>); see legacyOf.
 	idScheme        = "qualys-qscanner"
 	generatorPrefix = "qualys-qscanner/"
 	vulnGenerator   = generatorPrefix + "vuln/"
 	secretGenerator = generatorPrefix + "secret/"
+	// scannedAtField records the scan's time on each finding, so that the
+	// handler can tell which scan an image's findings show (domain.CurrentImage).
+	scannedAtField = generatorPrefix + "scanned_at"
 )
 
 // ASFF types (the namespace/category/classifier taxonomy).
@@ -49,6 +55,12 @@ const (
 // repository, and only by them.
 func repositoryPrefix(account, region, repository string) string {
 	return idScheme + ":" + account + ":" + region + ":" + repository + ":"
+}
+
+// imagePrefix is the Id prefix shared by every finding of one image in one
+// repository, and only by them.
+func imagePrefix(account, region, repository string, digest domain.Digest) string {
+	return repositoryPrefix(account, region, repository) + digest.Hex() + ":"
 }
 
 var plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -87,13 +99,18 @@ type image struct {
 	platform        string
 	qscannerVersion string
 	scanID          string
+	scannedAt       time.Time
 	// observedAt is when the repository was seen holding this image: the
 	// event's time, so that every delivery of one event writes the same
 	// finding.
 	observedAt time.Time
 }
 
-func (im image) prefix() string { return repositoryPrefix(im.account, im.region, im.repository) }
+// prefix is the Id prefix of the image's findings.
+func (im image) prefix() string { return imagePrefix(im.account, im.region, im.repository, im.digest) }
+
+// repoPrefix is the Id prefix of every finding of the image's repository.
+func (im image) repoPrefix() string { return repositoryPrefix(im.account, im.region, im.repository) }
 
 // resourceID names the image the way Amazon Inspector does in Security Hub:
 // the repository ARN followed by the digest.
@@ -161,6 +178,9 @@ func (im image) productFields(extra ...string) map[string]string {
 	set("image_digest", im.digest.String())
 	set("platform", im.platform)
 	set("qscanner_version", im.qscannerVersion)
+	if !im.scannedAt.IsZero() {
+		set("scanned_at", im.scannedAt.UTC().Format(time.RFC3339Nano))
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		set(extra[i], extra[i+1])
 	}

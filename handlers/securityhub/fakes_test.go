@@ -140,17 +140,49 @@ func (h *fakeHub) importCalls() int {
 	return len(h.imports)
 }
 
+// fakeTags answers which tags point at a digest, as ECR would. A digest it
+// was not told about is still tagged: images are pushed with tags.
+type fakeTags struct {
+	mu       sync.Mutex
+	untagged map[domain.Digest]bool
+	err      error
+	asked    []domain.ImageRef
+}
+
+func newFakeTags() *fakeTags { return &fakeTags{untagged: map[domain.Digest]bool{}} }
+
+func (f *fakeTags) TagsOf(_ context.Context, ref domain.ImageRef) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, ref)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.untagged[ref.Digest] {
+		return nil, nil
+	}
+	return []string{"still-tagged"}, nil
+}
+
+// untag removes every tag that points at d.
+func (f *fakeTags) untag(d domain.Digest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.untagged[d] = true
+}
+
 type testEnv struct {
 	h       *Handler
 	hub     *fakeHub
+	tags    *fakeTags
 	reports *testkit.MemoryReportStore
 	logs    *bytes.Buffer
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	env := &testEnv{hub: newFakeHub(), reports: testkit.NewMemoryReportStore(), logs: &bytes.Buffer{}}
-	h, err := NewHandler(env.reports, env.hub, testProductOf(t), slog.New(slog.NewJSONHandler(env.logs, nil)))
+	env := &testEnv{hub: newFakeHub(), tags: newFakeTags(), reports: testkit.NewMemoryReportStore(), logs: &bytes.Buffer{}}
+	h, err := NewHandler(env.reports, env.hub, env.tags, testProductOf(t), slog.New(slog.NewJSONHandler(env.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,10 +197,14 @@ func (e *testEnv) handle(t *testing.T, ev events.ScanEvent, rep *domain.Report) 
 	return e.h.Handle(context.Background(), ev)
 }
 
-func vulnID(repository, qid string) string {
-	return repositoryPrefix(testkit.Account, testkit.Region, repository) + "vuln:" + qid
+// vulnID is the Id of a vulnerability of testkit.Digest in repository.
+func vulnID(repository, qid string) string { return vulnIDOf(repository, testkit.Digest, qid) }
+
+func vulnIDOf(repository string, d domain.Digest, qid string) string {
+	return imagePrefix(testkit.Account, testkit.Region, repository, d) + "vuln:" + qid
 }
 
+// secretID is the Id of a secret of testkit.Digest in repository.
 func secretID(repository string, s domain.Secret) string {
-	return repositoryPrefix(testkit.Account, testkit.Region, repository) + "secret:" + secretKey(s)
+	return imagePrefix(testkit.Account, testkit.Region, repository, testkit.Digest) + "secret:" + secretKey(s)
 }

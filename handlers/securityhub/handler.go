@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,38 +30,51 @@ type findingStore interface {
 	SetWorkflow(ctx context.Context, ids []string, status string) error
 }
 
-// Handler mirrors each repository's latest scan into Security Hub: one
-// finding per vulnerability (QID) and per secret, with an Id stable across
-// scans of the repository (see repositoryPrefix), so a rescan updates the
-// findings it still has, and resolves and archives the ones it no longer
-// has. What it writes is a function of the event and of what Security Hub
-// already holds for the repository, so redeliveries and replays converge on
-// the same findings.
+// imageTags tells which tags of a repository point at an image now (ECR
+// DescribeImages by digest). An image or repository that is gone has none.
+type imageTags interface {
+	TagsOf(ctx context.Context, ref domain.ImageRef) ([]string, error)
+}
+
+// Handler mirrors each repository's images into Security Hub: one finding
+// per vulnerability (QID) and per secret of each image (digest), with an Id
+// stable across scans of that image in that repository (see imagePrefix), so
+// a rescan of the image updates the findings it still has and resolves and
+// archives the ones it no longer has. Another image pushed to the repository
+// gets findings of its own and leaves the first image's alone: an image's
+// findings are resolved only once no tag of the repository points at it any
+// more, which the handler asks ECR whenever an event for the repository
+// arrives. Which scan an image's findings show follows domain.CurrentImage,
+// the rule the tag handler's repository labels follow too. What it writes is
+// a function of the event, of what Security Hub already holds for the
+// repository and of the repository's tags, so redeliveries and replays
+// converge on the same findings.
 type Handler struct {
 	reports domain.ReportReader
 	hub     findingStore
+	tags    imageTags
 	product securityhubstore.Product
 	logger  *slog.Logger
 }
 
 // NewHandler rejects missing dependencies at start-up. product is the
 // account's default product, which findings are imported under.
-func NewHandler(reports domain.ReportReader, hub findingStore, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
-	if reports == nil || hub == nil || logger == nil {
-		return nil, errors.New("securityhub handler: reports, hub and logger are required")
+func NewHandler(reports domain.ReportReader, hub findingStore, tags imageTags, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
+	if reports == nil || hub == nil || tags == nil || logger == nil {
+		return nil, errors.New("securityhub handler: reports, hub, tags and logger are required")
 	}
 	if _, err := securityhubstore.ParseProductARN(product.ARN); err != nil {
 		return nil, fmt.Errorf("securityhub handler: %w", err)
 	}
-	return &Handler{reports: reports, hub: hub, product: product, logger: logger}, nil
+	return &Handler{reports: reports, hub: hub, tags: tags, product: product, logger: logger}, nil
 }
 
 // Handle imports ev's scan for each repository it targets: every known
 // repository for ScanCompleted, the newly referenced one for
 // ImageReferenced. ScanFailed says nothing about findings and changes
-// nothing. An event older than what Security Hub already shows for a
-// repository (a late redelivery, an old replay) leaves that repository
-// alone. Errors that a retry cannot cure (a malformed event, a report for
+// nothing. An event older than what Security Hub already shows for the
+// image (by domain.CurrentImage: a late redelivery, an old replay) leaves its
+// findings alone. Errors that a retry cannot cure (a malformed event, a report for
 // another digest, an image in another account or region, Security Hub not
 // enabled) are consume.Permanent; the rest are retried.
 func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
@@ -95,7 +109,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	return nil
 }
 
-// sync makes Security Hub show rep for one repository.
+// sync makes Security Hub show rep for the event's image in one repository,
+// then resolves the findings of the repository's other images that no tag
+// points at any more.
 func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEvent, repo events.Repository, rep *domain.Report, observedAt time.Time) error {
 	fail := func(what string, err error) error {
 		err = fmt.Errorf("security hub %s for %s: %s: %w", ev.Digest, repo.Name, what, err)
@@ -108,28 +124,31 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		return fail("route", fmt.Errorf("%w: the image is in account %s region %s, findings go to account %s region %s",
 			domain.ErrInvalid, repo.Account, repo.Region, h.product.Account, h.product.Region))
 	}
+	scannedAt := ev.ScannedAt
+	if scannedAt.IsZero() {
+		scannedAt = observedAt
+	}
 	im := image{
 		product: h.product, account: repo.Account, region: repo.Region, repository: repo.Name,
 		digest: ev.Digest, tags: tagsIn(ev, repo), platform: rep.Platform,
-		qscannerVersion: rep.QScannerVersion, scanID: ev.ScanID, observedAt: observedAt,
+		qscannerVersion: rep.QScannerVersion, scanID: ev.ScanID, scannedAt: scannedAt.UTC(), observedAt: observedAt,
 	}
 
-	existing, err := h.hub.Findings(ctx, im.prefix())
+	all, err := h.hub.Findings(ctx, im.repoPrefix())
 	if err != nil {
 		return fail("read findings", err)
 	}
+	existing, legacy := ofImage(all, im)
+	event := domain.ImageScan{Digest: im.digest, ScannedAt: im.scannedAt}
+	shown, latest := shownScan(existing, im.digest)
+	if !domain.CurrentImage(shown, event) || latest.After(observedAt) {
+		log.InfoContext(ctx, "security hub already shows a newer scan of the image; nothing to do",
+			slog.Time("observed_at", observedAt), slog.Time("latest_update", latest), slog.Time("shown_scan_time", shown.ScannedAt))
+		return nil
+	}
 	byID := make(map[string]securityhubstore.Finding, len(existing))
-	var latest time.Time
 	for _, f := range existing {
 		byID[f.ID] = f
-		if f.UpdatedAt.After(latest) {
-			latest = f.UpdatedAt
-		}
-	}
-	if latest.After(observedAt) {
-		log.InfoContext(ctx, "security hub already shows a newer scan of the repository; nothing to do",
-			slog.Time("observed_at", observedAt), slog.Time("latest_update", latest))
-		return nil
 	}
 
 	current := findingsOf(im, rep)
@@ -152,6 +171,14 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 			return fail("import findings", err)
 		}
 	}
+	// Findings written before Ids named the image now have successors:
+	// archived, their workflow left as an analyst set it (not RESOLVED, as
+	// the image may still have them).
+	if len(legacy) > 0 {
+		if err := h.hub.Import(ctx, archivedAt(legacy, observedAt)); err != nil {
+			return fail("archive findings under the former Ids", err)
+		}
+	}
 
 	resolved := 0
 	if rep.Partial {
@@ -163,12 +190,143 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		}
 		resolved = len(vanished)
 	}
+	untagged, err := h.resolveUntagged(ctx, log, im, all)
+	if err != nil {
+		return fail("resolve findings of untagged images", err)
+	}
 	log.InfoContext(ctx, "findings imported into security hub",
 		slog.Int("findings", len(current)),
 		slog.Int("resolved", resolved),
+		slog.Int("resolved_untagged", untagged),
 		slog.Int("vulnerabilities", len(rep.Vulnerabilities)),
-		slog.Int("secrets", len(rep.Secrets)))
+		slog.Int("secrets", len(rep.Secrets)),
+		slog.String("repository_current_digest", repositoryCurrent(all, event).Digest.String()))
 	return nil
+}
+
+// resolveUntagged resolves and archives the active findings of the
+// repository's other images that no tag points at any more, as ECR says now.
+// An image ECR cannot answer for keeps its findings (a later event asks
+// again): a finding is never resolved on a guess.
+func (h *Handler) resolveUntagged(ctx context.Context, log *slog.Logger, im image, all []securityhubstore.Finding) (int, error) {
+	others := map[domain.Digest][]securityhubstore.Finding{}
+	var digests []domain.Digest
+	for _, f := range all {
+		d := findingDigest(f)
+		if d == "" || d == im.digest || f.RecordState != securityhubstore.RecordStateActive {
+			continue
+		}
+		if _, ok := others[d]; !ok {
+			digests = append(digests, d)
+		}
+		others[d] = append(others[d], f)
+	}
+	slices.Sort(digests)
+	resolved := 0
+	for _, d := range digests {
+		ref := domain.ImageRef{Account: im.account, Region: im.region, Repository: im.repository, Digest: d}
+		tags, err := h.tags.TagsOf(ctx, ref)
+		if err != nil {
+			log.WarnContext(ctx, "cannot tell whether an image is still tagged; its findings stay active",
+				slog.String("other_digest", d.String()), slog.String("error", err.Error()))
+			continue
+		}
+		if len(tags) > 0 {
+			continue
+		}
+		if err := h.resolve(ctx, others[d], im.observedAt); err != nil {
+			return resolved, err
+		}
+		log.InfoContext(ctx, "no tag points at an image any more; its findings are resolved",
+			slog.String("other_digest", d.String()), slog.Int("findings", len(others[d])))
+		resolved += len(others[d])
+	}
+	return resolved, nil
+}
+
+// ofImage picks, from every finding of the repository, those of im's image
+// under their Ids, and the active ones of the same image under the former
+// repository-wide Ids.
+func ofImage(all []securityhubstore.Finding, im image) (existing, legacy []securityhubstore.Finding) {
+	for _, f := range all {
+		switch {
+		case strings.HasPrefix(f.ID, im.prefix()):
+			existing = append(existing, f)
+		case isLegacy(f.ID, im.repoPrefix()) && findingDigest(f) == im.digest && f.RecordState == securityhubstore.RecordStateActive:
+			legacy = append(legacy, f)
+		}
+	}
+	return existing, legacy
+}
+
+// isLegacy: an Id of the former scheme, which named the repository only.
+func isLegacy(id, repoPrefix string) bool {
+	rest, ok := strings.CutPrefix(id, repoPrefix)
+	return ok && (strings.HasPrefix(rest, "vuln:") || strings.HasPrefix(rest, "secret:"))
+}
+
+// findingDigest is the image a finding is about, as its resource names it.
+func findingDigest(f securityhubstore.Finding) domain.Digest {
+	for _, r := range f.Resources {
+		if r.Details != nil && r.Details.AwsEcrContainerImage != nil {
+			return domain.Digest(r.Details.AwsEcrContainerImage.ImageDigest)
+		}
+	}
+	return ""
+}
+
+// findingScan is the scan a finding shows, from the time it records (zero
+// for a finding written before it did).
+func findingScan(f securityhubstore.Finding) domain.ImageScan {
+	at, err := time.Parse(time.RFC3339Nano, f.ProductFields[scannedAtField])
+	if err != nil {
+		return domain.ImageScan{}
+	}
+	return domain.ImageScan{Digest: findingDigest(f), ScannedAt: at}
+}
+
+// shownScan is the newest scan the image's findings show, and their latest
+// update.
+func shownScan(fs []securityhubstore.Finding, digest domain.Digest) (shown domain.ImageScan, latest time.Time) {
+	for _, f := range fs {
+		if f.UpdatedAt.After(latest) {
+			latest = f.UpdatedAt
+		}
+		if s := findingScan(f); !s.IsZero() && s.Digest == digest && domain.CurrentImage(shown, s) {
+			shown = s
+		}
+	}
+	return shown, latest
+}
+
+// repositoryCurrent is the repository's current image by domain.CurrentImage
+// among the images with active findings and the event's: the image the tag
+// handler's repository labels describe too.
+func repositoryCurrent(all []securityhubstore.Finding, event domain.ImageScan) domain.ImageScan {
+	current := event
+	for _, f := range all {
+		if f.RecordState != securityhubstore.RecordStateActive {
+			continue
+		}
+		if s := findingScan(f); !s.IsZero() && !domain.CurrentImage(s, current) {
+			current = s
+		}
+	}
+	return current
+}
+
+// archivedAt returns fs archived as of at, or later than their own last
+// update so that Security Hub does not ignore the change.
+func archivedAt(fs []securityhubstore.Finding, at time.Time) []securityhubstore.Finding {
+	out := make([]securityhubstore.Finding, 0, len(fs))
+	for _, f := range fs {
+		f.RecordState = securityhubstore.RecordStateArchived
+		if f.UpdatedAt.Before(at) {
+			f.UpdatedAt = at
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // vanishedFindings are the active findings of earlier scans that this scan
@@ -224,10 +382,9 @@ func (h *Handler) resolve(ctx context.Context, vanished []securityhubstore.Findi
 			ids = append(ids, f.ID)
 			f.Workflow.Status = securityhubstore.WorkflowResolved
 		}
-		f.RecordState = securityhubstore.RecordStateArchived
-		f.UpdatedAt = observedAt
 		archived = append(archived, f)
 	}
+	archived = archivedAt(archived, observedAt)
 	if len(ids) > 0 {
 		if err := h.hub.SetWorkflow(ctx, ids, securityhubstore.WorkflowResolved); err != nil {
 			return err

@@ -25,15 +25,17 @@ func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 		name    string
 		reports domain.ReportReader
 		hub     findingStore
+		tags    imageTags
 		product securityhubstore.Product
 	}{
-		{"no reports", nil, env.hub, product},
-		{"no hub", env.reports, nil, product},
-		{"no product", env.reports, env.hub, securityhubstore.Product{}},
+		{"no reports", nil, env.hub, env.tags, product},
+		{"no hub", env.reports, nil, env.tags, product},
+		{"no tags", env.reports, env.hub, nil, product},
+		{"no product", env.reports, env.hub, env.tags, securityhubstore.Product{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewHandler(tt.reports, tt.hub, tt.product, env.h.logger); err == nil {
+			if _, err := NewHandler(tt.reports, tt.hub, tt.tags, tt.product, env.h.logger); err == nil {
 				t.Error("NewHandler accepted a missing dependency")
 			}
 		})
@@ -74,11 +76,11 @@ func TestHandleImportsOneFindingPerVulnerabilityAndSecret(t *testing.T) {
 	}
 }
 
-// rescanReport is a later scan of the repository (a new image): QID 379201
-// is still there, 380112 was fixed, 390001 is new, the secret is still there.
+// rescanReport is a later scan of the same image (the cache expired, or
+// QScanner's knowledge grew): QID 379201 is still there, 380112 is no longer
+// reported, 390001 is new, the secret is still there.
 func rescanReport() *domain.Report {
 	rep := testkit.Report()
-	rep.Digest = testkit.OtherDigest
 	rep.Vulnerabilities = []domain.Vulnerability{
 		rep.Vulnerabilities[0],
 		{QID: "390001", Title: "zlib overflow", Severity: domain.SeverityMedium, QualysSeverity: 3, CVEs: []string{"CVE-2025-1111"},
@@ -95,7 +97,7 @@ func TestRescanUpdatesTheSameFindingsAndResolvesVanishedOnes(t *testing.T) {
 	}
 	later := testkit.ScannedAt.Add(72 * time.Hour)
 	second := rescanReport()
-	if err := env.handle(t, testkit.CompletedEventOf(second, "scan2", later, testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), second); err != nil {
+	if err := env.handle(t, testkit.CompletedEventOf(second, "scan2", later, testkit.MustRef(t, "team/app", "v2")), second); err != nil {
 		t.Fatal(err)
 	}
 
@@ -103,7 +105,7 @@ func TestRescanUpdatesTheSameFindingsAndResolvesVanishedOnes(t *testing.T) {
 	if !kept.CreatedAt.Equal(testkit.ScannedAt) || !kept.FirstObservedAt.Equal(testkit.ScannedAt) || !kept.UpdatedAt.Equal(later) || !kept.LastObservedAt.Equal(later) {
 		t.Errorf("kept finding: created %v first seen %v updated %v last seen %v; want first seen kept, updated advanced", kept.CreatedAt, kept.FirstObservedAt, kept.UpdatedAt, kept.LastObservedAt)
 	}
-	if d := kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testkit.OtherDigest.String() || kept.ProductFields["qualys-qscanner/scan_id"] != "scan2" || kept.RecordState != securityhubstore.RecordStateActive {
+	if d := kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testkit.Digest.String() || kept.ProductFields["qualys-qscanner/scan_id"] != "scan2" || kept.RecordState != securityhubstore.RecordStateActive {
 		t.Errorf("kept finding names digest %s scan %s state %s, want the rescan's", d, kept.ProductFields["qualys-qscanner/scan_id"], kept.RecordState)
 	}
 	if s := env.hub.get(t, secretID("team/app", first.Secrets[0])); s.RecordState != securityhubstore.RecordStateActive || !s.UpdatedAt.Equal(later) {
@@ -157,7 +159,7 @@ func TestHandleIsIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep := rescanReport()
-			return testkit.CompletedEventOf(rep, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), rep
+			return testkit.CompletedEventOf(rep, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRef(t, "team/app", "v2")), rep
 		}},
 	}
 	for _, tt := range tests {
@@ -182,10 +184,10 @@ func TestHandleIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestAnOlderEventLeavesTheRepositoryAlone(t *testing.T) {
+func TestAnOlderScanLeavesTheImagesFindingsAlone(t *testing.T) {
 	env := newTestEnv(t)
 	newer := rescanReport()
-	if err := env.handle(t, testkit.CompletedEventOf(newer, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), newer); err != nil {
+	if err := env.handle(t, testkit.CompletedEventOf(newer, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRef(t, "team/app", "v2")), newer); err != nil {
 		t.Fatal(err)
 	}
 	before := env.hub.snapshot()
@@ -260,7 +262,7 @@ func TestResolutionLimits(t *testing.T) {
 			}
 			second := rescanReport()
 			tt.rescan(second)
-			if err := env.handle(t, testkit.CompletedEventOf(second, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2")), second); err != nil {
+			if err := env.handle(t, testkit.CompletedEventOf(second, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRef(t, "team/app", "v2")), second); err != nil {
 				t.Fatal(err)
 			}
 			state := func(id string) [2]string {
@@ -401,7 +403,7 @@ func TestResolutionIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := rescanReport()
-	ev := testkit.CompletedEventOf(second, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRefOf(t, testkit.OtherDigest, "team/app", "v2"))
+	ev := testkit.CompletedEventOf(second, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRef(t, "team/app", "v2"))
 	env.hub.workflowErr = errors.New("throttled")
 	if err := env.handle(t, ev, second); err == nil || consume.IsPermanent(err) {
 		t.Fatalf("Handle = %v, want a retryable error", err)

@@ -1,17 +1,20 @@
 // Command securityhub is the Security Hub function: scan events from the
 // Security Hub queue in, one ASFF finding per vulnerability (QID) and per
-// secret of each repository's latest scan out, imported into AWS Security Hub
-// under the account's default product; findings a newer scan no longer has
-// are resolved and archived.
+// secret of each image (digest) in each repository out, imported into AWS
+// Security Hub under the account's default product; findings a rescan of the
+// image no longer has, and those of images no tag points at any more, are
+// resolved and archived.
 package main
 
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 
 	"ecrscanner/infra/awsconfig"
+	"ecrscanner/infra/ecrstore"
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/securityhubstore"
 	"ecrscanner/infra/startup"
@@ -30,5 +33,7 @@ func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(reports, hub, hub.Product(), d.Logger)
+	tags, err := ecrstore.NewImageTags(ecr.NewFromConfig(d.AWS))
+	d.Env.Check(err)
+	return NewHandler(reports, hub, tags, hub.Product(), d.Logger)
 }

@@ -64,7 +64,7 @@ func TestHandleWithRealAdapters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(reports, hub, hub.Product(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := NewHandler(reports, hub, newFakeTags(), hub.Product(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestHandleWithRealAdapters(t *testing.T) {
 		return out
 	}
 	id := func(repo, kind, key string) string {
-		return repositoryPrefix("123456789012", mototest.Region, repo) + kind + ":" + key
+		return imagePrefix("123456789012", mototest.Region, repo, testkit.Digest) + kind + ":" + key
 	}
 
 	first := testkit.Report()
@@ -114,13 +114,13 @@ func TestHandleWithRealAdapters(t *testing.T) {
 
 	later := testkit.ScannedAt.Add(24 * time.Hour)
 	second := rescanReport()
-	rescan := handle(second, "scan2", later, ref(testkit.OtherDigest, repoName, "v2"))
+	rescan := handle(second, "scan2", later, ref(testkit.Digest, repoName, "v2"))
 	got := stored(repoName)
 	if len(got) != 4 {
 		t.Fatalf("%d findings after the rescan, want 4", len(got))
 	}
 	kept := got[id(repoName, "vuln", "379201")]
-	if !kept.CreatedAt.Equal(testkit.ScannedAt) || !kept.UpdatedAt.Equal(later) || kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest != testkit.OtherDigest.String() {
+	if !kept.CreatedAt.Equal(testkit.ScannedAt) || !kept.UpdatedAt.Equal(later) || kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest != testkit.Digest.String() {
 		t.Errorf("kept finding: created %v updated %v digest %s", kept.CreatedAt, kept.UpdatedAt, kept.Resources[0].Details.AwsEcrContainerImage.ImageDigest)
 	}
 	gone := got[id(repoName, "vuln", "380112")]
