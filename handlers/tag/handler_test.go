@@ -339,3 +339,31 @@ func TestHandleRejectsAnEventWithoutWhatItRecords(t *testing.T) {
 		})
 	}
 }
+
+// TestRetagOfAnOlderCachedDigestKeepsTheNewerImageCurrent: the older image
+// re-tagged after a newer scan arrives with a later event time but its cached
+// scan's time; by domain.CurrentImage, the rule the Security Hub handler
+// follows too, the repository's current image stays the newer scan.
+func TestRetagOfAnOlderCachedDigestKeepsTheNewerImageCurrent(t *testing.T) {
+	h, tagger, attacher := newTestHandler(t)
+	newer := scanEvent(t, domain.EventScanCompleted, digestY, t0.Add(time.Minute), "team/app:v2")
+	retag := scanEvent(t, domain.EventImageReferenced, digestX, t0, "team/app:latest", "team/app:v1")
+	retag.Time = t0.Add(time.Hour)
+	for _, ev := range []events.ScanEvent{newer, retag} {
+		if err := h.Handle(context.Background(), ev); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+	}
+	rec := tagger.recorded["team/app"]
+	if rec.Digest != digestY.String() || !rec.ScannedAt.Equal(newer.ScannedAt) {
+		t.Errorf("repository describes %s scanned %v, want the newer image %s", rec.Digest, rec.ScannedAt, digestY)
+	}
+	want := domain.ImageScan{Digest: digestY, ScannedAt: newer.ScannedAt}
+	if domain.CurrentImage(want, domain.ImageScan{Digest: digestX, ScannedAt: retag.ScannedAt}) {
+		t.Error("domain.CurrentImage would make the re-tagged older image current")
+	}
+	// The re-tagged image still gets its own summary artifact.
+	if len(attacher.attached) != 2 || attacher.attached[1].Digest != digestX {
+		t.Errorf("attached %+v, want the re-tagged image's summary too", attacher.attached)
+	}
+}
