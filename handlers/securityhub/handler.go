@@ -315,14 +315,18 @@ func repositoryCurrent(all []securityhubstore.Finding, event domain.ImageScan) d
 	return current
 }
 
-// archivedAt returns fs archived as of at, or later than their own last
-// update so that Security Hub does not ignore the change.
+// archivedAt returns fs archived as of at or, for a finding updated at or
+// after at (an event for another image of the repository, delivered late),
+// a millisecond after its own last update: Security Hub ignores an update
+// older than the stored finding and documents nothing for an equal one.
 func archivedAt(fs []securityhubstore.Finding, at time.Time) []securityhubstore.Finding {
 	out := make([]securityhubstore.Finding, 0, len(fs))
 	for _, f := range fs {
 		f.RecordState = securityhubstore.RecordStateArchived
 		if f.UpdatedAt.Before(at) {
 			f.UpdatedAt = at
+		} else {
+			f.UpdatedAt = f.UpdatedAt.Add(time.Millisecond)
 		}
 		out = append(out, f)
 	}
