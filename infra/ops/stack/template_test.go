@@ -3,8 +3,14 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"maps"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -573,14 +579,14 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		env     []string
 	}{
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
-			"LOG_LEVEL", "SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
+			"SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
 			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
-		{"EnrichFunction", "enrich", "arm64", []string{"LOG_LEVEL", "SCANS_TABLE_ARN"}},
-		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"EnrichFunction", "enrich", "arm64", []string{"SCANS_TABLE_ARN"}},
+		{"ArchiveFunction", "archive", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
 		{"AlertFunction", "alert", "arm64", []string{
-			"LOG_LEVEL", "TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"SecurityHubFunction", "securityhub", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
+			"TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
@@ -604,9 +610,6 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 			}
 			if !slices.Equal(slices.Sorted(slices.Values(keys)), slices.Sorted(slices.Values(tt.env))) {
 				t.Errorf("environment %v, want %v", slices.Sorted(slices.Values(keys)), slices.Sorted(slices.Values(tt.env)))
-			}
-			if f.Environment["LOG_LEVEL"] != "info" {
-				t.Errorf("LOG_LEVEL = %#v", f.Environment["LOG_LEVEL"])
 			}
 			p := tpl.Resources[tt.id].Properties
 			if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
@@ -637,6 +640,78 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 
 // A queue's visibility timeout must outlast its function, or SQS hands a
 // message to a second invocation while the first still works on it.
+// A variable in a function's Environment that none of the code the function
+// links reads is a setting that silently does nothing (as LOG_LEVEL did: the
+// level is LoggingConfig's ApplicationLogLevel, which lambdacontext's logger
+// follows through AWS_LAMBDA_LOG_LEVEL). Every name must occur as a string
+// literal in the non-test Go files of the function's handler folder or of
+// the module's packages it imports; how the code reads it (lambdaenv,
+// os.Getenv, a named constant) is its own business.
+func TestEveryFunctionVariableIsReadByItsCode(t *testing.T) {
+	tpl := load(t)
+	root := moduleRoot(t)
+	for _, f := range tpl.Functions() {
+		t.Run(f.LogicalID, func(t *testing.T) {
+			if f.HandlerDir == "" {
+				t.Fatal("no handler folder: cannot tell which code reads its environment")
+			}
+			read := envNamesIn(t, root, "./handlers/"+f.HandlerDir)
+			for name := range f.Environment {
+				if !read[name] {
+					t.Errorf("environment variable %s is read by no code of handlers/%s: remove it or read it", name, f.HandlerDir)
+				}
+			}
+		})
+	}
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("go env GOMOD: %v %s", err, out)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// envNamesIn returns the string literals shaped like environment variable
+// names in the non-test Go files of pkg and of the module packages it
+// imports, directly or not.
+func envNamesIn(t *testing.T, root, pkg string) map[string]bool {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", `{{if not .Standard}}{{.Dir}}{{range .GoFiles}}|{{.}}{{end}}{{end}}`, pkg)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	names := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.Split(line, "|")
+		if !strings.HasPrefix(parts[0], root+string(filepath.Separator)) {
+			continue // another module's package
+		}
+		for _, name := range parts[1:] {
+			file, err := parser.ParseFile(fset, filepath.Join(parts[0], name), nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil && envName.MatchString(v) {
+						names[v] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	return names
+}
+
 func TestQueueVisibilityOutlastsTheFunction(t *testing.T) {
 	tpl := load(t)
 	timeoutOf := map[string]int{}
