@@ -924,6 +924,85 @@ func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
 // The scan queue must outlast the scan's own attempts, so that a crash loop
 // (every attempt dying holding its lease) still reaches the receive at which
 // the record gives up and says ScanFailed, rather than vanishing into the DLQ.
+// IAM matches the scan role's grants against the secret's full ARN, whose
+// last part is the name, a hyphen and six random characters; a partial ARN
+// deploys and then fails every scan with AccessDenied.
+func TestTokenSecretParametersTakeOnlyWhatIAMMatches(t *testing.T) {
+	tpl := load(t)
+	tests := []struct {
+		param, value string
+		ok           bool
+	}{
+		{"QualysTokenSecretArn", "", true},
+		{"QualysTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qualys/token-AbC123", true},
+		{"QualysTokenSecretArn", "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:token-a1b2c3", true},
+		{"QualysTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qualys/token", false},
+		{"QualysTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qualys-token-AbC12", false},
+		{"QualysTokenSecretArn", "qualys/token", false},
+		{"QualysTokenSecretKmsKeyArn", "", true},
+		{"QualysTokenSecretKmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", true},
+		{"QualysTokenSecretKmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:alias/qualys", false},
+		{"QualysTokenSecretKmsKeyArn", "1234abcd-12ab-34cd-56ef-1234567890ab", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.param+"="+tt.value, func(t *testing.T) {
+			p, ok := tpl.Parameters[tt.param]
+			if !ok {
+				t.Fatalf("no parameter %s", tt.param)
+			}
+			if p.HasDefault && p.Default != "" {
+				t.Errorf("default %q, want empty (optional)", p.Default)
+			}
+			// CloudFormation matches AllowedPattern against the whole value.
+			re := regexp.MustCompile("^(?:" + p.AllowedPattern + ")$")
+			if got := re.MatchString(tt.value); got != tt.ok {
+				t.Errorf("%s accepts %q: %v, want %v", tt.param, tt.value, got, tt.ok)
+			}
+		})
+	}
+}
+
+// An existing secret may be encrypted with a key of its own: the scan role
+// may decrypt with it, but only through Secrets Manager and only for the
+// token secret, the one whose value it may read.
+func TestScanRoleDecryptsTheTokenSecretsKeyOnlyThroughSecretsManager(t *testing.T) {
+	tpl := load(t)
+	var read, decrypt map[string]any
+	for _, s := range identityStatements(tpl) {
+		if !strings.HasPrefix(s.where, "ScanRole/") {
+			continue
+		}
+		if slices.Contains(stringsOf(s.body["Action"]), "secretsmanager:GetSecretValue") {
+			read = s.body
+		}
+		if strings.HasSuffix(s.where, "/DecryptQualysTokenSecret") {
+			decrypt = s.body
+		}
+	}
+	if read == nil || decrypt == nil {
+		t.Fatalf("ScanRole: GetSecretValue statement %v, DecryptQualysTokenSecret %v", read, decrypt)
+	}
+	if !slices.Equal(stringsOf(decrypt["Action"]), []string{"kms:Decrypt"}) || decrypt["Effect"] != "Allow" {
+		t.Errorf("actions %v effect %v, want kms:Decrypt allowed", decrypt["Action"], decrypt["Effect"])
+	}
+	wantResource := map[string]any{"Fn::If": []any{"HasTokenSecretKmsKey",
+		map[string]any{"Ref": "QualysTokenSecretKmsKeyArn"}, getAtt("ScannerKey", "Arn")}}
+	if !reflect.DeepEqual(decrypt["Resource"], wantResource) {
+		t.Errorf("resource %#v, want the given key (or ScannerKey)", decrypt["Resource"])
+	}
+	cond, _ := decrypt["Condition"].(map[string]any)
+	eq, _ := cond["StringEquals"].(map[string]any)
+	if !reflect.DeepEqual(eq["kms:ViaService"], map[string]any{"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}) {
+		t.Errorf("kms:ViaService %#v, want Secrets Manager in the stack's region", eq["kms:ViaService"])
+	}
+	if !reflect.DeepEqual(eq["kms:EncryptionContext:SecretARN"], read["Resource"]) {
+		t.Errorf("SecretARN context %#v, want the secret the role reads (%#v)", eq["kms:EncryptionContext:SecretARN"], read["Resource"])
+	}
+	if c, ok := tpl.Conditions["HasTokenSecretKmsKey"]; !ok || !mentions(c, map[string]any{"Ref": "QualysTokenSecretKmsKeyArn"}) {
+		t.Errorf("condition HasTokenSecretKmsKey %#v does not test QualysTokenSecretKmsKeyArn", c)
+	}
+}
+
 func TestScanQueueOutlastsTheScanAttempts(t *testing.T) {
 	tpl, err := stack.Load()
 	if err != nil {
