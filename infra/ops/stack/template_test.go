@@ -1003,6 +1003,70 @@ func TestScanRoleDecryptsTheTokenSecretsKeyOnlyThroughSecretsManager(t *testing.
 	}
 }
 
+// Every function logs to a group encrypted with ScannerKey. A role that
+// lacks a KMS action the other log-writing roles hold on the key is the odd
+// one out (as the enrichment role was, without kms:GenerateDataKey); each
+// must hold at least Decrypt and GenerateDataKey on it.
+func TestRolesWritingToEncryptedLogGroupsHoldTheKeysActions(t *testing.T) {
+	tpl := load(t)
+	key := getAtt("ScannerKey", "Arn")
+	// actionsOnKey: role -> KMS actions an Allow statement grants on the key.
+	actionsOnKey := map[string]map[string]bool{}
+	for _, f := range tpl.Functions() {
+		lg, ok := tpl.Resources[f.LogGroup]
+		if !ok || !reflect.DeepEqual(lg.Properties["KmsKeyId"], key) {
+			continue
+		}
+		role, _ := tpl.Resources[f.LogicalID].Properties["Role"].(map[string]any)
+		ref, _ := role["Fn::GetAtt"].([]any)
+		if len(ref) != 2 {
+			t.Errorf("%s: role %#v is not a GetAtt of a role in the template", f.LogicalID, role)
+			continue
+		}
+		roleID, _ := ref[0].(string)
+		actionsOnKey[roleID] = map[string]bool{}
+		for _, s := range identityStatements(tpl) {
+			if !strings.HasPrefix(s.where, roleID+"/") || s.body["Effect"] != "Allow" || !reflect.DeepEqual(s.body["Resource"], key) {
+				continue
+			}
+			for _, a := range stringsOf(s.body["Action"]) {
+				if strings.HasPrefix(a, "kms:") {
+					actionsOnKey[roleID][a] = true
+				}
+			}
+		}
+	}
+	if len(actionsOnKey) < 2 {
+		t.Fatalf("only %d roles write to log groups encrypted with ScannerKey", len(actionsOnKey))
+	}
+	for roleID, has := range actionsOnKey {
+		need := map[string]bool{"kms:Decrypt": true, "kms:GenerateDataKey": true}
+		// What every other log-writing role holds, this one needs too.
+		first := true
+		common := map[string]bool{}
+		for other, theirs := range actionsOnKey {
+			if other == roleID {
+				continue
+			}
+			for a := range common {
+				if !theirs[a] {
+					delete(common, a)
+				}
+			}
+			if first {
+				maps.Copy(common, theirs)
+				first = false
+			}
+		}
+		maps.Copy(need, common)
+		for a := range need {
+			if !has[a] {
+				t.Errorf("%s writes to a log group encrypted with ScannerKey but lacks %s on the key (the other roles hold %v)", roleID, a, slices.Sorted(maps.Keys(common)))
+			}
+		}
+	}
+}
+
 func TestScanQueueOutlastsTheScanAttempts(t *testing.T) {
 	tpl, err := stack.Load()
 	if err != nil {
