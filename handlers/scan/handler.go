@@ -38,6 +38,7 @@ type Handler struct {
 	scanner   domain.Scanner
 	cfg       Config
 	logger    *slog.Logger
+	metrics   *metrics.Publisher
 	now       func() time.Time
 	owner     func(ctx context.Context) string
 }
@@ -55,8 +56,9 @@ func NewHandler(store domain.ScanStore, reports domain.ReportStore, inspector do
 	}
 	return &Handler{
 		store: store, reports: reports, inspector: inspector, scanner: scanner, cfg: cfg, logger: logger,
-		now:   time.Now,
-		owner: func(context.Context) string { return domain.NewID() },
+		metrics: metrics.Stdout(),
+		now:     time.Now,
+		owner:   func(context.Context) string { return domain.NewID() },
 	}, nil
 }
 
@@ -249,14 +251,14 @@ func (h *Handler) claim(ctx context.Context, a *attempt) (Outcome, error) {
 	switch decision {
 	case domain.DecideReferenced:
 		a.log.InfoContext(ctx, "cache hit: reference recorded", slog.String("event", string(domain.EventImageReferenced)))
-		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
+		h.emit(ctx, metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
 		return OutcomeCached, nil
 	case domain.DecideSkip:
 		a.log.InfoContext(ctx, "scan in progress elsewhere; reference queued for it")
 		return OutcomeInProgress, nil
 	case domain.DecideGaveUp:
 		a.log.WarnContext(ctx, "scan failed for good: every attempt died without a result", slog.String(attr.FailureClass, string(domain.FailureCrashed)))
-		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
+		h.emit(ctx, metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
 		return OutcomeFailed, nil
 	}
 	return "", nil
@@ -276,7 +278,7 @@ func (h *Handler) reuse(ctx context.Context, a *attempt, platformImage *domain.S
 	}
 	a.log.InfoContext(ctx, "index recorded with the scan of its platform image; QScanner not run again",
 		slog.String(attr.Platform, platform), slog.String("platform_image", platformImage.Digest().String()))
-	metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
+	h.emit(ctx, metrics.Metric{Name: "CacheHit", Value: 1, Unit: metrics.Count})
 	return OutcomeCached, nil
 }
 
@@ -344,7 +346,7 @@ func (h *Handler) completed(ctx context.Context, log *slog.Logger, summary domai
 	if took >= 0 {
 		ms = append(ms, metrics.Metric{Name: "ScanDurationMs", Value: float64(took.Milliseconds()), Unit: metrics.Milliseconds})
 	}
-	metrics.Emit(ctx, h.logger, h.now(), append(ms,
+	h.emit(ctx, append(ms,
 		metrics.Metric{Name: "FindingsCritical", Value: float64(v.Critical), Unit: metrics.Count},
 		metrics.Metric{Name: "FindingsHigh", Value: float64(v.High), Unit: metrics.Count},
 		metrics.Metric{Name: "FindingsMedium", Value: float64(v.Medium), Unit: metrics.Count},
@@ -395,7 +397,7 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f domain.Failure, partia
 	a.leaseEnded = true
 	a.log.WarnContext(ctx, "scan failed", slog.String(attr.FailureClass, string(f.Class)), slog.Int("exit_code", f.ExitCode), slog.String(attr.Reason, f.Reason), slog.Bool("final", final))
 	if final {
-		metrics.Emit(ctx, h.logger, h.now(), metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
+		h.emit(ctx, metrics.Metric{Name: "ScanFailed", Value: 1, Unit: metrics.Count})
 		return OutcomeFailed, nil
 	}
 	return OutcomeRetrying, fmt.Errorf("scan %s: %w (will retry)", d, f)
@@ -415,4 +417,12 @@ func (h *Handler) failLeaseLost(ctx context.Context, a *attempt, f domain.Failur
 	}
 	a.log.WarnContext(ctx, "lease lost before the failure was recorded", slog.String("failure", f.Error()))
 	return OutcomeInProgress, nil
+}
+
+// emit publishes the dashboard's metrics beside the logger, not through it,
+// so no log level drops them (infra/metrics).
+func (h *Handler) emit(ctx context.Context, ms ...metrics.Metric) {
+	if err := h.metrics.Emit(ctx, h.now(), ms...); err != nil {
+		h.logger.ErrorContext(ctx, "metrics not published", attr.Err(err))
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/handlers/consume"
+	"ecrscanner/infra/metrics"
 	"ecrscanner/infra/ops/testkit"
 )
 
@@ -60,6 +61,7 @@ func newRig(t *testing.T, scanner *fakeScanner, info domain.ImageInfo) *rig {
 		t.Fatal(err)
 	}
 	h.now = func() time.Time { return r.clock }
+	h.metrics = metrics.NewPublisher(io.Discard, "")
 	r.h = h
 	return r
 }
@@ -382,11 +384,14 @@ func TestCrashLoopEndsInScanFailed(t *testing.T) {
 	}
 }
 
-// The dashboard's metrics come from these EMF lines.
+// The dashboard's metrics come from these EMF lines, written beside the
+// logger: with the logger at ERROR (ApplicationLogLevel raised), they are all
+// still there.
 func TestScanPublishesTheDashboardMetrics(t *testing.T) {
-	var buf strings.Builder
+	var buf, logs strings.Builder
 	r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
-	r.h.logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	r.h.logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	r.h.metrics = metrics.NewPublisher(&buf, "ERROR")
 	if _, err := r.h.Scan(context.Background(), testRef(t, "team/app", "v1")); err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +404,12 @@ func TestScanPublishesTheDashboardMetrics(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := rec["_aws"]; !ok {
-			continue
+		aws, _ := rec["_aws"].(map[string]any)
+		if cw, _ := aws["CloudWatchMetrics"].([]any); len(cw) != 1 {
+			t.Fatalf("not an EMF line: %s", line)
+		}
+		if rec["level"] != "ERROR" {
+			t.Errorf("level %v: Lambda would drop the line at ERROR", rec["level"])
 		}
 		for _, name := range []string{"ScanCompleted", "CacheHit", "FindingsCritical", "FindingsHigh", "Secrets", "ScanDurationMs"} {
 			if v, ok := rec[name].(float64); ok {

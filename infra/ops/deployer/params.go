@@ -36,6 +36,7 @@ var ParameterEnv = []struct{ Param, Env string }{
 	{"EnableAlerts", "ENABLE_ALERTS"},
 	{"AlertEmail", "ALERT_EMAIL"},
 	{"QualysTokenSecretArn", "QUALYS_TOKEN_SECRET_ARN"},
+	{"QualysTokenSecretKmsKeyArn", "QUALYS_TOKEN_SECRET_KMS_KEY_ARN"},
 	{"MinAlertSeverity", "MIN_ALERT_SEVERITY"},
 	{"AlertOnSecrets", "ALERT_ON_SECRETS"},
 	{"AlertFixableOnly", "ALERT_FIXABLE_ONLY"},
@@ -235,7 +236,7 @@ func (r *paramResolver) resolve(k string) (Param, error) {
 	if v, ok := r.lookupSet(p.Env); ok {
 		p.Value, p.From = v, FromEnv
 		if err := checkValue(k, decl, v); err != nil {
-			return p, fmt.Errorf("%s (%s): %w", p.Env, k, err)
+			return p, fmt.Errorf("%s (%s): %w%s", p.Env, k, err, paramHints[k])
 		}
 		return p, nil
 	}
@@ -261,6 +262,13 @@ func (r *paramResolver) resolve(k string) (Param, error) {
 		return p, fmt.Errorf("%s has no default: set %s", k, p.Env)
 	}
 	return p, fmt.Errorf("%s has no default and no environment variable maps to it", k)
+}
+
+// paramHints say how to fix a value the template refuses, where its pattern
+// alone does not.
+var paramHints = map[string]string{
+	paramTokenSecretArn: "; give the secret's full ARN, which ends in a hyphen and the six characters " +
+		"Secrets Manager adds to its name (aws secretsmanager describe-secret --secret-id NAME --query ARN)",
 }
 
 // checkValue applies the template's constraints to a value. Its errors do

@@ -115,16 +115,21 @@ func TestResolveParams(t *testing.T) {
 		{
 			name:     "a secret ARN replaces the stored token",
 			previous: previous,
-			env:      map[string]string{"QUALYS_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-XyZ"},
+			env:      map[string]string{"QUALYS_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-XyZ123"},
 			want: map[string]want{
 				"QualysAccessToken":    {"", FromDeployer},
-				"QualysTokenSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-XyZ", FromEnv},
+				"QualysTokenSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-XyZ123", FromEnv},
 			},
 		},
 		{
 			name:    "both token sources",
 			env:     map[string]string{"QUALYS_ACCESS_TOKEN": "tok", "QUALYS_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"},
 			wantErr: []string{"QUALYS_ACCESS_TOKEN or QUALYS_TOKEN_SECRET_ARN, not both"},
+		},
+		{
+			name:    "a secret ARN without its random suffix",
+			env:     map[string]string{"QUALYS_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:qualys-token"},
+			wantErr: []string{"QUALYS_TOKEN_SECRET_ARN (QualysTokenSecretArn)", "full ARN", "describe-secret"},
 		},
 		{
 			name:    "every bad value is reported at once",

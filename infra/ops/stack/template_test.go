@@ -3,8 +3,14 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"maps"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -573,14 +579,14 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		env     []string
 	}{
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
-			"LOG_LEVEL", "SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
+			"SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
 			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
-		{"EnrichFunction", "enrich", "arm64", []string{"LOG_LEVEL", "SCANS_TABLE_ARN"}},
-		{"ArchiveFunction", "archive", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"TagFunction", "tag", "arm64", []string{"LOG_LEVEL", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"EnrichFunction", "enrich", "arm64", []string{"SCANS_TABLE_ARN"}},
+		{"ArchiveFunction", "archive", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
 		{"AlertFunction", "alert", "arm64", []string{
-			"LOG_LEVEL", "TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"SecurityHubFunction", "securityhub", "arm64", []string{"LOG_LEVEL", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
+			"TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
@@ -604,9 +610,6 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 			}
 			if !slices.Equal(slices.Sorted(slices.Values(keys)), slices.Sorted(slices.Values(tt.env))) {
 				t.Errorf("environment %v, want %v", slices.Sorted(slices.Values(keys)), slices.Sorted(slices.Values(tt.env)))
-			}
-			if f.Environment["LOG_LEVEL"] != "info" {
-				t.Errorf("LOG_LEVEL = %#v", f.Environment["LOG_LEVEL"])
 			}
 			p := tpl.Resources[tt.id].Properties
 			if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
@@ -637,6 +640,78 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 
 // A queue's visibility timeout must outlast its function, or SQS hands a
 // message to a second invocation while the first still works on it.
+// A variable in a function's Environment that none of the code the function
+// links reads is a setting that silently does nothing (as LOG_LEVEL did: the
+// level is LoggingConfig's ApplicationLogLevel, which lambdacontext's logger
+// follows through AWS_LAMBDA_LOG_LEVEL). Every name must occur as a string
+// literal in the non-test Go files of the function's handler folder or of
+// the module's packages it imports; how the code reads it (lambdaenv,
+// os.Getenv, a named constant) is its own business.
+func TestEveryFunctionVariableIsReadByItsCode(t *testing.T) {
+	tpl := load(t)
+	root := moduleRoot(t)
+	for _, f := range tpl.Functions() {
+		t.Run(f.LogicalID, func(t *testing.T) {
+			if f.HandlerDir == "" {
+				t.Fatal("no handler folder: cannot tell which code reads its environment")
+			}
+			read := envNamesIn(t, root, "./handlers/"+f.HandlerDir)
+			for name := range f.Environment {
+				if !read[name] {
+					t.Errorf("environment variable %s is read by no code of handlers/%s: remove it or read it", name, f.HandlerDir)
+				}
+			}
+		})
+	}
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("go env GOMOD: %v %s", err, out)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// envNamesIn returns the string literals shaped like environment variable
+// names in the non-test Go files of pkg and of the module packages it
+// imports, directly or not.
+func envNamesIn(t *testing.T, root, pkg string) map[string]bool {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", `{{if not .Standard}}{{.Dir}}{{range .GoFiles}}|{{.}}{{end}}{{end}}`, pkg)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	names := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.Split(line, "|")
+		if !strings.HasPrefix(parts[0], root+string(filepath.Separator)) {
+			continue // another module's package
+		}
+		for _, name := range parts[1:] {
+			file, err := parser.ParseFile(fset, filepath.Join(parts[0], name), nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil && envName.MatchString(v) {
+						names[v] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	return names
+}
+
 func TestQueueVisibilityOutlastsTheFunction(t *testing.T) {
 	tpl := load(t)
 	timeoutOf := map[string]int{}
@@ -849,6 +924,149 @@ func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
 // The scan queue must outlast the scan's own attempts, so that a crash loop
 // (every attempt dying holding its lease) still reaches the receive at which
 // the record gives up and says ScanFailed, rather than vanishing into the DLQ.
+// IAM matches the scan role's grants against the secret's full ARN, whose
+// last part is the name, a hyphen and six random characters; a partial ARN
+// deploys and then fails every scan with AccessDenied.
+func TestTokenSecretParametersTakeOnlyWhatIAMMatches(t *testing.T) {
+	tpl := load(t)
+	tests := []struct {
+		param, value string
+		ok           bool
+	}{
+		{"QualysTokenSecretArn", "", true},
+		{"QualysTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qualys/token-AbC123", true},
+		{"QualysTokenSecretArn", "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:token-a1b2c3", true},
+		{"QualysTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qualys/token", false},
+		{"QualysTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qualys-token-AbC12", false},
+		{"QualysTokenSecretArn", "qualys/token", false},
+		{"QualysTokenSecretKmsKeyArn", "", true},
+		{"QualysTokenSecretKmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", true},
+		{"QualysTokenSecretKmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:alias/qualys", false},
+		{"QualysTokenSecretKmsKeyArn", "1234abcd-12ab-34cd-56ef-1234567890ab", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.param+"="+tt.value, func(t *testing.T) {
+			p, ok := tpl.Parameters[tt.param]
+			if !ok {
+				t.Fatalf("no parameter %s", tt.param)
+			}
+			if p.HasDefault && p.Default != "" {
+				t.Errorf("default %q, want empty (optional)", p.Default)
+			}
+			// CloudFormation matches AllowedPattern against the whole value.
+			re := regexp.MustCompile("^(?:" + p.AllowedPattern + ")$")
+			if got := re.MatchString(tt.value); got != tt.ok {
+				t.Errorf("%s accepts %q: %v, want %v", tt.param, tt.value, got, tt.ok)
+			}
+		})
+	}
+}
+
+// An existing secret may be encrypted with a key of its own: the scan role
+// may decrypt with it, but only through Secrets Manager and only for the
+// token secret, the one whose value it may read.
+func TestScanRoleDecryptsTheTokenSecretsKeyOnlyThroughSecretsManager(t *testing.T) {
+	tpl := load(t)
+	var read, decrypt map[string]any
+	for _, s := range identityStatements(tpl) {
+		if !strings.HasPrefix(s.where, "ScanRole/") {
+			continue
+		}
+		if slices.Contains(stringsOf(s.body["Action"]), "secretsmanager:GetSecretValue") {
+			read = s.body
+		}
+		if strings.HasSuffix(s.where, "/DecryptQualysTokenSecret") {
+			decrypt = s.body
+		}
+	}
+	if read == nil || decrypt == nil {
+		t.Fatalf("ScanRole: GetSecretValue statement %v, DecryptQualysTokenSecret %v", read, decrypt)
+	}
+	if !slices.Equal(stringsOf(decrypt["Action"]), []string{"kms:Decrypt"}) || decrypt["Effect"] != "Allow" {
+		t.Errorf("actions %v effect %v, want kms:Decrypt allowed", decrypt["Action"], decrypt["Effect"])
+	}
+	wantResource := map[string]any{"Fn::If": []any{"HasTokenSecretKmsKey",
+		map[string]any{"Ref": "QualysTokenSecretKmsKeyArn"}, getAtt("ScannerKey", "Arn")}}
+	if !reflect.DeepEqual(decrypt["Resource"], wantResource) {
+		t.Errorf("resource %#v, want the given key (or ScannerKey)", decrypt["Resource"])
+	}
+	cond, _ := decrypt["Condition"].(map[string]any)
+	eq, _ := cond["StringEquals"].(map[string]any)
+	if !reflect.DeepEqual(eq["kms:ViaService"], map[string]any{"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}) {
+		t.Errorf("kms:ViaService %#v, want Secrets Manager in the stack's region", eq["kms:ViaService"])
+	}
+	if !reflect.DeepEqual(eq["kms:EncryptionContext:SecretARN"], read["Resource"]) {
+		t.Errorf("SecretARN context %#v, want the secret the role reads (%#v)", eq["kms:EncryptionContext:SecretARN"], read["Resource"])
+	}
+	if c, ok := tpl.Conditions["HasTokenSecretKmsKey"]; !ok || !mentions(c, map[string]any{"Ref": "QualysTokenSecretKmsKeyArn"}) {
+		t.Errorf("condition HasTokenSecretKmsKey %#v does not test QualysTokenSecretKmsKeyArn", c)
+	}
+}
+
+// Every function logs to a group encrypted with ScannerKey. A role that
+// lacks a KMS action the other log-writing roles hold on the key is the odd
+// one out (as the enrichment role was, without kms:GenerateDataKey); each
+// must hold at least Decrypt and GenerateDataKey on it.
+func TestRolesWritingToEncryptedLogGroupsHoldTheKeysActions(t *testing.T) {
+	tpl := load(t)
+	key := getAtt("ScannerKey", "Arn")
+	// actionsOnKey: role -> KMS actions an Allow statement grants on the key.
+	actionsOnKey := map[string]map[string]bool{}
+	for _, f := range tpl.Functions() {
+		lg, ok := tpl.Resources[f.LogGroup]
+		if !ok || !reflect.DeepEqual(lg.Properties["KmsKeyId"], key) {
+			continue
+		}
+		role, _ := tpl.Resources[f.LogicalID].Properties["Role"].(map[string]any)
+		ref, _ := role["Fn::GetAtt"].([]any)
+		if len(ref) != 2 {
+			t.Errorf("%s: role %#v is not a GetAtt of a role in the template", f.LogicalID, role)
+			continue
+		}
+		roleID, _ := ref[0].(string)
+		actionsOnKey[roleID] = map[string]bool{}
+		for _, s := range identityStatements(tpl) {
+			if !strings.HasPrefix(s.where, roleID+"/") || s.body["Effect"] != "Allow" || !reflect.DeepEqual(s.body["Resource"], key) {
+				continue
+			}
+			for _, a := range stringsOf(s.body["Action"]) {
+				if strings.HasPrefix(a, "kms:") {
+					actionsOnKey[roleID][a] = true
+				}
+			}
+		}
+	}
+	if len(actionsOnKey) < 2 {
+		t.Fatalf("only %d roles write to log groups encrypted with ScannerKey", len(actionsOnKey))
+	}
+	for roleID, has := range actionsOnKey {
+		need := map[string]bool{"kms:Decrypt": true, "kms:GenerateDataKey": true}
+		// What every other log-writing role holds, this one needs too.
+		first := true
+		common := map[string]bool{}
+		for other, theirs := range actionsOnKey {
+			if other == roleID {
+				continue
+			}
+			for a := range common {
+				if !theirs[a] {
+					delete(common, a)
+				}
+			}
+			if first {
+				maps.Copy(common, theirs)
+				first = false
+			}
+		}
+		maps.Copy(need, common)
+		for a := range need {
+			if !has[a] {
+				t.Errorf("%s writes to a log group encrypted with ScannerKey but lacks %s on the key (the other roles hold %v)", roleID, a, slices.Sorted(maps.Keys(common)))
+			}
+		}
+	}
+}
+
 func TestScanQueueOutlastsTheScanAttempts(t *testing.T) {
 	tpl, err := stack.Load()
 	if err != nil {
