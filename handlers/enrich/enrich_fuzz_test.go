@@ -74,4 +74,3 @@ func FuzzEnrich(f *testing.F) {
 		}
 	})
 }
-
