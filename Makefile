@@ -51,6 +51,28 @@ lint-template: $(VENV_STAMP) ## Lint the CloudFormation template with cfn-lint a
 	@echo "==> checkov $(TEMPLATE) ($$(date +%T))"
 	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(TEMPLATE)
 
+# Native Go fuzz targets, one package/target pair a line. Go fuzzes one target
+# per `go test -fuzz` run, so they run one after another; the first crash
+# stops the run (the crasher lands in the package's testdata/fuzz/).
+FUZZTIME    ?= 60s
+FUZZMINTIME ?= 10s
+FUZZ_TARGETS := \
+  ./events:FuzzDecodePush \
+  ./events:FuzzStreamRecord \
+  ./handlers/enrich:FuzzEnrich \
+  ./infra/qscanner:FuzzParseScanResult \
+  ./infra/qscanner:FuzzParseSARIF \
+  ./handlers/alert:FuzzAlertMessage \
+  ./handlers/securityhub:FuzzFindings
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 60s) in turn; exit 1 on a crash
+	@for pt in $(FUZZ_TARGETS); do \
+	  pkg=$${pt%%:*}; target=$${pt##*:}; \
+	  echo "==> fuzz $$target in $$pkg for $(FUZZTIME) ($$(date +%T))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$pkg || exit 1; \
+	done
+
 .PHONY: bench
 bench: ## Run the benchmarks (parsing, decoding, report upload)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,19 +1,21 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"ecrscanner/domain"
 )
 
 // FuzzDecodePush checks DecodePush's contract on any input: no panic; exactly
 // one of a request, a skip or an invalid error; messages on one bounded line;
-// a request that re-validates; and the one-pass decoder agreeing with the
+// a request that re-validates and survives its JSON encoding; and the one-pass decoder agreeing with the
 // stepwise one. Without -fuzz it runs the fixtures as seeds.
 func FuzzDecodePush(f *testing.F) {
 	files, err := filepath.Glob("../testdata/events/*.json")
@@ -53,6 +55,14 @@ func FuzzDecodePush(f *testing.F) {
 				t.Fatalf("error %v with a request %+v", err, got)
 			}
 			return
+		}
+		b, err := json.Marshal(got)
+		if err != nil || !utf8.Valid(b) {
+			t.Fatalf("request does not re-encode: %v", err)
+		}
+		var back ScanRequest
+		if err := json.Unmarshal(b, &back); err != nil || back.Ref != got.Ref || !back.EventTime.Equal(got.EventTime) || back.EventID != got.EventID {
+			t.Fatalf("request does not survive its encoding (%v):\n %+v\n %+v", err, got, back)
 		}
 		r := got.Ref
 		if _, err := domain.NewImageRef(r.Account, r.Region, r.Repository, string(r.Digest), r.Tag); err != nil {

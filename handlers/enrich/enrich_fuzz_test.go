@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"ecrscanner/events"
+)
+
+// FuzzEnrich checks the enrichment on any stream record: it either fails the
+// batch or publishes events that validate, fit on the bus, and come back
+// unchanged through DecodeBusMessage as a rule delivers them (what a handler
+// reads is what the enrichment wrote).
+func FuzzEnrich(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join(busDir, "stream-*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var rec events.StreamRecord
+		if err := json.Unmarshal(body, &rec); err != nil {
+			return
+		}
+		e, _ := newTestEnricher(t)
+		out, err := e.Enrich(context.Background(), []events.StreamRecord{rec})
+		if err != nil {
+			if len(out) != 0 {
+				t.Fatalf("error %v with %d events", err, len(out))
+			}
+			return
+		}
+		if len(out) > 1 {
+			t.Fatalf("one record made %d events", len(out))
+		}
+		for _, ev := range out {
+			if err := ev.Validate(); err != nil {
+				t.Fatalf("published an invalid event: %v", err)
+			}
+			entry, err := ev.Entry()
+			if err != nil {
+				t.Fatalf("published an event the bus refuses: %v", err)
+			}
+			msg, err := json.Marshal(map[string]any{
+				"version": "0", "id": "fuzz", "source": entry.Source, "detail-type": entry.DetailType,
+				"account": "123456789012", "region": "eu-west-1", "time": "2024-06-03T08:18:12Z",
+				"resources": []string{}, "detail": json.RawMessage(entry.Detail),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := events.DecodeBusMessage(msg)
+			if err != nil {
+				t.Fatalf("handlers refuse the published event: %v\n%s", err, entry.Detail)
+			}
+			back, err := json.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(back, entry.Detail) {
+				t.Fatalf("event changed on the way through the bus:\n%s\n%s", entry.Detail, back)
+			}
+		}
+	})
+}
