@@ -124,16 +124,7 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		return fail("route", fmt.Errorf("%w: the image is in account %s region %s, findings go to account %s region %s",
 			domain.ErrInvalid, repo.Account, repo.Region, h.product.Account, h.product.Region))
 	}
-	scannedAt := ev.ScannedAt
-	if scannedAt.IsZero() {
-		scannedAt = observedAt
-	}
-	im := image{
-		product: h.product, account: repo.Account, region: repo.Region, repository: repo.Name,
-		digest: ev.Digest, tags: tagsIn(ev, repo), platform: rep.Platform,
-		qscannerVersion: rep.QScannerVersion, scanID: ev.ScanID, scannedAt: scannedAt.UTC(), observedAt: observedAt,
-	}
-
+	im := h.imageOf(ev, repo, rep, observedAt)
 	all, err := h.hub.Findings(ctx, im.repoPrefix())
 	if err != nil {
 		return fail("read findings", err)
@@ -146,26 +137,8 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 			slog.Time("observed_at", observedAt), slog.Time("latest_update", latest), slog.Time("shown_scan_time", shown.ScannedAt))
 		return nil
 	}
-	byID := make(map[string]securityhubstore.Finding, len(existing))
-	for _, f := range existing {
-		byID[f.ID] = f
-	}
-
 	current := findingsOf(im, rep)
-	seen := make(map[string]bool, len(current))
-	for i := range current {
-		seen[current[i].ID] = true
-		if old, ok := byID[current[i].ID]; ok {
-			// First seen stays first seen, for as long as Security Hub keeps
-			// the finding (archived ones too).
-			if !old.CreatedAt.IsZero() && !old.CreatedAt.After(observedAt) {
-				current[i].CreatedAt = old.CreatedAt
-			}
-			if !old.FirstObservedAt.IsZero() && !old.FirstObservedAt.After(observedAt) {
-				current[i].FirstObservedAt = old.FirstObservedAt
-			}
-		}
-	}
+	seen := keepFirstSeen(current, existing, observedAt)
 	if len(current) > 0 {
 		if err := h.hub.Import(ctx, current); err != nil {
 			return fail("import findings", err)
@@ -202,6 +175,45 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		slog.Int("secrets", len(rep.Secrets)),
 		slog.String("repository_current_digest", repositoryCurrent(all, event).Digest.String()))
 	return nil
+}
+
+// imageOf is the image whose findings an event sets in one repository.
+func (h *Handler) imageOf(ev events.ScanEvent, repo events.Repository, rep *domain.Report, observedAt time.Time) image {
+	scannedAt := ev.ScannedAt
+	if scannedAt.IsZero() {
+		scannedAt = observedAt
+	}
+	return image{
+		product: h.product, account: repo.Account, region: repo.Region, repository: repo.Name,
+		digest: ev.Digest, tags: tagsIn(ev, repo), platform: rep.Platform,
+		qscannerVersion: rep.QScannerVersion, scanID: ev.ScanID, scannedAt: scannedAt.UTC(), observedAt: observedAt,
+	}
+}
+
+// keepFirstSeen carries each existing finding's first sighting over to its
+// successor in current, and returns the IDs current holds. First seen stays
+// first seen for as long as Security Hub keeps the finding (archived ones
+// too), unless the stored time is later than this observation.
+func keepFirstSeen(current []securityhubstore.Finding, existing []securityhubstore.Finding, observedAt time.Time) map[string]bool {
+	byID := make(map[string]securityhubstore.Finding, len(existing))
+	for _, f := range existing {
+		byID[f.ID] = f
+	}
+	seen := make(map[string]bool, len(current))
+	for i := range current {
+		seen[current[i].ID] = true
+		old, ok := byID[current[i].ID]
+		if !ok {
+			continue
+		}
+		if !old.CreatedAt.IsZero() && !old.CreatedAt.After(observedAt) {
+			current[i].CreatedAt = old.CreatedAt
+		}
+		if !old.FirstObservedAt.IsZero() && !old.FirstObservedAt.After(observedAt) {
+			current[i].FirstObservedAt = old.FirstObservedAt
+		}
+	}
+	return seen
 }
 
 // resolveUntagged resolves and archives the active findings of the
