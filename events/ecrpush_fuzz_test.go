@@ -18,17 +18,7 @@ import (
 // a request that re-validates and survives its JSON encoding; and the one-pass decoder agreeing with the
 // stepwise one. Without -fuzz it runs the fixtures as seeds.
 func FuzzDecodePush(f *testing.F) {
-	files, err := filepath.Glob("../testdata/events/*.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addFiles(f, "../testdata/events/*.json")
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"id":"a","time":"2025-01-01T00:00:00Z","source":"aws.ecr","detail-type":"ECR Image Action","detail":{}}`))
 	f.Add([]byte(`{"id":"a","time":"2025-01-01T00:00:00Z","source":"aws.ecr","detail-type":"AWS API Call via CloudTrail",` +
@@ -118,5 +108,21 @@ func TestPushTruncateKeepsRunesWhole(t *testing.T) {
 	}
 	if q := pushQuote(strings.Repeat("\n", 1000)); len(q) > 3*pushMaxEcho || strings.Contains(q, "\n") {
 		t.Errorf("pushQuote of a long control string = %d bytes, raw newline %v", len(q), strings.Contains(q, "\n"))
+	}
+}
+
+// addFiles seeds f with every file matching pattern. (The events package's
+// own tests cannot use testkit.Files: the kit imports events.)
+func addFiles(f *testing.F, pattern string) {
+	names, err := filepath.Glob(pattern)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 }

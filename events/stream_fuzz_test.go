@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"ecrscanner/domain"
@@ -17,17 +15,7 @@ import (
 // settles it); and FromStreamRecord either refuses the record or yields an
 // event that validates and fits on the bus.
 func FuzzStreamRecord(f *testing.F) {
-	files, err := filepath.Glob("../testdata/bus/stream-*.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addFiles(f, "../testdata/bus/stream-*.json")
 	f.Add([]byte(`{"eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":"2024-06-03T08:18:12.5+02:00"}}`))
 	f.Add([]byte(`{"dynamodb":{"ApproximateCreationDateTime":1693997155.0}}`))
 	f.Add([]byte(`null`))

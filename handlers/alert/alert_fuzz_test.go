@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -40,15 +38,7 @@ func FuzzAlertMessage(f *testing.F) {
 		}
 		f.Add(ev, rep)
 	}
-	goldens, err := filepath.Glob("../../testdata/bus/*.golden.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range goldens {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testkit.Files(f, "../../testdata/bus/*.golden.json") {
 		f.Add(b, []byte(`null`))
 	}
 

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"ecrscanner/events"
+	"ecrscanner/infra/ops/testkit"
 )
 
 // FuzzEnrich checks the enrichment on any stream record: it either fails the
@@ -16,15 +16,7 @@ import (
 // unchanged through DecodeBusMessage as a rule delivers them (what a handler
 // reads is what the enrichment wrote).
 func FuzzEnrich(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join(busDir, "stream-*.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testkit.Files(f, filepath.Join(busDir, "stream-*.json")) {
 		f.Add(b)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/ops/testkit"
 )
 
 // fuzzImage names the output files the fuzz targets write.
@@ -18,15 +19,7 @@ const fuzzImage = "2b689a45872480343e2aca542b6dfc260378f1adc2627fd5b54365bdd5a33
 
 // addFixtures seeds f with every fixture file whose name ends in suffix.
 func addFixtures(f *testing.F, suffix string) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "qscanner", "*", "*"+suffix))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testkit.Files(f, filepath.Join("..", "..", "testdata", "qscanner", "*", "*"+suffix)) {
 		f.Add(b)
 	}
 }
