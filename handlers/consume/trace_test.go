@@ -143,3 +143,62 @@ func work(err error) func(ctx context.Context) error {
 		return err
 	}
 }
+
+// TestTraceRecordsInTheInvocationsOwnTraceToo: the handler's own invocation
+// trace always holds a subsegment that names the scan, and the scan's trace
+// is joined only while X-Ray still accepts segments for it; past that, the
+// own subsegment links to it by annotation.
+func TestTraceRecordsInTheInvocationsOwnTraceToo(t *testing.T) {
+	daemon := tracingtest.Listen(t)
+	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.Addr())
+	tracing.Setup(slog.New(slog.DiscardHandler))
+
+	tests := []struct {
+		name       string
+		scanAge    time.Duration
+		wantJoined bool
+	}{
+		{name: "fresh scan trace is joined", scanAge: time.Minute, wantJoined: true},
+		{name: "a month-old scan trace is linked, not joined", scanAge: 30 * 24 * time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			own := tracing.NewHeader(time.Now())
+			scan := tracing.NewHeader(time.Now().Add(-tc.scanAge))
+			ev := traceEvent(t, scan.String())
+			h := Trace("archive")(func(ctx context.Context, _ events.ScanEvent) error { return work(nil)(ctx) })
+			if err := h(tracingtest.Invocation(context.Background(), own.String()), ev); err != nil {
+				t.Fatal(err)
+			}
+			docs := daemon.Wait(t, 5*time.Second, "the own subsegment", func(docs []tracingtest.Document) bool {
+				return len(tracingtest.InTrace(docs, own.TraceID)) > 0
+			})
+			mine := tracingtest.InTrace(docs, own.TraceID)[0]
+			if mine.Name != "archive" || mine.Type != "subsegment" || mine.ParentID != own.ParentID {
+				t.Fatalf("own trace holds %q type %q under %s; want subsegment archive under the invocation %s", mine.Name, mine.Type, mine.ParentID, own.ParentID)
+			}
+			if mine.Annotation("scan_id") != "scan-1" || mine.Annotation("event_id") != ev.EventID {
+				t.Errorf("own subsegment annotations %v; want scan_id and event_id", mine.Annotations)
+			}
+			joined := tracingtest.InTrace(daemon.Documents(), scan.TraceID)
+			if tc.wantJoined {
+				if len(joined) != 1 || joined[0].ParentID != scan.ParentID || joined[0].Annotation("scan_id") != "scan-1" {
+					t.Fatalf("scan trace holds %d documents; want one archive segment under %s:\n%s", len(joined), scan.ParentID, tracingtest.Tree(daemon.Documents()))
+				}
+				if _, ok := joined[0].Find("work"); !ok {
+					t.Errorf("the work is not inside the joined segment:\n%s", tracingtest.Tree(daemon.Documents()))
+				}
+				return
+			}
+			if len(joined) != 0 {
+				t.Errorf("%d documents sent into a trace X-Ray no longer accepts", len(joined))
+			}
+			if got := mine.Annotation("scan_trace_id"); got != scan.TraceID {
+				t.Errorf("scan_trace_id = %q, want %s", got, scan.TraceID)
+			}
+			if _, ok := mine.Find("work"); !ok {
+				t.Errorf("the work is not inside the own subsegment:\n%s", tracingtest.Tree(docs))
+			}
+		})
+	}
+}

@@ -228,7 +228,7 @@ func (h *Handler) claim(ctx context.Context, a *attempt) (Outcome, error) {
 	err := step(ctx, "cache claim", a.ref, "", func(ctx context.Context, span *tracing.Span) error {
 		err := h.store.Update(ctx, a.ref.Digest, func(s *domain.Scan) error {
 			var err error
-			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Request: a.request, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx), MaxAttempts: h.cfg.MaxAttempts})
+			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Request: a.request, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx, span), MaxAttempts: h.cfg.MaxAttempts})
 			a.scanID = s.ScanID()
 			a.stored = nil
 			if res, ok := s.StoredResult(); ok && decision == domain.DecideRecord {

@@ -52,7 +52,15 @@ func unless(err error, targets ...error) error {
 	return err
 }
 
-// traceHeader is the trace header Lambda gave the invocation, in full
-// (Root=…;Parent=…;Sampled=…), stored on the record so that downstream
-// handlers continue the same trace under this function's segment.
-func traceHeader(ctx context.Context) string { return tracing.InvocationHeader(ctx) }
+// traceHeader is the header stored on the record for downstream handlers to
+// continue the scan's trace: its parent is claim, the scan's own subsegment
+// that wrote the record (Root=…;Parent=<claim>;Sampled=1), not the function
+// segment Lambda records, whose ID the X-Ray documentation does not promise
+// to a function. Without a sampled trace it is the invocation's header as
+// given (unsampled, or empty), which downstream does not continue.
+func traceHeader(ctx context.Context, claim *tracing.Span) string {
+	if h := claim.Header(); h != "" {
+		return h
+	}
+	return tracing.InvocationHeader(ctx)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +83,19 @@ func (h Header) String() string {
 		b.WriteString(";Sampled=0")
 	}
 	return b.String()
+}
+
+// Started is the time the trace began, read from the epoch part of its
+// root ID; the zero time when TraceID is not in X-Ray's shape.
+func (h Header) Started() time.Time {
+	if !traceIDRE.MatchString(h.TraceID) {
+		return time.Time{}
+	}
+	sec, err := strconv.ParseUint(h.TraceID[2:10], 16, 32)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(int64(sec), 0)
 }
 
 // NewHeader starts a fresh, sampled trace the way Lambda does for an

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-xray-sdk-go/instrumentation/awsv2"
@@ -108,9 +109,13 @@ func Start(ctx context.Context, name string) (context.Context, *Span) {
 // invocation's segment in a trace of its own). Work done with the returned
 // context nests under the span. An empty, malformed or unsampled header
 // returns ctx and nil: the upstream decided not to record the trace.
+//
+// A header whose trace began more than MaxContinueAge ago is not continued
+// either: X-Ray would refuse the segment (see MaxContinueAge). Joinable says
+// whether Continue would join a header.
 func Continue(ctx context.Context, name, header string) (context.Context, *Span) {
-	h, err := ParseHeader(header)
-	if err != nil || !h.Sampled {
+	h, ok := Joinable(header, time.Now())
+	if !ok {
 		return ctx, nil
 	}
 	// The sampling decision was made upstream, so the SDK's own strategy (a
@@ -130,6 +135,43 @@ func Continue(ctx context.Context, name, header string) (context.Context, *Span)
 	seg.ParentID = h.ParentID
 	seg.Unlock()
 	return ctx, &Span{seg: seg}
+}
+
+// MaxContinueAge is how old a trace may be for Continue to add to it. A
+// trace ID carries the time of the original request ("the time of the
+// original request, in Unix epoch time, in 8 hexadecimal digits",
+// https://docs.aws.amazon.com/xray/latest/devguide/xray-api-sendingdata.html#xray-api-traceids)
+// and X-Ray keeps trace data for 30 days
+// (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html): a
+// segment for an older trace is refused, and so would be silently lost. A
+// replay of month-old events, or a late redelivery, is traced under the
+// handler's own invocation instead and linked by annotation (consume.Trace).
+// One day short of 30 leaves room for clock skew and the daemon's batching.
+const MaxContinueAge = 29 * 24 * time.Hour
+
+// Joinable parses header and says whether Continue, at now, would join the
+// trace it names: sampled, well formed, and begun within MaxContinueAge. The
+// header is returned even when not joinable, so that a caller can still name
+// the trace (as a link annotation) when it is well formed.
+func Joinable(header string, now time.Time) (Header, bool) {
+	h, err := ParseHeader(header)
+	if err != nil {
+		return Header{}, false
+	}
+	return h, h.Sampled && now.Sub(h.Started()) <= MaxContinueAge
+}
+
+// Header is the trace header of work this span causes: the span's trace,
+// with the span itself as Parent. It is what a process stores or sends on
+// for work elsewhere to Continue under this span — the propagation X-Ray
+// documents, where the downstream's parent is the caller's (sub)segment ID
+// (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader).
+// "" for a nil span.
+func (s *Span) Header() string {
+	if s == nil {
+		return ""
+	}
+	return Header{TraceID: s.TraceID(), ParentID: s.ID(), Sampled: true}.String()
 }
 
 // MaxAnnotationValue is X-Ray's limit on an annotation value: 1,000 Unicode

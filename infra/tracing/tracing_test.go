@@ -359,3 +359,79 @@ func TestAnnotationsStayWithinXRayLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestSpanHeaderNamesTheSpanAsParent(t *testing.T) {
+	d, _ := setup(t)
+	invoked := NewHeader(time.Now())
+	_, claim := Start(invocation(invoked), "cache claim")
+	stored := claim.Header()
+	claim.End(nil)
+
+	h, err := ParseHeader(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.TraceID != invoked.TraceID || h.ParentID != claim.ID() || !h.Sampled {
+		t.Fatalf("header %s; want trace %s, parent %s (the subsegment), sampled", stored, invoked.TraceID, claim.ID())
+	}
+	_, archive := Continue(context.Background(), "archive", stored)
+	archive.End(nil)
+	docs := d.Wait(t, 5*time.Second, "the continued segment", named("archive"))
+	if seg := only(t, docs, "archive"); seg.ParentID != claim.ID() {
+		t.Errorf("archive segment parent %s, want the cache claim subsegment %s", seg.ParentID, claim.ID())
+	}
+	if (*Span)(nil).Header() != "" {
+		t.Error("a nil span has a header")
+	}
+}
+
+func TestJoinable(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	at := func(age time.Duration, sampled bool) string {
+		h := NewHeader(now.Add(-age))
+		h.Sampled = sampled
+		return h.String()
+	}
+	tests := []struct {
+		name   string
+		header string
+		want   bool
+	}{
+		{"fresh", at(time.Minute, true), true},
+		{"28 days", at(28*24*time.Hour, true), true},
+		{"exactly the limit", at(MaxContinueAge, true), true},
+		{"30 days: X-Ray keeps no older trace", at(30*24*time.Hour, true), false},
+		{"a second past the limit", at(MaxContinueAge+time.Second, true), false},
+		{"unsampled", at(time.Minute, false), false},
+		{"garbled", "Root=nonsense;Sampled=1", false},
+		{"empty", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, got := Joinable(tc.header, now)
+			if got != tc.want {
+				t.Errorf("Joinable(%q) = %v, want %v", tc.header, got, tc.want)
+			}
+			if tc.name == "30 days: X-Ray keeps no older trace" && h.TraceID == "" {
+				t.Error("a well-formed old header should still be returned, to link by")
+			}
+		})
+	}
+}
+
+func TestContinueLeavesOldTracesAlone(t *testing.T) {
+	d, _ := setup(t)
+	old := NewHeader(time.Now().Add(-30 * 24 * time.Hour))
+	ctx := context.Background()
+	got, span := Continue(ctx, "archive", old.String())
+	if span != nil || got != ctx {
+		t.Fatalf("Continue joined a %s-old trace", 30*24*time.Hour)
+	}
+	sentinel := NewHeader(time.Now())
+	_, s := Continue(ctx, "sentinel", sentinel.String())
+	s.End(nil)
+	docs := d.Wait(t, 5*time.Second, "the sentinel", named("sentinel"))
+	if n := len(tracingtest.InTrace(docs, old.TraceID)); n != 0 {
+		t.Errorf("%d documents sent into the old trace", n)
+	}
+}

@@ -112,9 +112,10 @@ func TestOneTracePerScan(t *testing.T) {
 	alerts := &alertLog{byRepo: map[string][]local.Alert{}}
 	e.eventually("alert", 30*time.Second, func() bool { e.drainAlerts(alerts); return alerts.count(good.Repository) == 1 })
 
-	// The record holds the scan invocation's full header.
+	// The record holds a full header whose parent is the scan's claim
+	// subsegment.
 	if !regexp.MustCompile(`^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$`).MatchString(rec.TraceHeader) {
-		t.Fatalf("record trace header %q, want the invocation's Root=…;Parent=…;Sampled=1", rec.TraceHeader)
+		t.Fatalf("record trace header %q, want Root=…;Parent=…;Sampled=1", rec.TraceHeader)
 	}
 	hdr, err := tracing.ParseHeader(rec.TraceHeader)
 	if err != nil {
@@ -147,25 +148,44 @@ func TestOneTracePerScan(t *testing.T) {
 		t.Errorf("undecodable datagrams: %v", errs)
 	}
 
-	// One trace: everything about this digest is in it.
+	// One trace: everything about this digest is in it, except each
+	// downstream invocation's own subsegment, which sits in the trace Lambda
+	// gave that invocation and names the scan by annotation.
+	own := map[string]int{}
 	for _, d := range docs {
-		if d.Annotation("image_digest") == good.Digest.String() && d.TraceID != hdr.TraceID {
-			t.Errorf("%s (handler %s) is in trace %s, not the scan's %s", d.Name, d.Annotation("handler"), d.TraceID, hdr.TraceID)
+		if d.Annotation("image_digest") != good.Digest.String() || d.TraceID == hdr.TraceID {
+			continue
+		}
+		if handler := d.Annotation("handler"); d.Type == "subsegment" && handler != "scan" && d.Annotation("scan_id") == rec.ScanID {
+			own[handler]++
+			continue
+		}
+		t.Errorf("%s (handler %s) is in trace %s, not the scan's %s", d.Name, d.Annotation("handler"), d.TraceID, hdr.TraceID)
+	}
+	for _, name := range downstream {
+		if own[name] == 0 {
+			t.Errorf("no %s subsegment in its invocation's own trace naming scan %s", name, rec.ScanID)
 		}
 	}
 
-	// The scan function's steps hang under its own segment, the header's
-	// Parent, annotated with what they are about.
+	// The scan function's steps hang under its own segment, annotated with
+	// what they are about; the stored header's Parent is its claim step.
 	steps := map[string]tracingtest.Document{}
 	for _, d := range trace {
 		if d.Type == "subsegment" && d.Annotation("handler") == "scan" {
-			if d.ParentID != hdr.ParentID {
-				t.Errorf("scan step %s under %s, want the function segment %s", d.Name, d.ParentID, hdr.ParentID)
-			}
 			if _, dup := steps[d.Name]; dup {
 				t.Errorf("scan step %s recorded twice", d.Name)
 			}
 			steps[d.Name] = d
+		}
+	}
+	function := steps["cache claim"].ParentID
+	if steps["cache claim"].ID != hdr.ParentID {
+		t.Errorf("stored header's parent %s is not the cache claim step %s", hdr.ParentID, steps["cache claim"].ID)
+	}
+	for name, d := range steps {
+		if d.ParentID != function {
+			t.Errorf("scan step %s under %s, want the function segment %s", name, d.ParentID, function)
 		}
 	}
 	for _, name := range scanSteps {
@@ -197,8 +217,8 @@ func TestOneTracePerScan(t *testing.T) {
 		t.Errorf("token fetch has no Secrets Manager call inside it")
 	}
 
-	// Each downstream handler's segment sits beside them, under the same
-	// function segment, for the ScanCompleted event.
+	// Each downstream handler's segment sits under the claim step, for the
+	// ScanCompleted event.
 	for _, name := range downstream {
 		var segs []tracingtest.Document
 		for _, d := range trace {
@@ -212,7 +232,7 @@ func TestOneTracePerScan(t *testing.T) {
 		}
 		for _, d := range segs {
 			if d.ParentID != hdr.ParentID {
-				t.Errorf("%s segment under %s, want the scan function's segment %s", name, d.ParentID, hdr.ParentID)
+				t.Errorf("%s segment under %s, want the scan's claim step %s", name, d.ParentID, hdr.ParentID)
 			}
 			checkAnnotations(t, d, map[string]string{
 				"handler": name, "image_digest": good.Digest.String(), "repository": good.Repository,

@@ -6,6 +6,7 @@ package tracingtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-xray-sdk-go/xray"
 )
 
 // Document is one segment or subsegment document as X-Ray receives it (the
@@ -203,4 +206,11 @@ func InTrace(docs []Document, traceID string) []Document {
 		}
 	}
 	return out
+}
+
+// Invocation is the context aws-lambda-go gives a handler that Lambda
+// invoked with trace header header (X-Amzn-Trace-Id), under the key the X-Ray
+// SDK reads: what a test passes to code that traces under its invocation.
+func Invocation(ctx context.Context, header string) context.Context {
+	return context.WithValue(ctx, xray.LambdaTraceHeaderKey, header) //nolint:staticcheck // aws-lambda-go's own key is this plain string
 }
