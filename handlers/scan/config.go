@@ -12,8 +12,11 @@ type settings struct {
 	table    string // SCANS_TABLE
 	bucket   string // REPORTS_BUCKET
 	secretID string // QUALYS_TOKEN_SECRET_ARN
-	handler  Config
-	qscanner qscanner.Config
+	// secretKey is the JSON field of the secret holding the token
+	// (QUALYS_TOKEN_SECRET_KEY); empty for the default fields.
+	secretKey string
+	handler   Config
+	qscanner  qscanner.Config
 	// retryDelays space out the retries of a retryable scan failure.
 	retryDelays []time.Duration
 }
@@ -22,9 +25,10 @@ type settings struct {
 // every problem.
 func loadSettings(env *lambdaenv.Env) settings {
 	return settings{
-		table:    env.Required("SCANS_TABLE"),
-		bucket:   env.Required("REPORTS_BUCKET"),
-		secretID: env.String("QUALYS_TOKEN_SECRET_ARN", ""),
+		table:     env.Required("SCANS_TABLE"),
+		bucket:    env.Required("REPORTS_BUCKET"),
+		secretID:  env.String("QUALYS_TOKEN_SECRET_ARN", ""),
+		secretKey: env.String("QUALYS_TOKEN_SECRET_KEY", ""),
 		handler: Config{
 			CacheTTL:    time.Duration(env.Int("CACHE_TTL_DAYS", 30)) * 24 * time.Hour,
 			MaxAttempts: env.Int("MAX_SCAN_ATTEMPTS", 3),

@@ -27,7 +27,7 @@ func main() { startup.Messages("scan", build) }
 
 func build(_ context.Context, d startup.Deps) (consume.Handler, error) {
 	s := loadSettings(d.Env)
-	tokens, err := secretstore.New(secretstore.Config{SecretID: s.secretID, SecretIDSetting: "QUALYS_TOKEN_SECRET_ARN"}, secretsmanager.NewFromConfig(d.AWS))
+	tokens, err := secretstore.New(secretstore.Config{SecretID: s.secretID, SecretIDSetting: "QUALYS_TOKEN_SECRET_ARN", SecretKey: s.secretKey}, secretsmanager.NewFromConfig(d.AWS))
 	d.Env.Check(err)
 	runner, err := qscanner.NewRunner(s.qscanner, traceTokens(tokens), d.Logger)
 	d.Env.Check(err)

@@ -45,8 +45,10 @@ type SecretsAPI interface {
 type SecretsManagerToken struct {
 	client   SecretsAPI
 	secretID string
-	ttl      time.Duration
-	now      func() time.Time
+	// key, when set, is the field of a JSON secret that holds the token.
+	key string
+	ttl time.Duration
+	now func() time.Time
 
 	mu       sync.Mutex
 	value    string
@@ -64,9 +66,20 @@ type fetch struct {
 	err   error
 }
 
+// SecretOption adjusts a SecretsManagerToken.
+type SecretOption func(*SecretsManagerToken)
+
+// JSONKey makes the token the string field key of a JSON secret, for a
+// secret that holds more than the token ({"qualys_token": "...", ...}). An
+// empty key keeps the default: the whole secret string, or its "token" or
+// QUALYS_ACCESS_TOKEN field.
+func JSONKey(key string) SecretOption {
+	return func(s *SecretsManagerToken) { s.key = strings.TrimSpace(key) }
+}
+
 // NewSecretsManager returns a token source for the secret secretID (a name or
 // an ARN). A ttl of zero or less means DefaultTTL.
-func NewSecretsManager(client SecretsAPI, secretID string, ttl time.Duration) (*SecretsManagerToken, error) {
+func NewSecretsManager(client SecretsAPI, secretID string, ttl time.Duration, opts ...SecretOption) (*SecretsManagerToken, error) {
 	if client == nil {
 		return nil, errors.New("secretstore: nil Secrets Manager client")
 	}
@@ -76,7 +89,11 @@ func NewSecretsManager(client SecretsAPI, secretID string, ttl time.Duration) (*
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	return &SecretsManagerToken{client: client, secretID: strings.TrimSpace(secretID), ttl: ttl, now: time.Now}, nil
+	s := &SecretsManagerToken{client: client, secretID: strings.TrimSpace(secretID), ttl: ttl, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Token returns the cached token, or reads the secret when the cache is empty
@@ -130,7 +147,7 @@ func (s *SecretsManagerToken) read(ctx context.Context) (string, error) {
 	if out.SecretString == nil {
 		raw = string(out.SecretBinary)
 	}
-	tok, err := parseSecret(raw)
+	tok, err := parseSecret(raw, s.key)
 	if err != nil {
 		return "", fmt.Errorf("read secret %s: %w", s.secretID, err)
 	}
@@ -142,17 +159,28 @@ func (s *SecretsManagerToken) read(ctx context.Context) (string, error) {
 var jsonKeys = []string{"token", TokenEnv}
 
 // parseSecret accepts the token as the whole secret string, or as a JSON
-// object {"token": "..."} or {"QUALYS_ACCESS_TOKEN": "..."}. Its errors never
-// quote the secret: not even the JSON decoder's messages, which can echo a
-// character of the input.
-func parseSecret(raw string) (string, error) {
+// object {"token": "..."} or {"QUALYS_ACCESS_TOKEN": "..."}; with key set,
+// only as that field of a JSON object. Its errors never quote the secret:
+// not even the JSON decoder's messages, which can echo a character of the
+// input.
+func parseSecret(raw, key string) (string, error) {
 	s := strings.TrimSpace(raw)
+	if key != "" && !strings.HasPrefix(s, "{") {
+		return "", fmt.Errorf("%w: the secret is not a JSON object, but a key (%q) is configured", ErrNoToken, key)
+	}
 	if strings.HasPrefix(s, "{") {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(s), &fields); err != nil {
 			return "", errors.New("secret looks like JSON but is not a valid JSON object")
 		}
-		for _, k := range jsonKeys {
+		keys := jsonKeys
+		if key != "" {
+			if _, ok := fields[key]; !ok {
+				return "", fmt.Errorf("%w: JSON secret has no %q field", ErrNoToken, key)
+			}
+			keys = []string{key}
+		}
+		for _, k := range keys {
 			v, ok := fields[k]
 			if !ok {
 				continue
@@ -226,6 +254,9 @@ type Config struct {
 	// EnvVar is the variable holding the token when no secret is configured;
 	// empty means QUALYS_ACCESS_TOKEN.
 	EnvVar string
+	// SecretKey, when set, is the field of a JSON secret holding the token
+	// (JSONKey).
+	SecretKey string
 }
 
 // New chooses the token source: the Secrets Manager secret when one is
@@ -233,7 +264,7 @@ type Config struct {
 // when it is set, else an error wrapping ErrNoToken that says what to set.
 func New(cfg Config, client SecretsAPI) (TokenSource, error) {
 	if strings.TrimSpace(cfg.SecretID) != "" {
-		return NewSecretsManager(client, cfg.SecretID, cfg.TTL)
+		return NewSecretsManager(client, cfg.SecretID, cfg.TTL, JSONKey(cfg.SecretKey))
 	}
 	env := FromEnv(cfg.EnvVar)
 	if v, ok := env.lookup(env.name); ok && strings.TrimSpace(v) != "" {

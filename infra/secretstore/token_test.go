@@ -382,3 +382,36 @@ func TestNewChoosesSource(t *testing.T) {
 		})
 	}
 }
+
+func TestJSONKeyNamesTheTokensField(t *testing.T) {
+	cases := []struct {
+		name, secret, wantErr string
+	}{
+		{name: "the named field", secret: `{"qualys_token": "` + secretValue + `", "token": "other"}`},
+		{name: "a secret without the field", secret: `{"token": "` + secretValue + `"}`, wantErr: `no "qualys_token" field`},
+		{name: "a plain string", secret: secretValue, wantErr: "not a JSON object"},
+		{name: "the field not a string", secret: `{"qualys_token": 42}`, wantErr: "not a string"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeSecrets{str: aws.String(tc.secret)}
+			s, err := NewSecretsManager(f, "qualys/token", 0, JSONKey(" qualys_token "))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Token(context.Background())
+			if tc.wantErr == "" {
+				if err != nil || got != secretValue {
+					t.Fatalf("Token = %q, %v; want the named field's value", got, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), secretValue[:8]) {
+				t.Fatalf("error leaks the secret: %v", err)
+			}
+		})
+	}
+}

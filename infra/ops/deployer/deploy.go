@@ -94,6 +94,9 @@ func (d *Deployer) Deploy(ctx context.Context, in DeployInput) (*DeployResult, e
 	if err := d.findExisting(ctx, p); err != nil {
 		return nil, err
 	}
+	if p.in.Lookup, err = d.completeSecretARN(ctx, p.in.Lookup); err != nil {
+		return nil, err
+	}
 	if err := d.preflight(p); err != nil {
 		return nil, err
 	}
@@ -251,7 +254,11 @@ func (d *Deployer) uploadArtifacts(ctx context.Context, p *deployment) error {
 			d.say("    already there: s3://%s/%s", p.bucket, key)
 		}
 	}
-	p.templateURL, err = d.uploadTemplate(ctx, p.bucket, p.basePrefix, p.body)
+	body := p.body
+	if d.emu != nil {
+		body = d.emu.AdaptTemplate(body)
+	}
+	p.templateURL, err = d.uploadTemplate(ctx, p.bucket, p.basePrefix, body)
 	return err
 }
 
@@ -272,8 +279,20 @@ func (d *Deployer) finalParams(p *deployment) error {
 // capabilities acknowledge that the template creates IAM roles with names.
 var capabilities = []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityNamedIam}
 
-// create creates the stack and waits for it.
+// create creates the stack and waits for it. A creation that failed only
+// because the Pipe could not yet use its new role is deleted and made again
+// (withIAMRetry).
 func (d *Deployer) create(ctx context.Context, p *deployment, res *DeployResult) (*DeployResult, error) {
+	var out *DeployResult
+	err := d.withIAMRetry(ctx, func() (string, string, error) {
+		var err error
+		out, err = d.createOnce(ctx, p, res)
+		return res.StackID, "", err
+	}, func(stackID string) error { return d.deleteAndWait(ctx, stackID, p.in.StackName) })
+	return out, err
+}
+
+func (d *Deployer) createOnce(ctx context.Context, p *deployment, res *DeployResult) (*DeployResult, error) {
 	d.say("==> Creating stack %s in %s (account %s)", p.in.StackName, d.reg, p.account)
 	out, err := d.c.CloudFormation.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:          aws.String(p.in.StackName),
@@ -284,6 +303,7 @@ func (d *Deployer) create(ctx context.Context, p *deployment, res *DeployResult)
 		ClientRequestToken: aws.String(requestToken()),
 	}, d.stackOperationOptions()...)
 	if err != nil {
+		res.StackID = ""
 		return nil, fmt.Errorf("create stack %s: %w", p.in.StackName, err)
 	}
 	res.StackID = aws.ToString(out.StackId)
@@ -291,15 +311,25 @@ func (d *Deployer) create(ctx context.Context, p *deployment, res *DeployResult)
 }
 
 // update updates the stack and waits for it. An update CloudFormation finds
-// nothing to do for is a success that changed nothing.
+// nothing to do for is a success that changed nothing. An update rolled back
+// only because the Pipe could not yet use a changed role is made again.
 func (d *Deployer) update(ctx context.Context, p *deployment, res *DeployResult) (*DeployResult, error) {
 	res.StackID = p.existing.ID
-	marker, err := d.newestEvent(ctx, p.existing.ID)
-	if err != nil {
-		return nil, err
-	}
+	var out *DeployResult
+	err := d.withIAMRetry(ctx, func() (string, string, error) {
+		marker, err := d.newestEvent(ctx, p.existing.ID)
+		if err != nil {
+			return "", "", err
+		}
+		out, err = d.updateOnce(ctx, p, res, marker)
+		return p.existing.ID, marker, err
+	}, func(string) error { return nil })
+	return out, err
+}
+
+func (d *Deployer) updateOnce(ctx context.Context, p *deployment, res *DeployResult, marker string) (*DeployResult, error) {
 	d.say("==> Updating stack %s in %s (account %s)", p.in.StackName, d.reg, p.account)
-	_, err = d.c.CloudFormation.UpdateStack(ctx, &cloudformation.UpdateStackInput{
+	_, err := d.c.CloudFormation.UpdateStack(ctx, &cloudformation.UpdateStackInput{
 		StackName:          aws.String(p.existing.ID),
 		TemplateURL:        aws.String(p.templateURL),
 		Parameters:         p.params.CloudFormation(),

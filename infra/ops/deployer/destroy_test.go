@@ -13,8 +13,8 @@ func TestDeletionPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"ResultsBucket", "ScannerKey", "ScansTable", "IdempotencyTable", "QualysTokenSecret", "ScanQueue", "ScanRuleDLQ"} {
-		if policies[id] != "Retain" {
-			t.Errorf("%s policy %q, want Retain (the template keeps results and keys)", id, policies[id])
+		if policies[id] != "RetainExceptOnCreate" {
+			t.Errorf("%s policy %q, want RetainExceptOnCreate (the template keeps results and keys)", id, policies[id])
 		}
 	}
 	if _, ok := policies["ScanFunction"]; ok {

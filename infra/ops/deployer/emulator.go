@@ -31,6 +31,10 @@ type Emulator interface {
 	// StackOperationOptions adjust the calls that create, update or delete
 	// a stack.
 	StackOperationOptions() []func(*cloudformation.Options)
+	// AdaptTemplate rewrites the template body so that the emulator treats
+	// it as AWS treats the original, where the emulator reads a construct
+	// differently.
+	AdaptTemplate(body []byte) []byte
 }
 
 // emulatorSkips reports whether the deployer talks to an emulator that does not

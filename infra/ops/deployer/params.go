@@ -36,6 +36,7 @@ var ParameterEnv = []struct{ Param, Env string }{
 	{"EnableAlerts", "ENABLE_ALERTS"},
 	{"AlertEmail", "ALERT_EMAIL"},
 	{"QualysTokenSecretArn", "QUALYS_TOKEN_SECRET_ARN"},
+	{"QualysTokenSecretKey", "QUALYS_TOKEN_SECRET_KEY"},
 	{"QualysTokenSecretKmsKeyArn", "QUALYS_TOKEN_SECRET_KMS_KEY_ARN"},
 	{"MinAlertSeverity", "MIN_ALERT_SEVERITY"},
 	{"AlertOnSecrets", "ALERT_ON_SECRETS"},

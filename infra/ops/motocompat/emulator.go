@@ -6,6 +6,8 @@
 package motocompat
 
 import (
+	"bytes"
+
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
@@ -47,4 +49,13 @@ func (Emulator) LambdaOptions() []func(*lambda.Options) {
 // answers "No updates are to be performed", which would read as success.
 func (Emulator) StackOperationOptions() []func(*cloudformation.Options) {
 	return []func(*cloudformation.Options){func(o *cloudformation.Options) { o.RetryMaxAttempts = 1 }}
+}
+
+// AdaptTemplate gives moto DeletionPolicy Retain where the template says
+// RetainExceptOnCreate: moto keeps a resource on stack deletion only for the
+// exact value "Retain" (moto/cloudformation/parsing.py), and would delete
+// the rest, where AWS keeps them. The difference, a failed creation's
+// rollback, is one moto never reaches.
+func (Emulator) AdaptTemplate(body []byte) []byte {
+	return bytes.ReplaceAll(body, []byte("DeletionPolicy: RetainExceptOnCreate"), []byte("DeletionPolicy: Retain"))
 }

@@ -579,7 +579,7 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 		env     []string
 	}{
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
-			"SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "SCAN_TYPES",
+			"SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "QUALYS_TOKEN_SECRET_KEY", "SCAN_TYPES",
 			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
 		{"EnrichFunction", "enrich", "arm64", []string{"SCANS_TABLE_ARN"}},
 		{"ArchiveFunction", "archive", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
@@ -1306,7 +1306,11 @@ func TestPipeReadsRecordsWrittenBeforeItStarted(t *testing.T) {
 func TestResultsAndKeysSurviveDeletionAndReplacement(t *testing.T) {
 	tpl := load(t)
 	keep := []string{"AWS::KMS::Key", "AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::S3::Bucket"}
-	kept := func(policy string) bool { return policy == "Retain" || policy == "Snapshot" }
+	// RetainExceptOnCreate, not Retain, on deletion: a first creation that
+	// rolls back (and is retried) leaves no orphans. Replacement has no such
+	// value.
+	keptOnDelete := func(policy string) bool { return policy == "RetainExceptOnCreate" || policy == "Snapshot" }
+	keptOnReplace := func(policy string) bool { return policy == "Retain" || policy == "Snapshot" }
 	for _, typ := range keep {
 		ids := ofType(tpl, typ)
 		if len(ids) == 0 {
@@ -1314,8 +1318,8 @@ func TestResultsAndKeysSurviveDeletionAndReplacement(t *testing.T) {
 		}
 		for _, id := range ids {
 			r := tpl.Resources[id]
-			if !kept(r.DeletionPolicy) || !kept(r.UpdateReplacePolicy) {
-				t.Errorf("%s (%s): DeletionPolicy %q, UpdateReplacePolicy %q; want Retain (or Snapshot) for both", id, typ, r.DeletionPolicy, r.UpdateReplacePolicy)
+			if !keptOnDelete(r.DeletionPolicy) || !keptOnReplace(r.UpdateReplacePolicy) {
+				t.Errorf("%s (%s): DeletionPolicy %q, UpdateReplacePolicy %q; want RetainExceptOnCreate and Retain (or Snapshot)", id, typ, r.DeletionPolicy, r.UpdateReplacePolicy)
 			}
 		}
 	}
