@@ -57,7 +57,7 @@ type Pipe struct {
 	BatchSize  int
 	MaxRetries int
 	Enrich     Invoker
-	Bus    string
+	Bus        string
 	// Source and DetailType are static: see checkTarget.
 	Source     string
 	DetailType string

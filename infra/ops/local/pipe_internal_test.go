@@ -16,7 +16,9 @@ type fakeEnrich struct{ out []byte }
 
 func (f fakeEnrich) Invoke(context.Context, []byte, string) ([]byte, error) { return f.out, nil }
 
-type fakeBus struct{ entries []ebtypes.PutEventsRequestEntry }
+type fakeBus struct {
+	entries []ebtypes.PutEventsRequestEntry
+}
 
 func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
 	f.entries = append(f.entries, in.Entries...)
