@@ -226,8 +226,8 @@ func (r *localRun) pipelineOptions(s runSetup, buildDir, endpoint string) local.
 		FunctionEnv: s.functionEnv,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Output:      r.functionLog,
-		OnEvent: func(detailType string, detail []byte) { r.say("%s", busLine(detailType, detail)) },
-		OnResult: r.invoked,
+		OnEvent:     func(detailType string, detail []byte) { r.say("%s", busLine(detailType, detail)) },
+		OnResult:    r.invoked,
 	}
 }
 
