@@ -95,3 +95,11 @@ func TestPipeRunRefusesADynamicDetailType(t *testing.T) {
 		t.Fatalf("Run = %v, want a refusal of the dynamic path", err)
 	}
 }
+
+// A filter that is not a JSON object is refused with the Pipe and filter named.
+func TestCheckPipeSpecRefusesAFilterThatIsNoObject(t *testing.T) {
+	err := local.CheckPipeSpec(stack.PipeSpec{LogicalID: "P", Filters: []string{`{"dynamodb":{}}`, `["dynamodb"]`}, Source: "s", DetailType: "d"})
+	if err == nil || !strings.Contains(err.Error(), "pipe P: filter 1 is not a JSON object") {
+		t.Fatalf("error %v", err)
+	}
+}
