@@ -15,26 +15,39 @@ import (
 // Source is the EventBridge source of every event this project publishes.
 const Source = "ecr-image-scanner"
 
-// SchemaVersion is the version of ScanEvent's JSON. Add fields freely; bump it
-// only for a change that old consumers would misread.
-const SchemaVersion = "1"
+// SchemaVersion is the version of the bus events' JSON (ScanEvent,
+// RecordRejected). Add fields freely; bump it only for a change that old
+// consumers would misread.
+//
+// Version 2 dropped the detail's "detailType" field: every event carries the
+// one static DetailType, and rules route on detail.eventType. Version 1
+// events (per-type detail-types, a "detailType" field naming them) are still
+// read, since the bus archive replays them for as long as it keeps them.
+const SchemaVersion = "2"
 
-// Detail types on the image-scans bus, one per published domain event.
-const (
-	DetailTypeScanCompleted   = "Scan Completed"
-	DetailTypeImageReferenced = "Image Referenced"
-	DetailTypeScanFailed      = "Scan Failed"
-)
+// schemaVersion1 is the version of events published before SchemaVersion 2.
+const schemaVersion1 = "1"
 
-// DetailType names the bus detail-type of a published event type.
-func DetailType(t domain.EventType) (string, bool) {
+// DetailType is the bus detail-type of every event this project publishes.
+// It is static because the Pipe's target can only set a static one here: a
+// dynamic path parameter ("$.field") refers to the source event's payload,
+// not to what the enrichment returns ("Target parameters", dynamic path
+// parameters: "These paths are dynamically replaced at runtime with data
+// from the event payload itself";
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-event-target.html).
+// Rules tell events apart by detail.eventType instead.
+const DetailType = "Image Scan Event"
+
+// LegacyDetailType is the detail-type a schema 1 event of type t was
+// published with; DecodeBusMessage checks old archived events against it.
+func LegacyDetailType(t domain.EventType) (string, bool) {
 	switch t {
 	case domain.EventScanCompleted:
-		return DetailTypeScanCompleted, true
+		return "Scan Completed", true
 	case domain.EventImageReferenced:
-		return DetailTypeImageReferenced, true
+		return "Image Referenced", true
 	case domain.EventScanFailed:
-		return DetailTypeScanFailed, true
+		return "Scan Failed", true
 	}
 	return "", false
 }
@@ -49,7 +62,6 @@ const MaxDetailBytes = 256 * 1024
 // reading the table. Full reports stay in S3 (Report points at them).
 type ScanEvent struct {
 	SchemaVersion string           `json:"schemaVersion"`
-	DetailType    string           `json:"detailType"` // also read by the Pipe to set the bus detail-type
 	EventID       string           `json:"eventId"`
 	EventType     domain.EventType `json:"eventType"`
 	Time          time.Time        `json:"time"`
@@ -79,8 +91,7 @@ var ErrNotPublished = errors.New("event type not published")
 
 // NewScanEvent builds the bus event for a scan record's last change.
 func NewScanEvent(r domain.ScanRecord) (ScanEvent, error) {
-	dt, ok := DetailType(r.Event.Type)
-	if !ok {
+	if !r.Event.Type.Published() {
 		return ScanEvent{}, fmt.Errorf("%w: %q", ErrNotPublished, r.Event.Type)
 	}
 	refs := make([]domain.ImageRef, len(r.References))
@@ -89,7 +100,6 @@ func NewScanEvent(r domain.ScanRecord) (ScanEvent, error) {
 	}
 	return ScanEvent{
 		SchemaVersion:   SchemaVersion,
-		DetailType:      dt,
 		EventID:         r.Event.ID,
 		EventType:       r.Event.Type,
 		Time:            r.Event.At,
@@ -153,8 +163,8 @@ func (e ScanEvent) Repositories() []Repository {
 // Validate checks what every handler relies on.
 func (e ScanEvent) Validate() error {
 	var errs []error
-	if e.SchemaVersion != SchemaVersion {
-		errs = append(errs, fmt.Errorf("schema version %q, want %q", clipText(e.SchemaVersion), SchemaVersion))
+	if e.SchemaVersion != SchemaVersion && e.SchemaVersion != schemaVersion1 {
+		errs = append(errs, fmt.Errorf("schema version %q, want %q (or %q, read from old events)", clipText(e.SchemaVersion), SchemaVersion, schemaVersion1))
 	}
 	if e.EventID == "" {
 		errs = append(errs, errors.New("eventId missing"))
@@ -216,8 +226,12 @@ func DecodeBusMessage(body []byte) (ScanEvent, error) {
 	if err := json.Unmarshal(env.Detail, &ev); err != nil {
 		return ScanEvent{}, fmt.Errorf("%w bus event detail: %s", domain.ErrInvalid, errLine(err))
 	}
-	if ev.DetailType != env.DetailType {
-		return ScanEvent{}, fmt.Errorf("%w bus event: detail-type %q does not match detail %q", domain.ErrInvalid, clipText(env.DetailType), clipText(ev.DetailType))
+	var v1 struct {
+		DetailType string `json:"detailType"`
+	}
+	_ = json.Unmarshal(env.Detail, &v1) // the detail decoded just above
+	if err := checkDetailType(env.DetailType, ev, v1.DetailType); err != nil {
+		return ScanEvent{}, err
 	}
 	if err := ev.Validate(); err != nil {
 		return ScanEvent{}, err
@@ -228,6 +242,27 @@ func DecodeBusMessage(body []byte) (ScanEvent, error) {
 		ev.ReplayID = "archive:" + env.ReplayName
 	}
 	return ev, nil
+}
+
+// checkDetailType checks an envelope's detail-type against its detail's
+// schema: the static DetailType for schema 2; for schema 1, the per-type
+// detail-type, which the detail's own detailType field (detailField) named
+// too. Other schema versions are left to Validate, which refuses them.
+func checkDetailType(envelope string, ev ScanEvent, detailField string) error {
+	switch ev.SchemaVersion {
+	case SchemaVersion:
+		if envelope != DetailType {
+			return fmt.Errorf("%w bus event: detail-type %q, want %q for schema %s", domain.ErrInvalid, clipText(envelope), DetailType, SchemaVersion)
+		}
+	case schemaVersion1:
+		if envelope != detailField {
+			return fmt.Errorf("%w bus event: detail-type %q does not match detail %q", domain.ErrInvalid, clipText(envelope), clipText(detailField))
+		}
+		if want, ok := LegacyDetailType(ev.EventType); ok && envelope != want {
+			return fmt.Errorf("%w bus event: schema 1 detail-type %q, want %q for a %s event", domain.ErrInvalid, clipText(envelope), want, ev.EventType)
+		}
+	}
+	return nil
 }
 
 // BusEntry is one event ready for PutEvents.
@@ -246,11 +281,11 @@ func (e ScanEvent) Entry() (BusEntry, error) {
 	if err != nil {
 		return BusEntry{}, fmt.Errorf("encode scan event %s: %w", e.EventID, err)
 	}
-	if n := entrySize(e.DetailType, b); n >= MaxDetailBytes {
+	if n := entrySize(b); n >= MaxDetailBytes {
 		return BusEntry{}, fmt.Errorf("%w: event %s for %s, scan %s, is %d bytes as EventBridge counts it; it must be under %d",
 			ErrEventTooLarge, e.EventID, e.Digest, e.ScanID, n, MaxDetailBytes)
 	}
-	return BusEntry{Source: Source, DetailType: e.DetailType, Detail: b, Time: e.Time}, nil
+	return BusEntry{Source: Source, DetailType: DetailType, Detail: b, Time: e.Time}, nil
 }
 
 func errLine(err error) string {

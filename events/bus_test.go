@@ -169,20 +169,19 @@ func newBusEvent(t *testing.T, r domain.ScanRecord) events.ScanEvent {
 func TestScanEventGolden(t *testing.T) {
 	recs := newBusRecords(t)
 	tests := []struct {
-		name       string
-		record     domain.ScanRecord
-		detailType string
-		golden     string
+		name   string
+		record domain.ScanRecord
+		golden string
 	}{
-		{name: "scan completed", record: recs.completed, detailType: events.DetailTypeScanCompleted, golden: "scan-completed.golden.json"},
-		{name: "image referenced", record: recs.referenced, detailType: events.DetailTypeImageReferenced, golden: "image-referenced.golden.json"},
-		{name: "scan failed", record: recs.failed, detailType: events.DetailTypeScanFailed, golden: "scan-failed.golden.json"},
+		{name: "scan completed", record: recs.completed, golden: "scan-completed.golden.json"},
+		{name: "image referenced", record: recs.referenced, golden: "image-referenced.golden.json"},
+		{name: "scan failed", record: recs.failed, golden: "scan-failed.golden.json"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := newBusEvent(t, tc.record)
-			if ev.DetailType != tc.detailType {
-				t.Errorf("detail type %q, want %q", ev.DetailType, tc.detailType)
+			if ev.SchemaVersion != events.SchemaVersion || ev.EventType != tc.record.Event.Type {
+				t.Errorf("schema %q, event type %q; want %q, %q", ev.SchemaVersion, ev.EventType, events.SchemaVersion, tc.record.Event.Type)
 			}
 			if err := ev.Validate(); err != nil {
 				t.Errorf("the event of a lifecycle record does not validate: %v", err)
@@ -190,6 +189,9 @@ func TestScanEventGolden(t *testing.T) {
 			got, err := json.MarshalIndent(ev, "", "  ")
 			if err != nil {
 				t.Fatal(err)
+			}
+			if bytes.Contains(got, []byte(`"detailType"`)) {
+				t.Errorf("schema 2 event carries a detailType field:\n%s", got)
 			}
 			testkit.Golden(t, filepath.Join(busDir, tc.golden), append(got, '\n'))
 		})
@@ -382,7 +384,8 @@ func TestValidate(t *testing.T) {
 		{name: "image referenced is valid", from: recs.referenced, mutate: func(*events.ScanEvent) {}},
 		{name: "failed scan without summary is valid", from: recs.failed, mutate: func(*events.ScanEvent) {}},
 		{name: "missing schema version", from: recs.completed, mutate: func(e *events.ScanEvent) { e.SchemaVersion = "" }, msg: `schema version ""`},
-		{name: "future schema version", from: recs.completed, mutate: func(e *events.ScanEvent) { e.SchemaVersion = "2" }, msg: `schema version "2", want "1"`},
+		{name: "future schema version", from: recs.completed, mutate: func(e *events.ScanEvent) { e.SchemaVersion = "3" }, msg: `schema version "3", want "2" (or "1", read from old events)`},
+		{name: "schema 1, read from old events, is valid", from: recs.completed, mutate: func(e *events.ScanEvent) { e.SchemaVersion = "1" }},
 		{name: "missing event ID", from: recs.completed, mutate: func(e *events.ScanEvent) { e.EventID = "" }, msg: "eventId missing"},
 		{name: "bookkeeping event type", from: recs.completed, mutate: func(e *events.ScanEvent) { e.EventType = domain.EventScanStarted }, msg: `event type "ScanStarted" is not published`},
 		{name: "missing event type", from: recs.completed, mutate: func(e *events.ScanEvent) { e.EventType = "" }, msg: `event type "" is not published`},
@@ -468,26 +471,28 @@ func TestDecodeBusMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	dt := events.DetailType
 	tests := []struct {
 		name       string
 		body       []byte
 		wantReplay string
 		msg        string // empty: decodes to completed
 	}{
-		{name: "rule delivery", body: busMessage(t, events.DetailTypeScanCompleted, events.Source, detail, "")},
-		{name: "archive replay gets the replay name", body: busMessage(t, events.DetailTypeScanCompleted, events.Source, detail, "fix-tags-0604"), wantReplay: "archive:fix-tags-0604"},
+		{name: "rule delivery", body: busMessage(t, dt, events.Source, detail, "")},
+		{name: "archive replay gets the replay name", body: busMessage(t, dt, events.Source, detail, "fix-tags-0604"), wantReplay: "archive:fix-tags-0604"},
 		// An event a table replay put on the bus and an archive replay
 		// delivers again must be redone once more, not deduplicated against
 		// the first replay.
-		{name: "archive replay overrides a replay ID in the detail", body: busMessage(t, events.DetailTypeScanCompleted, events.Source, replayedDetail, "fix-tags-0604"), wantReplay: "archive:fix-tags-0604"},
-		{name: "replay ID in the detail of a live delivery", body: busMessage(t, events.DetailTypeScanCompleted, events.Source, replayedDetail, ""), wantReplay: "ops-2024-06-04"},
-		{name: "wrong source", body: busMessage(t, events.DetailTypeScanCompleted, "aws.ecr", detail, ""), msg: `source "aws.ecr", want "ecr-image-scanner"`},
-		{name: "missing source", body: busMessage(t, events.DetailTypeScanCompleted, "", detail, ""), msg: `source ""`},
-		{name: "detail-type mismatch", body: busMessage(t, events.DetailTypeScanFailed, events.Source, detail, ""), msg: `detail-type "Scan Failed" does not match detail "Scan Completed"`},
-		{name: "invalid detail", body: busMessage(t, events.DetailTypeScanCompleted, events.Source, invalidDetail, ""), msg: "needs a summary"},
-		{name: "detail of the wrong shape", body: busMessage(t, events.DetailTypeScanCompleted, events.Source, []byte(`["a"]`), ""), msg: "bus event detail"},
-		{name: "detail with a bad severity", body: busMessage(t, events.DetailTypeScanCompleted, events.Source, bytes.Replace(detail, []byte(`"CRITICAL"`), []byte(`"APOCALYPTIC"`), 1), ""), msg: "bus event detail"},
-		{name: "no detail", body: []byte(`{"source":"ecr-image-scanner","detail-type":"Scan Completed"}`), msg: "bus event detail"},
+		{name: "archive replay overrides a replay ID in the detail", body: busMessage(t, dt, events.Source, replayedDetail, "fix-tags-0604"), wantReplay: "archive:fix-tags-0604"},
+		{name: "replay ID in the detail of a live delivery", body: busMessage(t, dt, events.Source, replayedDetail, ""), wantReplay: "ops-2024-06-04"},
+		{name: "wrong source", body: busMessage(t, dt, "aws.ecr", detail, ""), msg: `source "aws.ecr", want "ecr-image-scanner"`},
+		{name: "missing source", body: busMessage(t, dt, "", detail, ""), msg: `source ""`},
+		{name: "schema 2 under a schema 1 detail-type", body: busMessage(t, "Scan Completed", events.Source, detail, ""), msg: `detail-type "Scan Completed", want "Image Scan Event" for schema 2`},
+		{name: "invalid detail", body: busMessage(t, dt, events.Source, invalidDetail, ""), msg: "needs a summary"},
+		{name: "detail of the wrong shape", body: busMessage(t, dt, events.Source, []byte(`["a"]`), ""), msg: "bus event detail"},
+		{name: "detail with a bad severity", body: busMessage(t, dt, events.Source, bytes.Replace(detail, []byte(`"CRITICAL"`), []byte(`"APOCALYPTIC"`), 1), ""), msg: "bus event detail"},
+		{name: "no detail", body: []byte(`{"source":"ecr-image-scanner","detail-type":"Image Scan Event"}`), msg: "bus event detail"},
+		{name: "unknown schema version", body: busMessage(t, dt, events.Source, bytes.Replace(detail, []byte(`"schemaVersion":"2"`), []byte(`"schemaVersion":"3"`), 1), ""), msg: `schema version "3"`},
 		{name: "not JSON", body: []byte("hello\nworld"), msg: "bus event"},
 		{name: "empty body", body: nil, msg: "bus event"},
 		{name: "raw detail without envelope", body: detail, msg: `source ""`},
@@ -630,7 +635,7 @@ func TestEntrySize(t *testing.T) {
 			if size > tc.maxSize {
 				t.Errorf("detail is %d bytes, over the %d this test expects", size, tc.maxSize)
 			}
-			if entry.Source != events.Source || entry.DetailType != ev.DetailType || !entry.Time.Equal(ev.Time) {
+			if entry.Source != events.Source || entry.DetailType != events.DetailType || !entry.Time.Equal(ev.Time) {
 				t.Errorf("entry %q %q %v", entry.Source, entry.DetailType, entry.Time)
 			}
 			var back events.ScanEvent

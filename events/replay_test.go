@@ -204,7 +204,10 @@ func TestRuleMessageDecodesAsBusDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.ReplayID != "replay-0001" || back.EventID != ev.EventID || back.DetailType != events.DetailTypeScanCompleted {
+	if got := string(env["detail-type"]); got != `"Image Scan Event"` {
+		t.Errorf("detail-type %s, want the static one", got)
+	}
+	if back.ReplayID != "replay-0001" || back.EventID != ev.EventID || back.EventType != domain.EventScanCompleted {
 		t.Errorf("decoded %+v", back)
 	}
 	if _, err := ev.RuleMessage("bad id\n", account, region); err == nil {

@@ -96,7 +96,7 @@ func TestCheckPipeEntry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return 14 + len(events.Source) + len(ev.DetailType) + len(b)
+		return 14 + len(events.Source) + len("Image Scan Event") + len(b)
 	}
 	// padded is base with a reason that brings the entry to size bytes.
 	padded := func(size int, char string) events.ScanEvent {

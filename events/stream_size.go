@@ -10,8 +10,8 @@ import (
 var ErrEventTooLarge = errors.New("scan event over EventBridge's entry size limit")
 
 // PipeEntrySize is the size EventBridge counts for ev when the Pipe puts it
-// on the bus: the Pipe's target sets Source and the detail-type ($.detailType)
-// and sends the enriched event as the detail. PutEvents counts "the Time
+// on the bus: the Pipe's target sets Source and the static DetailType and
+// sends the enriched event as the detail. PutEvents counts "the Time
 // parameter [as] 14 bytes" if specified, and Source, DetailType, Detail and
 // each of Resources as the bytes of their UTF-8 forms; "the total entry size
 // must be less than 256KB" ("Calculating Amazon EventBridge PutEvents event
@@ -24,14 +24,14 @@ func PipeEntrySize(ev ScanEvent) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode scan event %s: %w", ev.EventID, err)
 	}
-	return entrySize(ev.DetailType, detail), nil
+	return entrySize(detail), nil
 }
 
 // entrySize is an entry's size as EventBridge counts it for an event of this
-// project's source, without resources.
-func entrySize(detailType string, detail []byte) int {
+// project's source and detail-type, without resources.
+func entrySize(detail []byte) int {
 	const timeBytes = 14
-	return timeBytes + len(Source) + len(detailType) + len(detail)
+	return timeBytes + len(Source) + len(DetailType) + len(detail)
 }
 
 // CheckPipeEntry returns an error wrapping ErrEventTooLarge, naming the
@@ -42,9 +42,9 @@ func entrySize(detailType string, detail []byte) int {
 // table, so an event cut down to fit would make them silently do less (no
 // archive entry, tags or alert for the references cut). Such an event cannot
 // come from a record the domain wrote (it bounds references, top findings
-// and reasons), so it means a bug or a hand-edited item: failing the batch
-// lets the Pipe retry, bisect and dead-letter the record, with this error,
-// where an operator sees it.
+// and reasons), so it means a bug or a hand-edited item: the enrichment
+// publishes a RecordRejected event in its place, with this error as the
+// reason, which a rule parks where an operator sees it.
 func CheckPipeEntry(ev ScanEvent) error {
 	n, err := PipeEntrySize(ev)
 	if err != nil {

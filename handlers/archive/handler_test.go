@@ -157,7 +157,7 @@ func TestHandleScanFailedArchivesNothing(t *testing.T) {
 	reports, archive := testkit.SampleReports(testkit.Report()), &fakeArchive{}
 	h, logs := newTestHandler(t, reports, archive)
 	ev := testkit.CompletedEvent(testkit.Report(), testkit.MustRef(t, "team/app", "v1"))
-	ev.EventType, ev.DetailType = domain.EventScanFailed, events.DetailTypeScanFailed
+	ev.EventType = domain.EventScanFailed
 	ev.Summary, ev.Report = nil, nil
 	ev.Failure = &domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused"}
 	if err := h.Handle(context.Background(), ev); err != nil {

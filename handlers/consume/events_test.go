@@ -76,7 +76,7 @@ func mustRuleBodyUnchecked(t *testing.T, ev events.ScanEvent) string {
 		t.Fatal(err)
 	}
 	b, err := json.Marshal(map[string]any{
-		"version": "0", "id": "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b", "detail-type": ev.DetailType, "source": events.Source,
+		"version": "0", "id": "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b", "detail-type": events.DetailType, "source": events.Source,
 		"account": testAccount, "time": "2024-06-03T08:18:12Z", "region": testRegion, "resources": []string{},
 		"detail": json.RawMessage(detail),
 	})

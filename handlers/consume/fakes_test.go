@@ -139,7 +139,6 @@ func scanEvent(t *testing.T, id string) events.ScanEvent {
 	at := time.Date(2024, 6, 3, 8, 18, 12, 0, time.UTC)
 	return events.ScanEvent{
 		SchemaVersion: events.SchemaVersion,
-		DetailType:    events.DetailTypeScanCompleted,
 		EventID:       id,
 		EventType:     domain.EventScanCompleted,
 		Time:          at,

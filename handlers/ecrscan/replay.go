@@ -46,9 +46,10 @@ func init() {
 const replayUsage = `usage: ecrscan replay SELECTION [--handler NAME]... [options]
        ecrscan replay --resume CHECKPOINT [--rate N]
 
-Re-emits the current outcome of chosen scan records (Scan Completed, or Scan
-Failed for a scan that failed for good) under a replay ID, so that handlers
-redo their work instead of deduplicating it away.
+Re-emits the current outcome of chosen scan records (ScanCompleted, or
+ScanFailed for a scan that failed for good) under a replay ID, so that
+handlers redo their work instead of deduplicating it away. Events go to the
+handlers whose rules match their detail.eventType.
 
 Selection (at least one; criteria combine):
   --digest D         this digest (repeatable)

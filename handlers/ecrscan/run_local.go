@@ -226,13 +226,25 @@ func (r *localRun) pipelineOptions(s runSetup, buildDir, endpoint string) local.
 		FunctionEnv: s.functionEnv,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Output:      r.functionLog,
-		OnEvent: func(detailType string, detail []byte) {
-			var ev events.ScanEvent
-			_ = json.Unmarshal(detail, &ev)
-			r.say("bus      %q on the image-scans bus (event %s)", detailType, short(ev.EventID))
-		},
-		OnResult: r.invoked,
+		OnEvent:     func(detailType string, detail []byte) { r.say("%s", busLine(detailType, detail)) },
+		OnResult:    r.invoked,
 	}
+}
+
+// busLine describes an event the Pipe put on the bus. Every event has the
+// one detail-type (events.DetailType), so what tells them apart is the
+// detail's eventType; a rejection also says why.
+func busLine(detailType string, detail []byte) string {
+	var ev struct {
+		EventID   string           `json:"eventId"`
+		EventType domain.EventType `json:"eventType"`
+		Reason    string           `json:"reason"`
+	}
+	_ = json.Unmarshal(detail, &ev)
+	if ev.EventType == events.EventRecordRejected {
+		return fmt.Sprintf("bus      %s on the image-scans bus (%q): %s", ev.EventType, detailType, ev.Reason)
+	}
+	return fmt.Sprintf("bus      %s on the image-scans bus (%q, event %s)", ev.EventType, detailType, short(ev.EventID))
 }
 
 // pushAndWatch sends the push (or the custom event) and shows each effect

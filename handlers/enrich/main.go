@@ -13,7 +13,7 @@ func main() { startup.Func("enrich", build) }
 
 // build reads SCANS_TABLE_ARN, the table whose stream records the function
 // accepts (a record of any other table fails its batch).
-func build(_ context.Context, d startup.Deps) (func(context.Context, []events.StreamRecord) ([]events.ScanEvent, error), error) {
+func build(_ context.Context, d startup.Deps) (func(context.Context, []events.StreamRecord) ([]events.PipeEvent, error), error) {
 	table := d.Env.Required("SCANS_TABLE_ARN")
 	if table == "" {
 		return nil, nil // reported by Env, with every other problem

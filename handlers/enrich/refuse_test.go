@@ -179,46 +179,83 @@ func withCreated(t *testing.T, fixture, created string) string {
 	return string(out)
 }
 
-// An event over EventBridge's entry limit fails the batch with the digest,
-// scan ID and size, rather than being dropped or reaching PutEvents.
-func TestEnrichRefusesEventsTooLargeForTheBus(t *testing.T) {
+// An event over EventBridge's entry limit is not published, nor dropped, nor
+// does it fail its batch: a rejection with the digest, scan ID and size
+// takes its place, and its neighbour is published.
+func TestEnrichRejectsEventsTooLargeForTheBus(t *testing.T) {
 	tests := []struct {
-		name    string
-		refs    int
-		wantErr bool
+		name       string
+		refs       int
+		wantReject bool
 	}{
 		{name: "as many references as the domain keeps, with the longest names", refs: domain.MaxReferences},
-		{name: "five times that", refs: 5 * domain.MaxReferences, wantErr: true},
+		{name: "five times that", refs: 5 * domain.MaxReferences, wantReject: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := withReferences(readRecord(t, "stream-scan-completed.json"), tc.refs)
 			e, logs := newTestEnricher(t)
 			out, err := e.Enrich(context.Background(), []events.StreamRecord{readRecord(t, "stream-scan-failed.json"), rec})
-			if !tc.wantErr {
-				if err != nil {
-					t.Fatal(err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) != 2 || out[0].EventType() != domain.EventScanFailed {
+				t.Fatalf("output %+v, want the failed scan and one more element", out)
+			}
+			if !tc.wantReject {
+				if out[1].Scan == nil {
+					t.Fatalf("rejected: %+v", out[1].Rejected)
 				}
-				if n, _ := events.PipeEntrySize(out[1]); len(out[1].References) != tc.refs || n >= events.MaxDetailBytes {
-					t.Errorf("%d references, %d bytes; want %d references under %d bytes", len(out[1].References), n, tc.refs, events.MaxDetailBytes)
+				if n, _ := events.PipeEntrySize(*out[1].Scan); len(out[1].Scan.References) != tc.refs || n >= events.MaxDetailBytes {
+					t.Errorf("%d references, %d bytes; want %d references under %d bytes", len(out[1].Scan.References), n, tc.refs, events.MaxDetailBytes)
 				}
 				return
 			}
-			if !errors.Is(err, events.ErrEventTooLarge) {
-				t.Fatalf("error %v, want one wrapping ErrEventTooLarge", err)
+			r := out[1].Rejected
+			if r == nil {
+				t.Fatalf("published %d references", len(out[1].Scan.References))
 			}
-			if out != nil {
-				t.Errorf("published %d events from a failed batch", len(out))
-			}
-			for _, want := range []string{"sha256:3b5f1c9a2e7d4f6b8a0c1e3d5f7a9b2c4e6d8f0a1b3c5d7e9f2a4c6e8b0d1f3a", "scan 7d1c5e9a3b2f4c6e8a0b1d3f5e7c9a2b", " bytes"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not say %q", err, want)
+			for _, want := range []string{events.ErrEventTooLarge.Error(), "sha256:3b5f1c9a2e7d4f6b8a0c1e3d5f7a9b2c4e6d8f0a1b3c5d7e9f2a4c6e8b0d1f3a", "scan 7d1c5e9a3b2f4c6e8a0b1d3f5e7c9a2b", " bytes"} {
+				if !strings.Contains(r.Reason, want) {
+					t.Errorf("reason %q does not say %q", r.Reason, want)
 				}
 			}
-			if strings.Contains(logs.String(), "stream record dropped") {
-				t.Errorf("the record was dropped: %s", logs)
+			if r.Record.StreamEventID != rec.EventID || r.Record.Digest != "sha256:3b5f1c9a2e7d4f6b8a0c1e3d5f7a9b2c4e6d8f0a1b3c5d7e9f2a4c6e8b0d1f3a" {
+				t.Errorf("rejection names %+v", r.Record)
+			}
+			if b, _ := json.Marshal(out[1]); len(b) > 4096 {
+				t.Errorf("rejection is %d bytes; it must not carry the item", len(b))
+			}
+			if !strings.Contains(logs.String(), `"msg":"stream record rejected"`) || !strings.Contains(logs.String(), `"reason":"`+events.ErrEventTooLarge.Error()) {
+				t.Errorf("rejection not logged with its reason: %s", logs)
 			}
 		})
+	}
+}
+
+// A batch with good and bad records: the good ones are published in order,
+// each bad one is replaced by its rejection, which says why.
+func TestEnrichRejectsBadRecordsInPlace(t *testing.T) {
+	unknown := readRecord(t, "stream-scan-completed.json")
+	unknown.EventID = "c0ffee00c0ffee00c0ffee00c0ffee00"
+	unknown.Change.NewImage = map[string]awsevents.DynamoDBAttributeValue{"digest": unknown.Change.NewImage["digest"], "status": awsevents.NewNumberAttribute("7")}
+	batch := []events.StreamRecord{
+		readRecord(t, "stream-image-referenced.json"), readRecord(t, "stream-garbage.json"),
+		unknown, readRecord(t, "stream-scan-completed.json"),
+	}
+	e, _ := newTestEnricher(t)
+	out, err := e.Enrich(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 4 || out[0].Scan == nil || out[3].Scan == nil || out[1].Rejected == nil || out[2].Rejected == nil {
+		t.Fatalf("output %+v, want event, rejection, rejection, event", out)
+	}
+	for i, want := range map[int]string{1: "0badc0de0badc0de0badc0de0badc0de", 2: "c0ffee00c0ffee00c0ffee00c0ffee00"} {
+		r := out[i].Rejected
+		if r.Record.StreamEventID != batch[i].EventID || !strings.Contains(r.Reason, want) || !strings.Contains(r.Reason, "invalid") {
+			t.Errorf("element %d: %+v, want the rejection of %s with its reason", i, r, want)
+		}
 	}
 }
 

@@ -325,7 +325,7 @@ func TestImageReferencedActsForTheNewRepositoryOnly(t *testing.T) {
 func TestScanFailedChangesNothing(t *testing.T) {
 	env := newTestEnv(t)
 	ev := testkit.CompletedEventOf(testkit.Report(), testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1"))
-	ev.EventType, ev.DetailType, ev.Summary, ev.Report = domain.EventScanFailed, events.DetailTypeScanFailed, nil, nil
+	ev.EventType, ev.Summary, ev.Report = domain.EventScanFailed, nil, nil
 	ev.Failure = &domain.Failure{Class: "image_not_found", Reason: "gone"}
 	if err := env.h.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -382,5 +384,83 @@ func checkArchive(t *testing.T, e *e2e, ref domain.ImageRef) {
 	b, _ := json.Marshal(doc)
 	if strings.Contains(string(b), "AKIA") || strings.Contains(strings.ToLower(string(b)), `"match"`) {
 		t.Error("archive holds a secret's matched text")
+	}
+}
+
+// TestPipelineRejectsABadRecordAndPublishesItsNeighbour writes, in one
+// BatchWriteItem (so one stream batch as the local Pipe reads it), a good
+// change and a malformed item: the malformed one ends in
+// RejectedRecordsQueue with its reason, the good one in the archive, and
+// nothing in PipeDLQ.
+func TestPipelineRejectsABadRecordAndPublishesItsNeighbour(t *testing.T) {
+	e, _ := startE2E(t, func(reg *local.Registry, client *ecr.Client) domain.ImageRef {
+		ref, err := reg.PushSample(context.Background(), client, local.Account, local.Region, "e2e/unused", "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	})
+	good, err := e.reg.PushSample(e.ctx, e.ecr, local.Account, local.Region, "e2e/app", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.push(good)
+	e.eventually("archive object", 60*time.Second, func() bool { return len(e.archiveKeys(good)) == 1 })
+
+	table, err := e.p.Ref("ScansTable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(e.cfg)
+	item, err := db.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]ddbtypes.AttributeValue{"digest": &ddbtypes.AttributeValueMemberS{Value: good.Digest.String()}}})
+	if err != nil || item.Item == nil {
+		t.Fatalf("get the good record: %v", err)
+	}
+	// The good change: the same scan announced again later, which the
+	// archive keeps as a second object (its key has the scan time).
+	again := item.Item
+	again["completedAt"] = &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
+	ev := again["event"].(*ddbtypes.AttributeValueMemberM).Value
+	ev["id"] = &ddbtypes.AttributeValueMemberS{Value: "e2e-announced-again"}
+	// The malformed item passes the Pipe's filter but is no scan record.
+	const badDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000bad"
+	bad := map[string]ddbtypes.AttributeValue{
+		"digest":  &ddbtypes.AttributeValueMemberS{Value: badDigest},
+		"scanId":  &ddbtypes.AttributeValueMemberN{Value: "7"},
+		"event":   &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"type": &ddbtypes.AttributeValueMemberS{Value: "ScanCompleted"}}},
+		"payload": &ddbtypes.AttributeValueMemberS{Value: strings.Repeat("x", 10_000)},
+	}
+	if _, err := db.BatchWriteItem(e.ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{table: {
+		{PutRequest: &ddbtypes.PutRequest{Item: bad}}, {PutRequest: &ddbtypes.PutRequest{Item: again}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.eventually("rejection parked", 30*time.Second, func() bool { n, _ := e.obs.QueueDepth(e.ctx, "RejectedRecordsQueue"); return n == 1 })
+	e.eventually("good neighbour archived", 30*time.Second, func() bool { return len(e.archiveKeys(good)) == 2 })
+	if n, _ := e.obs.QueueDepth(e.ctx, "PipeDLQ"); n != 0 {
+		t.Errorf("PipeDLQ holds %d messages; a bad record must not fail its batch", n)
+	}
+	url, _ := e.p.Ref("RejectedRecordsQueue")
+	out, err := sqs.NewFromConfig(e.cfg).ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url)})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive the rejection: %v", err)
+	}
+	body := aws.ToString(out.Messages[0].Body)
+	var msg struct {
+		DetailType string                `json:"detail-type"`
+		Source     string                `json:"source"`
+		Detail     events.RecordRejected `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(body), &msg); err != nil {
+		t.Fatal(err)
+	}
+	r := msg.Detail
+	if msg.DetailType != events.DetailType || msg.Source != events.Source || r.EventType != events.EventRecordRejected ||
+		r.Record.Digest != badDigest || r.Record.SequenceNumber == "" || !strings.Contains(r.Reason, "invalid") {
+		t.Errorf("rejection %s", body)
+	}
+	if strings.Contains(body, "xxxxxxxxxx") {
+		t.Error("the rejection carries the item's content")
 	}
 }

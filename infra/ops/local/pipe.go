@@ -19,6 +19,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/ops/eventpattern"
+	"ecrscanner/infra/ops/stack"
 )
 
 // Invoker runs one invocation of a function.
@@ -47,7 +48,9 @@ type SenderAPI interface {
 // enrichment function and an event bus target — the one role besides
 // invoking functions that moto does not play. It follows the template's
 // settings: filter patterns, batch size, retry attempts, dead-letter queue,
-// and the target's source and detail-type path.
+// and the target's static source and detail-type. What AWS would refuse or
+// not do, it refuses too (CheckPipeSpec, checkTarget), so that a template
+// that only works locally does not pass for a working one.
 type Pipe struct {
 	StreamARN  string
 	Filters    []*eventpattern.Pattern
@@ -55,9 +58,8 @@ type Pipe struct {
 	MaxRetries int
 	Enrich     Invoker
 	Bus        string
+	// Source and DetailType are static: see checkTarget.
 	Source     string
-	// DetailType is a fixed detail-type, or "$.field" to read it from each
-	// enriched event.
 	DetailType string
 	DLQURL     string
 	// TraceHeader, when set, gives each enrichment invocation its trace
@@ -80,6 +82,9 @@ type Pipe struct {
 // starts are read from the trim horizon, so nothing written before the Pipe
 // started is missed.
 func (p *Pipe) Run(ctx context.Context) error {
+	if err := checkTarget(p.Source, p.DetailType); err != nil {
+		return err
+	}
 	if p.BatchSize <= 0 {
 		p.BatchSize = 10
 	}
@@ -223,21 +228,24 @@ func (p *Pipe) deliverOnce(ctx context.Context, payload []byte) error {
 	if err := json.Unmarshal(out, &enriched); err != nil {
 		return fmt.Errorf("enrichment returned %q: %w", clipOutput(out), err)
 	}
+	// An enrichment may return fewer or more elements than it was given,
+	// but "if the array is larger than the batch size the target supports,
+	// the pipe doesn't invoke the target"; an event bus takes 10
+	// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-batching-concurrency.html).
+	if len(enriched) > maxBusBatch {
+		return fmt.Errorf("enrichment returned %d events; a Pipe does not invoke an event bus target with more than %d", len(enriched), maxBusBatch)
+	}
 	var entries []ebtypes.PutEventsRequestEntry
 	for _, detail := range enriched {
-		dt, err := p.detailType(detail)
-		if err != nil {
-			return err
-		}
 		entries = append(entries, ebtypes.PutEventsRequestEntry{
 			EventBusName: aws.String(p.Bus),
 			Source:       aws.String(p.Source),
-			DetailType:   aws.String(dt),
+			DetailType:   aws.String(p.DetailType),
 			Detail:       aws.String(string(detail)),
 		})
 	}
 	for len(entries) > 0 {
-		n := min(len(entries), 10) // PutEvents takes at most ten entries
+		n := min(len(entries), maxBusBatch) // PutEvents takes at most ten entries
 		res, err := p.Events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries[:n]})
 		if err != nil {
 			return fmt.Errorf("put events: %w", err)
@@ -255,22 +263,60 @@ func (p *Pipe) deliverOnce(ctx context.Context, payload []byte) error {
 	return nil
 }
 
-// detailType resolves the target's detail-type: a fixed string, or a
-// one-level dynamic path such as "$.detailType" into the enriched event.
-func (p *Pipe) detailType(detail []byte) (string, error) {
-	field, dynamic := strings.CutPrefix(p.DetailType, "$.")
-	if !dynamic {
-		return p.DetailType, nil
+// maxBusBatch is the most events a Pipe sends an event bus target at once.
+const maxBusBatch = 10
+
+// Documentation the local Pipe's refusals cite.
+const (
+	docDynamoDBFiltering = "https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html"
+	docPipesFiltering    = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-event-filtering.html"
+	docPipesTargets      = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-event-target.html"
+)
+
+// CheckPipeSpec refuses a Pipe that AWS would not run as the template says:
+//   - a filter pattern with a top-level key other than "dynamodb": a
+//     DynamoDB stream is filtered on that key only, so a pattern on the
+//     record's metadata (eventName, eventSourceARN...) would be refused or
+//     match nothing, where the local matcher would happily apply it;
+//   - a target Source or DetailType that is a dynamic path ("$.field"), or
+//     empty (see checkTarget).
+func CheckPipeSpec(spec stack.PipeSpec) error {
+	for i, f := range spec.Filters {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(f), &keys); err != nil {
+			return fmt.Errorf("pipe %s: filter %d is not a JSON object: %w", spec.LogicalID, i, err)
+		}
+		for k := range keys {
+			if k != "dynamodb" {
+				return fmt.Errorf("pipe %s: filter %d uses the key %q; a Pipe filters a DynamoDB stream on the dynamodb key only "+
+					"(\"DynamoDB event source mappings only support filtering on the dynamodb key\", %s; Pipes filter the same way, %s)",
+					spec.LogicalID, i, k, docDynamoDBFiltering, docPipesFiltering)
+			}
+		}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(detail, &m); err != nil {
-		return "", fmt.Errorf("enriched event is not an object: %w", err)
+	if err := checkTarget(spec.Source, spec.DetailType); err != nil {
+		return fmt.Errorf("pipe %s: %w", spec.LogicalID, err)
 	}
-	s, ok := m[field].(string)
-	if !ok || s == "" {
-		return "", errors.New("enriched event has no " + p.DetailType)
+	return nil
+}
+
+// checkTarget refuses an empty or dynamic Source or DetailType. A dynamic
+// path parameter is replaced "with data from the event payload itself" and
+// "can't reference new or transformed values" (docPipesTargets): it reads the source
+// record, not what the enrichment returns, so "$.detailType" could not name
+// the enrichment's event type in AWS, and the local Pipe supports only
+// static values rather than play a behaviour AWS does not have.
+func checkTarget(source, detailType string) error {
+	for _, f := range []struct{ name, value string }{{"Source", source}, {"DetailType", detailType}} {
+		switch {
+		case f.value == "":
+			return fmt.Errorf("target %s is empty; PutEvents needs one", f.name)
+		case strings.HasPrefix(f.value, "$."):
+			return fmt.Errorf("target %s %q is a dynamic path: the local Pipe supports only static values, because AWS resolves "+
+				"a dynamic path against the source event's payload, not the enrichment's output (%s)", f.name, f.value, docPipesTargets)
+		}
 	}
-	return s, nil
+	return nil
 }
 
 func clipOutput(b []byte) string {

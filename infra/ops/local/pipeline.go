@@ -187,6 +187,9 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckPipeSpec(spec); err != nil {
+		return nil, err
+	}
 	table, err := d.Ref(spec.SourceTable)
 	if err != nil {
 		return nil, err

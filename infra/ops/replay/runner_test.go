@@ -220,8 +220,9 @@ func TestCheckpointFile(t *testing.T) {
 	}
 }
 
-// Handlers are found in the template: today's three, and any rule on the bus
-// that feeds a queue named <X>Queue.
+// Handlers are found in the template: today's four, and any rule on the bus
+// that feeds a queue named <X>Queue that a function reads; not the
+// rejected-records queue, which no function reads.
 func TestHandlerSpecs(t *testing.T) {
 	tmpl, err := stack.Load()
 	if err != nil {
@@ -247,6 +248,17 @@ Resources:
       EventPattern: {source: [ecr-image-scanner]}
       Targets: [{Id: q, Arn: !GetAtt SecurityHubQueue.Arn}]
   SecurityHubQueue: {Type: AWS::SQS::Queue}
+  SecurityHubMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {EventSourceArn: !GetAtt SecurityHubQueue.Arn, FunctionName: !Ref SecurityHubFunction}
+  SecurityHubFunction: {Type: AWS::Lambda::Function}
+  RejectedRecordsRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !GetAtt ImageScansBus.Name
+      EventPattern: {source: [ecr-image-scanner], detail: {eventType: [RecordRejected]}}
+      Targets: [{Id: q, Arn: !GetAtt RejectedRecordsQueue.Arn}]
+  RejectedRecordsQueue: {Type: AWS::SQS::Queue}
   DefaultBusRule:
     Type: AWS::Events::Rule
     Properties:

@@ -130,7 +130,7 @@ func TestBusSinkBatchesAndRetries(t *testing.T) {
 				size := 0
 				for _, e := range c {
 					size += 14 + len(*e.Source) + len(*e.DetailType) + len(*e.Detail)
-					if *e.EventBusName != "image-scans" || *e.Source != events.Source || *e.DetailType != events.DetailTypeScanCompleted {
+					if *e.EventBusName != "image-scans" || *e.Source != events.Source || *e.DetailType != events.DetailType {
 						t.Errorf("entry %+v", e)
 					}
 				}
@@ -170,11 +170,11 @@ func (f *fakeQueues) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ 
 // A queue sink honours each chosen handler's rule: a failed scan goes to
 // alert, not to archive, whose rule does not take it.
 func TestQueueSinkFollowsTheRules(t *testing.T) {
-	alert, err := replay.NewRoute("alert", "q-alert", []byte(`{"source":["ecr-image-scanner"],"detail-type":["Scan Completed","Image Referenced","Scan Failed"]}`))
+	alert, err := replay.NewRoute("alert", "q-alert", []byte(`{"source":["ecr-image-scanner"],"detail":{"eventType":["ScanCompleted","ImageReferenced","ScanFailed"]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	archive, err := replay.NewRoute("archive", "q-archive", []byte(`{"source":["ecr-image-scanner"],"detail-type":["Scan Completed","Image Referenced"]}`))
+	archive, err := replay.NewRoute("archive", "q-archive", []byte(`{"source":["ecr-image-scanner"],"detail":{"eventType":["ScanCompleted","ImageReferenced"]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestQueueSinkFollowsTheRules(t *testing.T) {
 	}
 	completed := replayEvents(t, 1, 0)[0]
 	failed := completed
-	failed.EventType, failed.DetailType, failed.Failure = domain.EventScanFailed, events.DetailTypeScanFailed, &domain.Failure{Class: domain.FailureRegistryAuth, Reason: "x"}
+	failed.EventType, failed.Failure = domain.EventScanFailed, &domain.Failure{Class: domain.FailureRegistryAuth, Reason: "x"}
 	n, err := sink.Send(context.Background(), []events.ScanEvent{completed, failed})
 	if err != nil {
 		t.Fatal(err)

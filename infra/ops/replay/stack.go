@@ -23,9 +23,11 @@ const (
 type StackAPI = stack.DescribeAPI
 
 // HandlerSpec is a downstream handler as the template declares it: a rule on
-// the image-scans bus whose target is the queue "<X>Queue". The handler's
-// name is X in lower case, which is its folder under handlers/ (ArchiveQueue
-// feeds handlers/archive).
+// the image-scans bus whose target is the queue "<X>Queue", which an event
+// source mapping feeds to a function. The handler's name is X in lower case,
+// which is its folder under handlers/ (ArchiveQueue feeds handlers/archive).
+// A queue no function reads (RejectedRecordsQueue, where rejections wait for
+// an operator) is no handler: nothing there is to be redone.
 type HandlerSpec struct {
 	Name  string
 	Rule  string // logical ID
@@ -35,10 +37,14 @@ type HandlerSpec struct {
 // HandlerSpecs lists the template's downstream handlers, sorted by name, so a
 // handler added to the template is found without a code change here.
 func HandlerSpecs(t *stack.Template) []HandlerSpec {
+	read := map[string]bool{}
+	for _, m := range t.EventSourceMappings() {
+		read[m.Queue] = true
+	}
 	var out []HandlerSpec
 	for _, r := range t.BusRules(BusID) {
 		x, ok := strings.CutSuffix(r.Queue, "Queue")
-		if !ok || x == "" {
+		if !ok || x == "" || !read[r.Queue] {
 			continue
 		}
 		out = append(out, HandlerSpec{Name: strings.ToLower(x), Rule: r.LogicalID, Queue: r.Queue})

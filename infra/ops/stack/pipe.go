@@ -25,9 +25,9 @@ type PipeSpec struct {
 	Enrichment string
 	// TargetBus is the logical ID of the target event bus.
 	TargetBus string
-	// Source is the source of the events put on the bus. DetailType is either
-	// a fixed detail type or a JSON path ("$.detailType") into each enriched
-	// event.
+	// Source and DetailType are the target's settings for the events put on
+	// the bus, as written (a "$." dynamic path is read as is; the local Pipe
+	// refuses one, see infra/ops/local.CheckPipeSpec).
 	Source     string
 	DetailType string
 }

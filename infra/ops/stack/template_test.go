@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"ecrscanner/domain"
+	"ecrscanner/events"
 	"ecrscanner/infra/ops/stack"
 )
 
@@ -261,9 +262,9 @@ func TestQueuesRedriveToDeadLetterQueues(t *testing.T) {
 	}
 	for id, q := range queues {
 		switch {
-		case (q.IsDLQ || q.IsDeliveryDLQ) && q.DLQ != "":
-			t.Errorf("%s is a dead-letter queue with a dead-letter queue of its own", id)
-		case !q.IsDLQ && !q.IsDeliveryDLQ && q.DLQ == "":
+		case (q.IsDLQ || q.IsDeliveryDLQ || parkingQueues[id]) && q.DLQ != "":
+			t.Errorf("%s is a dead-letter or parking queue with a dead-letter queue of its own", id)
+		case !q.IsDLQ && !q.IsDeliveryDLQ && !parkingQueues[id] && q.DLQ == "":
 			t.Errorf("%s has no RedrivePolicy", id)
 		case q.DLQ != "" && !queues[q.DLQ].IsDLQ:
 			t.Errorf("%s redrives to %s, which is not a queue of this template", id, q.DLQ)
@@ -331,7 +332,7 @@ func TestPipeReadsTheScansStreamIntoTheBus(t *testing.T) {
 		{"failing batches are bisected", p.OnPartialBatchItemFailure == "AUTOMATIC_BISECT"},
 		{"batch fits one PutEvents call", p.BatchSize >= 1 && p.BatchSize <= 10},
 		{"events carry this project's source", p.Source == "ecr-image-scanner"},
-		{"detail type comes from the enriched event", p.DetailType == "$.detailType"},
+		{"detail type is the static events.DetailType", p.DetailType == events.DetailType},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -359,8 +360,7 @@ func TestPipeFilterPassesExactlyThePublishedEventTypes(t *testing.T) {
 		t.Fatalf("Pipe has %d filters, want 1", len(p.Filters))
 	}
 	var pattern struct {
-		EventName []string `json:"eventName"`
-		DynamoDB  struct {
+		DynamoDB struct {
 			NewImage struct {
 				Event struct {
 					M struct {
@@ -385,8 +385,14 @@ func TestPipeFilterPassesExactlyThePublishedEventTypes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("filter passes event types %v, domain publishes %v", got, want)
 	}
-	if names := slices.Sorted(slices.Values(pattern.EventName)); !slices.Equal(names, []string{"INSERT", "MODIFY"}) {
-		t.Errorf("filter passes stream events %v, want INSERT and MODIFY (a TTL REMOVE is no scan event)", names)
+	// Pipes filter a DynamoDB stream on its dynamodb key only (see the
+	// template's comment); the NewImage condition alone keeps removals out.
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(p.Filters[0]), &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys["dynamodb"] == nil {
+		t.Errorf("filter %s has top-level keys other than dynamodb", p.Filters[0])
 	}
 }
 
@@ -401,13 +407,13 @@ func TestEachHandlerHasItsOwnRuleQueueAndFunction(t *testing.T) {
 		mappingsByQueue[m.Queue] = append(mappingsByQueue[m.Queue], m)
 	}
 	tests := []struct {
-		handler     string
-		detailTypes []string
+		handler    string
+		eventTypes []string
 	}{
-		{"Archive", []string{"Scan Completed", "Image Referenced"}},
-		{"Tag", []string{"Scan Completed", "Image Referenced"}},
-		{"Alert", []string{"Scan Completed", "Image Referenced", "Scan Failed"}},
-		{"SecurityHub", []string{"Scan Completed", "Image Referenced"}},
+		{"Archive", []string{"ScanCompleted", "ImageReferenced"}},
+		{"Tag", []string{"ScanCompleted", "ImageReferenced"}},
+		{"Alert", []string{"ScanCompleted", "ImageReferenced", "ScanFailed"}},
+		{"SecurityHub", []string{"ScanCompleted", "ImageReferenced"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.handler, func(t *testing.T) {
@@ -418,16 +424,7 @@ func TestEachHandlerHasItsOwnRuleQueueAndFunction(t *testing.T) {
 			if rule.Queue != tt.handler+"Queue" {
 				t.Errorf("%s targets %q, want %sQueue", rule.LogicalID, rule.Queue, tt.handler)
 			}
-			var pattern struct {
-				Source     []string `json:"source"`
-				DetailType []string `json:"detail-type"`
-			}
-			if err := json.Unmarshal(rule.Pattern, &pattern); err != nil {
-				t.Fatalf("pattern %s: %v", rule.Pattern, err)
-			}
-			if !slices.Equal(pattern.Source, []string{"ecr-image-scanner"}) || !slices.Equal(pattern.DetailType, tt.detailTypes) {
-				t.Errorf("pattern %s, want source [ecr-image-scanner] and detail-type %q", rule.Pattern, tt.detailTypes)
-			}
+			assertRoutesOnEventType(t, rule, tt.eventTypes)
 			mappings := mappingsByQueue[rule.Queue]
 			if len(mappings) != 1 {
 				t.Fatalf("%s feeds %d functions, want 1", rule.Queue, len(mappings))
@@ -442,12 +439,85 @@ func TestEachHandlerHasItsOwnRuleQueueAndFunction(t *testing.T) {
 			assertQueueAcceptsOnly(t, tpl, tt.handler+"QueuePolicy", rule.Queue, rule.LogicalID)
 		})
 	}
-	if len(rules) != len(tests) {
-		t.Errorf("ImageScansBus has %d rules, want %d: a new handler needs a case here", len(rules), len(tests))
+	if len(rules) != len(tests)+1 {
+		t.Errorf("ImageScansBus has %d rules, want %d and RejectedRecordsRule: a new handler needs a case here", len(rules), len(tests))
 	}
 	if alert, archive := mappingsByQueue["AlertQueue"], mappingsByQueue["ArchiveQueue"]; len(alert) == 1 && len(archive) == 1 &&
 		alert[0].MaximumConcurrency >= archive[0].MaximumConcurrency {
 		t.Errorf("AlertEventSourceMapping concurrency %d is not below archive's %d (SNS limits)", alert[0].MaximumConcurrency, archive[0].MaximumConcurrency)
+	}
+}
+
+// assertRoutesOnEventType checks that a rule on the image-scans bus takes
+// exactly this project's events of the given detail.eventType values, and
+// nothing by detail-type: schema 2 events all share one detail-type, and the
+// schema 1 events the archive replays have others (events.SchemaVersion).
+func assertRoutesOnEventType(t *testing.T, rule stack.RuleSpec, eventTypes []string) {
+	t.Helper()
+	var pattern map[string]json.RawMessage
+	if err := json.Unmarshal(rule.Pattern, &pattern); err != nil {
+		t.Fatalf("pattern %s: %v", rule.Pattern, err)
+	}
+	var source []string
+	var detail struct {
+		EventType []string `json:"eventType"`
+	}
+	_ = json.Unmarshal(pattern["source"], &source)
+	_ = json.Unmarshal(pattern["detail"], &detail)
+	if len(pattern) != 2 || !slices.Equal(source, []string{events.Source}) || !slices.Equal(detail.EventType, eventTypes) {
+		t.Errorf("%s pattern %s, want only source [%s] and detail.eventType %q", rule.LogicalID, rule.Pattern, events.Source, eventTypes)
+	}
+}
+
+// parkingQueues are rule targets no function reads: what arrives waits for
+// an operator, like dead letters, and raises an alarm.
+var parkingQueues = map[string]bool{"RejectedRecordsQueue": true}
+
+// The enrichment's rejections (RecordRejected) go to RejectedRecordsQueue,
+// kept 14 days and watched by an alarm; no handler's rule takes them.
+func TestRejectedRecordsAreParkedAndWatched(t *testing.T) {
+	tpl := load(t)
+	var rejection stack.RuleSpec
+	for _, r := range tpl.BusRules("ImageScansBus") {
+		var p struct {
+			Detail struct {
+				EventType []string `json:"eventType"`
+			} `json:"detail"`
+		}
+		_ = json.Unmarshal(r.Pattern, &p)
+		if slices.Contains(p.Detail.EventType, string(events.EventRecordRejected)) {
+			if r.LogicalID != "RejectedRecordsRule" {
+				t.Errorf("%s takes RecordRejected events: %s", r.LogicalID, r.Pattern)
+			}
+			rejection = r
+		}
+	}
+	if rejection.LogicalID == "" {
+		t.Fatal("no rule takes RecordRejected events")
+	}
+	assertRoutesOnEventType(t, rejection, []string{string(events.EventRecordRejected)})
+	if rejection.Queue != "RejectedRecordsQueue" {
+		t.Errorf("rejections go to %q", rejection.Queue)
+	}
+	assertQueueAcceptsOnly(t, tpl, "RejectedRecordsQueuePolicy", "RejectedRecordsQueue", "RejectedRecordsRule")
+	q := tpl.Resources["RejectedRecordsQueue"]
+	if q.DeletionPolicy != "Retain" || q.UpdateReplacePolicy != "Retain" {
+		t.Errorf("RejectedRecordsQueue deletion %q, replacement %q; want both Retain", q.DeletionPolicy, q.UpdateReplacePolicy)
+	}
+	if mr, _ := q.Properties["MessageRetentionPeriod"].(int); mr != 1209600 || !reflect.DeepEqual(q.Properties["KmsMasterKeyId"], getAtt("ScannerKey", "Arn")) {
+		t.Errorf("RejectedRecordsQueue keeps messages %d s, key %#v; want 1209600 s under ScannerKey", mr, q.Properties["KmsMasterKeyId"])
+	}
+	for id := range parkingQueues {
+		if !slices.ContainsFunc(tpl.Queues(), func(s stack.QueueSpec) bool { return s.LogicalID == id }) {
+			t.Errorf("parking queue %s is not a queue of the template", id)
+		}
+		alarmed := false
+		for _, a := range findAlarms(tpl, "AWS/SQS", "ApproximateNumberOfMessagesVisible") {
+			alarmed = alarmed || reflect.DeepEqual(dimensionsOf(a)["QueueName"], getAtt(id, "QueueName"))
+		}
+		if !alarmed {
+			t.Errorf("no alarm on parking queue %s", id)
+		}
 	}
 }
 
@@ -503,8 +573,8 @@ func TestEveryQueueFeedsAtMostOneFunction(t *testing.T) {
 	}
 	for _, q := range tpl.Queues() {
 		want := 1
-		if q.IsDLQ || q.IsDeliveryDLQ {
-			want = 0 // dead letters wait for an operator's redrive
+		if q.IsDLQ || q.IsDeliveryDLQ || parkingQueues[q.LogicalID] {
+			want = 0 // dead letters and parked events wait for an operator
 		}
 		if feeds[q.LogicalID] != want {
 			t.Errorf("%s feeds %d functions, want %d", q.LogicalID, feeds[q.LogicalID], want)
@@ -721,7 +791,7 @@ func TestQueueVisibilityOutlastsTheFunction(t *testing.T) {
 		}
 	}
 	for _, q := range tpl.Queues() {
-		if q.LogicalID == "ScanQueue" || q.IsDLQ || q.IsDeliveryDLQ {
+		if q.LogicalID == "ScanQueue" || q.IsDLQ || q.IsDeliveryDLQ || parkingQueues[q.LogicalID] {
 			continue
 		}
 		vis, _ := q.VisibilityTimeout.(int)

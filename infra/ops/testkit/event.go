@@ -23,7 +23,6 @@ func CompletedEventOf(rep *domain.Report, scanID string, at time.Time, refs ...d
 	loc := ReportAt(rep.Digest, scanID)
 	return events.ScanEvent{
 		SchemaVersion:   events.SchemaVersion,
-		DetailType:      events.DetailTypeScanCompleted,
 		EventID:         eventID(domain.EventScanCompleted, scanID, at),
 		EventType:       domain.EventScanCompleted,
 		Time:            at,
@@ -51,7 +50,6 @@ func ReferencedEvent(rep *domain.Report, newRef domain.ImageRef, refs ...domain.
 func ReferencedEventAt(rep *domain.Report, at time.Time, newRef domain.ImageRef, refs ...domain.ImageRef) events.ScanEvent {
 	ev := CompletedEvent(rep, append(append([]domain.ImageRef(nil), refs...), newRef)...)
 	ev.EventType = domain.EventImageReferenced
-	ev.DetailType = events.DetailTypeImageReferenced
 	ev.EventID = eventID(domain.EventImageReferenced, ScanID, at)
 	ev.Time = at
 	ev.Ref = newRef
@@ -63,7 +61,6 @@ func ReferencedEventAt(rep *domain.Report, at time.Time, newRef domain.ImageRef,
 func FailedEvent(f domain.Failure, refs ...domain.ImageRef) events.ScanEvent {
 	return events.ScanEvent{
 		SchemaVersion: events.SchemaVersion,
-		DetailType:    events.DetailTypeScanFailed,
 		EventID:       eventID(domain.EventScanFailed, ScanID, ScannedAt),
 		EventType:     domain.EventScanFailed,
 		Time:          ScannedAt,
