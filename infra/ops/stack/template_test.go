@@ -207,7 +207,6 @@ var actionsWithoutResourceARN = []string{
 	"xray:PutTelemetryRecords",
 	"cloudwatch:PutMetricData",
 	"securityhub:GetFindings",
-	"securityhub:BatchUpdateFindings",
 }
 
 func TestStarResourcesOnlyForActionsWithoutResourceARNs(t *testing.T) {
@@ -908,16 +907,11 @@ func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
 			t.Errorf("%s grants Security Hub actions; only SecurityHubRole may", s.where)
 		}
 	}
-	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}) {
+	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:GetFindings"}) {
 		t.Errorf("SecurityHubRole may call %v", got)
 	}
 	if r := granted["securityhub:BatchImportFindings"].body["Resource"]; !reflect.DeepEqual(r, product) {
 		t.Errorf("BatchImportFindings granted on %#v, want only the default product %#v", r, product)
-	}
-	cond := granted["securityhub:BatchUpdateFindings"].body["Condition"]
-	wantCond := map[string]any{"StringEquals": map[string]any{"securityhub:ASFFSyntaxPath/Workflow.Status": "RESOLVED"}}
-	if !reflect.DeepEqual(cond, wantCond) {
-		t.Errorf("BatchUpdateFindings condition %#v, want %#v", cond, wantCond)
 	}
 }
 
