@@ -199,16 +199,7 @@ func TestNoWildcardActions(t *testing.T) {
 	}
 }
 
-// actionsWithoutResourceARN are the only actions granted on "*": their APIs
-// take no resource ARN.
-var actionsWithoutResourceARN = []string{
-	"ecr:GetAuthorizationToken",
-	"xray:PutTraceSegments",
-	"xray:PutTelemetryRecords",
-	"cloudwatch:PutMetricData",
-	"securityhub:GetFindings",
-}
-
+// actionsWithoutResourceARN: see starActionDocs (privilege_test.go).
 func TestStarResourcesOnlyForActionsWithoutResourceARNs(t *testing.T) {
 	tpl := load(t)
 	stars := 0
