@@ -35,6 +35,10 @@ const (
 	// and finding-update-batchimportfindings.html (100 findings, 240 KB each,
 	// 6 MB a batch).
 	asffMaxTitle, asffMaxDescription, asffMaxProductFields = 256, 1024, 50
+	// https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_AwsSecurityFinding.html
+	// (ProductFields): "the key can contain up to 128 characters, and the
+	// value can contain up to 2048 characters".
+	asffMaxFieldKey, asffMaxFieldValue = 128, 2048
 	asffMaxFinding, asffMaxBatch, asffMaxBatchBytes        = 240 * 1024, 100, 6 * 1024 * 1024
 )
 

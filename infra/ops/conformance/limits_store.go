@@ -130,9 +130,12 @@ func securityHubLimits(r Request) []string {
 		if len(f.ProductFields) > asffMaxProductFields {
 			bad("%d ProductFields, over %d", len(f.ProductFields), asffMaxProductFields)
 		}
-		for k := range f.ProductFields {
+		for k, v := range f.ProductFields {
 			if strings.HasPrefix(k, "aws/") {
 				bad("ProductFields key %q is reserved for AWS", k)
+			}
+			if utf8.RuneCountInString(k) > asffMaxFieldKey || utf8.RuneCountInString(v) > asffMaxFieldValue {
+				bad("ProductFields[%q] is %d/%d characters, over %d/%d", k, utf8.RuneCountInString(k), utf8.RuneCountInString(v), asffMaxFieldKey, asffMaxFieldValue)
 			}
 		}
 	}
