@@ -38,8 +38,8 @@ const (
 	// https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_AwsSecurityFinding.html
 	// (ProductFields): "the key can contain up to 128 characters, and the
 	// value can contain up to 2048 characters".
-	asffMaxFieldKey, asffMaxFieldValue = 128, 2048
-	asffMaxFinding, asffMaxBatch, asffMaxBatchBytes        = 240 * 1024, 100, 6 * 1024 * 1024
+	asffMaxFieldKey, asffMaxFieldValue              = 128, 2048
+	asffMaxFinding, asffMaxBatch, asffMaxBatchBytes = 240 * 1024, 100, 6 * 1024 * 1024
 )
 
 // Limits checks one captured request against the documented limits of its
