@@ -37,8 +37,8 @@ type imageTags interface {
 // Handler mirrors each repository's images into Security Hub: one finding
 // per vulnerability (QID) and per secret of each image (digest), with an Id
 // stable across scans of that image in that repository (see imagePrefix), so
-// a rescan of the image updates the findings it still has and resolves and
-// archives the ones it no longer has. Another image pushed to the repository
+// a rescan of the image updates the findings it still has and resolves (by
+// archiving, see resolve) the ones it no longer has. Another image pushed to the repository
 // gets findings of its own and leaves the first image's alone: an image's
 // findings are resolved only once no tag of the repository points at it any
 // more, which the handler asks ECR whenever an event for the repository
@@ -214,7 +214,7 @@ func keepFirstSeen(current []securityhubstore.Finding, existing []securityhubsto
 	return seen
 }
 
-// resolveUntagged resolves and archives the active findings of the
+// resolveUntagged resolves (archives) the active findings of the
 // repository's other images that no tag points at any more, as ECR says now.
 // An image ECR cannot answer for keeps its findings (a later event asks
 // again): a finding is never resolved on a guess.
