@@ -2,6 +2,8 @@ package conformance_test
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -70,10 +72,10 @@ func TestCheckerReportsViolations(t *testing.T) {
 		reqs[i] = tt.req
 	}
 	results, err := conformance.Validate(reqs)
+	if errors.Is(err, conformance.ErrNoPython) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
 	if err != nil {
-		if strings.Contains(err.Error(), "make venv") {
-			t.Skip(err)
-		}
 		t.Fatal(err)
 	}
 	for i, tt := range tests {

@@ -25,7 +25,8 @@ type Result struct {
 // ErrNoPython: the project's virtualenv (with botocore) is missing.
 var ErrNoPython = errors.New("no .venv/bin/python with botocore: run `make venv`")
 
-// python is the virtualenv's interpreter and validate.py's path.
+// python is the virtualenv's interpreter and validate.py's path in the
+// checkout holding the working directory.
 func python() (interp, script string, err error) {
 	wd, err := os.Getwd()
 	if err != nil {
@@ -35,6 +36,10 @@ func python() (interp, script string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	return pythonIn(root)
+}
+
+func pythonIn(root string) (interp, script string, err error) {
 	interp = filepath.Join(root, ".venv", "bin", "python")
 	if _, err := os.Stat(interp); err != nil {
 		return "", "", fmt.Errorf("%w (%v)", ErrNoPython, err)
@@ -48,6 +53,10 @@ func Validate(reqs []Request) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return validateWith(interp, script, reqs)
+}
+
+func validateWith(interp, script string, reqs []Request) ([]Result, error) {
 	f, err := os.CreateTemp("", "conformance-*.json")
 	if err != nil {
 		return nil, err
