@@ -15,6 +15,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
@@ -23,6 +24,7 @@ import (
 	"ecrscanner/infra/ecrstore"
 	"ecrscanner/infra/ops/conformance"
 	"ecrscanner/infra/ops/testkit"
+	"ecrscanner/infra/queue"
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/snsnotify"
 )
@@ -190,4 +192,36 @@ func TestS3Keys(t *testing.T) {
 		t.Fatalf("archive Put: %v", err)
 	}
 	checkAll(t, rec, "PutObject")
+}
+
+// SQS: a message parked on a dead-letter queue with the reason it failed,
+// the reason carrying what a scanner's output can (terminal escapes, a NUL,
+// invalid UTF-8), and the visibility change that schedules a retry.
+func TestSQSRequests(t *testing.T) {
+	rec := conformance.NewRecorder(t, "sqs")
+	client := sqs.NewFromConfig(rec.Config(t))
+	dlq, err := queue.NewDeadLetters(client, "https://sqs.us-east-1.amazonaws.com/123456789012/ecr-scanner-archive-dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := events.NewScanEvent(maximalScan(t, true).Record())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := ev.Entry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := "qscanner: \x1b[31mfatal\x1b[0m \x00 " + strings.Repeat(invalidUTF8, 300)
+	if err := dlq.Park(context.Background(), "0f9a3e1c-5b1e-4a4e-9a51-1c2f0b7d9e11", string(entry.Detail), reason); err != nil {
+		t.Fatalf("Park: %v", err)
+	}
+	vis, err := queue.NewVisibility(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vis.Hide(context.Background(), "arn:aws:sqs:us-east-1:123456789012:ecr-scanner-archive", strings.Repeat("r", 1024), 24*time.Hour); err != nil {
+		t.Fatalf("Hide: %v", err)
+	}
+	checkAll(t, rec, "SendMessage", "ChangeMessageVisibility")
 }

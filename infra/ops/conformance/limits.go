@@ -19,6 +19,8 @@ const (
 	// in size (262,144 bytes, not 262,144 characters)"; message attributes
 	// count towards it (sns-message-attributes.html).
 	snsMaxMessage = 262144
+	// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+	sqsMaxMessage = 262144
 	// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html:
 	// an entry, counted as that page counts it, must be under 256 KB.
 	eventsMaxEntry = 256 * 1024
@@ -52,6 +54,8 @@ func Limits(r Request) []string {
 	switch r.Service {
 	case "sns":
 		p = append(p, snsLimits(r)...)
+	case "sqs":
+		p = append(p, sqsLimits(r)...)
 	case "events":
 		p = append(p, eventsLimits(r)...)
 	case "ecr":

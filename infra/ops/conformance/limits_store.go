@@ -154,3 +154,44 @@ func CheckLimits(t interface {
 		}
 	}
 }
+
+// sqsLimits checks SendMessage: the message body and String attribute
+// values may hold only the characters SQS allows, and body plus attributes
+// (names, types, values) at most 256 KiB.
+// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+func sqsLimits(r Request) []string {
+	var in struct {
+		MessageBody       string
+		MessageAttributes map[string]struct{ DataType, StringValue string }
+	}
+	if err := json.Unmarshal(r.Body, &in); err != nil {
+		return []string{"body: " + err.Error()}
+	}
+	var p []string
+	size := len(in.MessageBody)
+	if i := strings.IndexFunc(in.MessageBody, sqsDisallowed); i >= 0 {
+		p = append(p, fmt.Sprintf("MessageBody has %U at byte %d, which SQS refuses", []rune(in.MessageBody[i:])[0], i))
+	}
+	for k, a := range in.MessageAttributes {
+		size += len(k) + len(a.DataType) + len(a.StringValue)
+		if i := strings.IndexFunc(a.StringValue, sqsDisallowed); i >= 0 {
+			p = append(p, fmt.Sprintf("attribute %s has %U at byte %d, which SQS refuses", k, []rune(a.StringValue[i:])[0], i))
+		}
+	}
+	if size > sqsMaxMessage {
+		p = append(p, fmt.Sprintf("message and attributes are %d bytes, over %d", size, sqsMaxMessage))
+	}
+	return p
+}
+
+// sqsDisallowed: outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+// #x10000-#x10FFFF.
+func sqsDisallowed(r rune) bool {
+	switch {
+	case r == 0x9, r == 0xA, r == 0xD:
+		return false
+	case r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+		return false
+	}
+	return true
+}
