@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -26,6 +27,7 @@ import (
 	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/queue"
 	"ecrscanner/infra/s3store"
+	"ecrscanner/infra/secretstore"
 	"ecrscanner/infra/snsnotify"
 )
 
@@ -181,9 +183,11 @@ func TestS3Keys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reports.PutReport(context.Background(), domain.NewID(), testkit.LargeReport(20000)); err != nil {
+	loc, err := reports.PutReport(context.Background(), domain.NewID(), testkit.LargeReport(20000))
+	if err != nil {
 		t.Fatalf("PutReport: %v", err)
 	}
+	_, _ = reports.GetReport(context.Background(), loc) // the empty answer is no report; the request is what counts
 	archive, err := s3store.NewArchive(client, "ecr-scanner-results-123456789012")
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +195,7 @@ func TestS3Keys(t *testing.T) {
 	if err := archive.Put(context.Background(), s3store.ArchiveKey(longRepository(0), testkit.Digest, at), []byte(`{"scan":"x"}`)); err != nil {
 		t.Fatalf("archive Put: %v", err)
 	}
-	checkAll(t, rec, "PutObject")
+	checkAll(t, rec, "PutObject", "GetObject")
 }
 
 // SQS: a message parked on a dead-letter queue with the reason it failed,
@@ -224,4 +228,15 @@ func TestSQSRequests(t *testing.T) {
 		t.Fatalf("Hide: %v", err)
 	}
 	checkAll(t, rec, "SendMessage", "ChangeMessageVisibility")
+}
+
+// Secrets Manager: the scan function's read of the Qualys token by ARN.
+func TestSecretsManagerRequest(t *testing.T) {
+	rec := conformance.NewRecorder(t, "secretsmanager")
+	tokens, err := secretstore.NewSecretsManager(secretsmanager.NewFromConfig(rec.Config(t)), "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-scanner/qualys-token-AbCdEf", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tokens.Token(context.Background()) // the empty answer holds no token; the request is what counts
+	checkAll(t, rec, "GetSecretValue")
 }
