@@ -15,7 +15,8 @@ import (
 // finding passes securityhubstore.Validate, IDs are unique and under the
 // repository's prefix (so a rescan can resolve the ones that went away), and
 // building twice gives the same IDs (every delivery of an event writes the
-// same findings).
+// same findings). No ProductFields key is under aws/, which Security Hub
+// reserves for itself.
 func FuzzFindings(f *testing.F) {
 	for _, rep := range []*domain.Report{testkit.Report(), testkit.ThresholdReport(), messyReport(), {}} {
 		b, err := json.Marshal(rep)
@@ -52,6 +53,11 @@ func FuzzFindings(f *testing.F) {
 				t.Fatalf("two findings with ID %q", fd.ID)
 			}
 			seen[fd.ID] = true
+			for k := range fd.ProductFields {
+				if securityhubstore.IsReservedField(k) {
+					t.Fatalf("finding %q has the reserved ProductFields key %q", fd.ID, k)
+				}
+			}
 			if !strings.HasPrefix(fd.ID, im.prefix()) {
 				t.Fatalf("finding %q is not under the repository prefix %q", fd.ID, im.prefix())
 			}

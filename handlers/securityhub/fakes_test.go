@@ -30,17 +30,20 @@ func testProductOf(t *testing.T) securityhubstore.Product {
 // way Security Hub does for a finding provider: an import creates or replaces
 // a finding by Id, but ignores an update older than the stored finding and
 // the Workflow of an existing one, and resets RESOLVED or NOTIFIED to NEW
-// when an archived finding becomes active again. Only SetWorkflow changes the
-// workflow of an existing finding.
+// when an archived finding becomes active again. Nothing changes the
+// workflow of an existing finding: that is the customer's (BatchUpdateFindings,
+// which the handler does not call).
 type fakeHub struct {
 	mu       sync.Mutex
 	findings map[string]securityhubstore.Finding
 
-	imports   [][]securityhubstore.Finding // every Import call, in order
-	reads     []string                     // the prefix of every Findings call
-	workflows [][]string                   // the IDs of every SetWorkflow call
+	imports  [][]securityhubstore.Finding // every Import call, in order
+	reads    []string                     // the prefix of every Findings call
+	archived []string                     // the IDs an import moved from ACTIVE to ARCHIVED, in order
 
-	findingsErr, importErr, workflowErr error
+	findingsErr, importErr error
+	// archiveErr fails an import that archives a finding.
+	archiveErr error
 }
 
 func newFakeHub() *fakeHub { return &fakeHub{findings: map[string]securityhubstore.Finding{}} }
@@ -72,6 +75,9 @@ func (h *fakeHub) Import(_ context.Context, findings []securityhubstore.Finding)
 		if err := securityhubstore.Validate(f); err != nil {
 			return err
 		}
+		if h.archiveErr != nil && f.RecordState == securityhubstore.RecordStateArchived {
+			return h.archiveErr
+		}
 	}
 	h.imports = append(h.imports, append([]securityhubstore.Finding(nil), findings...))
 	for _, f := range findings {
@@ -81,28 +87,15 @@ func (h *fakeHub) Import(_ context.Context, findings []securityhubstore.Finding)
 				continue
 			}
 			f.Workflow = old.Workflow
+			if old.RecordState == securityhubstore.RecordStateActive && f.RecordState == securityhubstore.RecordStateArchived {
+				h.archived = append(h.archived, f.ID)
+			}
 			if old.RecordState == securityhubstore.RecordStateArchived && f.RecordState == securityhubstore.RecordStateActive &&
 				(old.Workflow.Status == securityhubstore.WorkflowResolved || old.Workflow.Status == securityhubstore.WorkflowNotified) {
 				f.Workflow.Status = securityhubstore.WorkflowNew
 			}
 		}
 		h.findings[f.ID] = f
-	}
-	return nil
-}
-
-func (h *fakeHub) SetWorkflow(_ context.Context, ids []string, status string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.workflowErr != nil {
-		return h.workflowErr
-	}
-	h.workflows = append(h.workflows, append([]string(nil), ids...))
-	for _, id := range ids {
-		if f, ok := h.findings[id]; ok {
-			f.Workflow.Status = status
-			h.findings[id] = f
-		}
 	}
 	return nil
 }

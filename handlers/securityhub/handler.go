@@ -26,8 +26,6 @@ type findingStore interface {
 	// Import creates or updates findings by Id. Security Hub ignores the
 	// Workflow of an existing finding and any update older than it.
 	Import(ctx context.Context, findings []securityhubstore.Finding) error
-	// SetWorkflow sets the workflow status of the findings with these IDs.
-	SetWorkflow(ctx context.Context, ids []string, status string) error
 }
 
 // imageTags tells which tags of a repository point at an image now (ECR
@@ -39,8 +37,8 @@ type imageTags interface {
 // Handler mirrors each repository's images into Security Hub: one finding
 // per vulnerability (QID) and per secret of each image (digest), with an Id
 // stable across scans of that image in that repository (see imagePrefix), so
-// a rescan of the image updates the findings it still has and resolves and
-// archives the ones it no longer has. Another image pushed to the repository
+// a rescan of the image updates the findings it still has and resolves (by
+// archiving, see resolve) the ones it no longer has. Another image pushed to the repository
 // gets findings of its own and leaves the first image's alone: an image's
 // findings are resolved only once no tag of the repository points at it any
 // more, which the handler asks ECR whenever an event for the repository
@@ -216,7 +214,7 @@ func keepFirstSeen(current []securityhubstore.Finding, existing []securityhubsto
 	return seen
 }
 
-// resolveUntagged resolves and archives the active findings of the
+// resolveUntagged resolves (archives) the active findings of the
 // repository's other images that no tag points at any more, as ECR says now.
 // An image ECR cannot answer for keeps its findings (a later event asks
 // again): a finding is never resolved on a guess.
@@ -331,10 +329,13 @@ func repositoryCurrent(all []securityhubstore.Finding, event domain.ImageScan) d
 // after at (an event for another image of the repository, delivered late),
 // a millisecond after its own last update: Security Hub ignores an update
 // older than the stored finding and documents nothing for an equal one.
+// Keys Security Hub added under aws/ are dropped: a provider must not send
+// them back.
 func archivedAt(fs []securityhubstore.Finding, at time.Time) []securityhubstore.Finding {
 	out := make([]securityhubstore.Finding, 0, len(fs))
 	for _, f := range fs {
 		f.RecordState = securityhubstore.RecordStateArchived
+		f.ProductFields = securityhubstore.WithoutReserved(f.ProductFields)
 		if f.UpdatedAt.Before(at) {
 			f.UpdatedAt = at
 		} else {
@@ -381,32 +382,22 @@ func coverage(scanTypes []string) (vulns, secrets bool) {
 	return vulns, secrets
 }
 
-// resolve marks findings RESOLVED and archives them. The workflow goes
-// first, through BatchUpdateFindings (an import cannot change the workflow
-// of an existing finding): if archiving then fails, the retry still finds
-// them active and does both again. A finding an analyst suppressed keeps its
-// workflow.
+// resolve archives findings by importing them again with RecordState
+// ARCHIVED: the one change a finding provider may make to its own findings
+// that takes them out of Security Hub's default (active) views. Their
+// workflow stays as it is: it belongs to the customer, an import cannot
+// change it, and BatchUpdateFindings, which could, has no resource-level
+// permissions or condition key for the finding's product, so the function is
+// not granted it (it would let it resolve any product's findings):
+// https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html
+// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html
+// Should a finding come back, its import makes it ACTIVE again and Security
+// Hub resets a RESOLVED or NOTIFIED workflow to NEW.
 func (h *Handler) resolve(ctx context.Context, vanished []securityhubstore.Finding, observedAt time.Time) error {
 	if len(vanished) == 0 {
 		return nil
 	}
-	var ids []string
-	archived := make([]securityhubstore.Finding, 0, len(vanished))
-	for _, f := range vanished {
-		switch f.Workflow.Status {
-		case securityhubstore.WorkflowNew, securityhubstore.WorkflowNotified:
-			ids = append(ids, f.ID)
-			f.Workflow.Status = securityhubstore.WorkflowResolved
-		}
-		archived = append(archived, f)
-	}
-	archived = archivedAt(archived, observedAt)
-	if len(ids) > 0 {
-		if err := h.hub.SetWorkflow(ctx, ids, securityhubstore.WorkflowResolved); err != nil {
-			return err
-		}
-	}
-	return h.hub.Import(ctx, archived)
+	return h.hub.Import(ctx, archivedAt(vanished, observedAt))
 }
 
 // tagsIn lists the tags the digest carries in repo: those of the event's

@@ -112,8 +112,8 @@ func TestRescanUpdatesTheSameFindingsAndResolvesVanishedOnes(t *testing.T) {
 		t.Errorf("secret still present: state %s updated %v", s.RecordState, s.UpdatedAt)
 	}
 	gone := env.hub.get(t, vulnID("team/app", "380112"))
-	if gone.RecordState != securityhubstore.RecordStateArchived || gone.Workflow.Status != securityhubstore.WorkflowResolved || !gone.UpdatedAt.Equal(later) || !gone.CreatedAt.Equal(testkit.ScannedAt) {
-		t.Errorf("vanished finding: state %s workflow %s updated %v created %v; want ARCHIVED RESOLVED at the rescan", gone.RecordState, gone.Workflow.Status, gone.UpdatedAt, gone.CreatedAt)
+	if gone.RecordState != securityhubstore.RecordStateArchived || gone.Workflow.Status != securityhubstore.WorkflowNew || !gone.UpdatedAt.Equal(later) || !gone.CreatedAt.Equal(testkit.ScannedAt) {
+		t.Errorf("vanished finding: state %s workflow %s updated %v created %v; want ARCHIVED at the rescan, its workflow left NEW", gone.RecordState, gone.Workflow.Status, gone.UpdatedAt, gone.CreatedAt)
 	}
 	if d := gone.Resources[0].Details.AwsEcrContainerImage.ImageDigest; d != testkit.Digest.String() {
 		t.Errorf("vanished finding names %s, want the image it was found in", d)
@@ -124,8 +124,8 @@ func TestRescanUpdatesTheSameFindingsAndResolvesVanishedOnes(t *testing.T) {
 	if len(env.hub.snapshot()) != 4 {
 		t.Errorf("%d findings, want 4 (three active, one archived)", len(env.hub.snapshot()))
 	}
-	if !reflect.DeepEqual(env.hub.workflows, [][]string{{vulnID("team/app", "380112")}}) {
-		t.Errorf("SetWorkflow calls %v, want one for the vanished finding", env.hub.workflows)
+	if !reflect.DeepEqual(env.hub.archived, []string{vulnID("team/app", "380112")}) {
+		t.Errorf("archived %v, want the vanished finding alone", env.hub.archived)
 	}
 
 	t.Run("a finding that comes back is active again", func(t *testing.T) {
@@ -170,15 +170,15 @@ func TestHandleIsIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 			once := env.hub.snapshot()
-			workflows := len(env.hub.workflows)
+			archived := len(env.hub.archived)
 			if err := env.handle(t, ev, rep); err != nil {
 				t.Fatal(err)
 			}
 			if twice := env.hub.snapshot(); !reflect.DeepEqual(once, twice) {
 				t.Errorf("the second delivery changed the findings:\n once %+v\ntwice %+v", once, twice)
 			}
-			if len(env.hub.workflows) != workflows {
-				t.Errorf("the second delivery set workflows again: %v", env.hub.workflows[workflows:])
+			if len(env.hub.archived) != archived {
+				t.Errorf("the second delivery archived again: %v", env.hub.archived[archived:])
 			}
 		})
 	}
@@ -199,8 +199,8 @@ func TestAnOlderScanLeavesTheImagesFindingsAlone(t *testing.T) {
 	if after := env.hub.snapshot(); !reflect.DeepEqual(before, after) {
 		t.Error("an older scan changed the findings of a newer one")
 	}
-	if env.hub.importCalls() != calls || len(env.hub.workflows) != 0 {
-		t.Errorf("an older scan imported (%d calls) or resolved (%v)", env.hub.importCalls()-calls, env.hub.workflows)
+	if env.hub.importCalls() != calls || len(env.hub.archived) != 0 {
+		t.Errorf("an older scan imported (%d calls) or resolved (%v)", env.hub.importCalls()-calls, env.hub.archived)
 	}
 	if !strings.Contains(env.logs.String(), "newer scan") {
 		t.Error("skipping an older scan was not logged")
@@ -216,14 +216,14 @@ func TestResolutionLimits(t *testing.T) {
 		// want is the record state and workflow of 380112 and of the secret
 		// after the rescan.
 		wantVuln, wantSecret [2]string
-		wantWorkflowCalls    int
+		wantArchived         int
 	}{
 		{
-			name:              "vanished vulnerability and secret are resolved",
-			rescan:            func(r *domain.Report) { r.Secrets = nil },
-			wantVuln:          [2]string{"ARCHIVED", "RESOLVED"},
-			wantSecret:        [2]string{"ARCHIVED", "RESOLVED"},
-			wantWorkflowCalls: 1,
+			name:         "vanished vulnerability and secret are resolved",
+			rescan:       func(r *domain.Report) { r.Secrets = nil },
+			wantVuln:     [2]string{"ARCHIVED", "NEW"},
+			wantSecret:   [2]string{"ARCHIVED", "NEW"},
+			wantArchived: 2,
 		},
 		{
 			name: "a suppressed finding is archived but stays suppressed",
@@ -232,16 +232,16 @@ func TestResolutionLimits(t *testing.T) {
 				f.Workflow.Status = securityhubstore.WorkflowSuppressed
 				h.findings[f.ID] = f
 			},
-			rescan:            func(r *domain.Report) {},
-			wantVuln:          [2]string{"ARCHIVED", "SUPPRESSED"},
-			wantSecret:        [2]string{"ACTIVE", "NEW"},
-			wantWorkflowCalls: 0,
+			rescan:       func(r *domain.Report) {},
+			wantVuln:     [2]string{"ARCHIVED", "SUPPRESSED"},
+			wantSecret:   [2]string{"ACTIVE", "NEW"},
+			wantArchived: 1,
 		},
 		{
 			name:       "a scan without the secret scan type resolves no secret",
 			rescan:     func(r *domain.Report) { r.Secrets, r.ScanTypes = nil, []string{"os", "sca"} },
-			wantVuln:   [2]string{"ARCHIVED", "RESOLVED"},
-			wantSecret: [2]string{"ACTIVE", "NEW"}, wantWorkflowCalls: 1,
+			wantVuln:   [2]string{"ARCHIVED", "NEW"},
+			wantSecret: [2]string{"ACTIVE", "NEW"}, wantArchived: 1,
 		},
 		{
 			name:       "a partial report resolves nothing",
@@ -275,8 +275,8 @@ func TestResolutionLimits(t *testing.T) {
 			if got := state(secretID("team/app", first.Secrets[0])); got != tt.wantSecret {
 				t.Errorf("secret is %v, want %v", got, tt.wantSecret)
 			}
-			if len(env.hub.workflows) != tt.wantWorkflowCalls {
-				t.Errorf("%d SetWorkflow calls, want %d", len(env.hub.workflows), tt.wantWorkflowCalls)
+			if len(env.hub.archived) != tt.wantArchived {
+				t.Errorf("archived %v, want %d findings", env.hub.archived, tt.wantArchived)
 			}
 		})
 	}
@@ -394,8 +394,8 @@ func TestErrorsAreClassified(t *testing.T) {
 	}
 }
 
-// A failure between setting the workflow and archiving leaves the findings
-// active, so the retry finds them and does both again.
+// A failed archive leaves the vanished findings active and the error
+// retryable, naming the step, so the retry finds them and archives them.
 func TestResolutionIsRetried(t *testing.T) {
 	env := newTestEnv(t)
 	first := testkit.Report()
@@ -404,19 +404,19 @@ func TestResolutionIsRetried(t *testing.T) {
 	}
 	second := rescanReport()
 	ev := testkit.CompletedEventOf(second, "scan2", testkit.ScannedAt.Add(time.Hour), testkit.MustRef(t, "team/app", "v2"))
-	env.hub.workflowErr = errors.New("throttled")
-	if err := env.handle(t, ev, second); err == nil || consume.IsPermanent(err) {
-		t.Fatalf("Handle = %v, want a retryable error", err)
+	env.hub.archiveErr = errors.New("throttled")
+	if err := env.handle(t, ev, second); err == nil || consume.IsPermanent(err) || !strings.Contains(err.Error(), "resolve findings: throttled") {
+		t.Fatalf("Handle = %v, want a retryable error naming the resolve step", err)
 	}
 	if f := env.hub.get(t, vulnID("team/app", "380112")); f.RecordState != securityhubstore.RecordStateActive {
-		t.Fatalf("archived although its workflow was not set: %s", f.RecordState)
+		t.Fatalf("archived although the import failed: %s", f.RecordState)
 	}
-	env.hub.workflowErr = nil
+	env.hub.archiveErr = nil
 	if err := env.handle(t, ev, second); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if f := env.hub.get(t, vulnID("team/app", "380112")); f.RecordState != securityhubstore.RecordStateArchived || f.Workflow.Status != securityhubstore.WorkflowResolved {
-		t.Errorf("after the retry: %s %s, want ARCHIVED RESOLVED", f.RecordState, f.Workflow.Status)
+	if f := env.hub.get(t, vulnID("team/app", "380112")); f.RecordState != securityhubstore.RecordStateArchived || f.Workflow.Status != securityhubstore.WorkflowNew {
+		t.Errorf("after the retry: %s %s, want ARCHIVED, workflow NEW as it was", f.RecordState, f.Workflow.Status)
 	}
 }
 

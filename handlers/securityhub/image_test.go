@@ -65,8 +65,8 @@ func TestRetagOfAnOlderCachedDigestAgreesWithTagsOnTheCurrentImage(t *testing.T)
 
 	allActive(t, "newer image", states(env, testkit.OtherDigest), 2)
 	allActive(t, "re-tagged older image", states(env, testkit.Digest), 3)
-	if len(env.hub.workflows) != 0 {
-		t.Errorf("resolved %v on a re-tag", env.hub.workflows)
+	if len(env.hub.archived) != 0 {
+		t.Errorf("resolved %v on a re-tag", env.hub.archived)
 	}
 	// The repository labels follow the same rule: the newest scan.
 	want := domain.ImageScan{Digest: testkit.OtherDigest, ScannedAt: newerAt}
@@ -106,8 +106,8 @@ func TestASecondImageLeavesTheFirstImagesFindingsActiveWhileItIsTagged(t *testin
 	}
 	allActive(t, "first image", states(env, testkit.Digest), 3)
 	allActive(t, "second image", states(env, testkit.OtherDigest), 2)
-	if len(env.hub.workflows) != 0 {
-		t.Errorf("resolved %v while the first image is tagged", env.hub.workflows)
+	if len(env.hub.archived) != 0 {
+		t.Errorf("resolved %v while the first image is tagged", env.hub.archived)
 	}
 	if len(env.tags.asked) != 1 || env.tags.asked[0].Digest != testkit.Digest || env.tags.asked[0].Repository != "team/app" {
 		t.Errorf("asked ECR about %+v, want the first image in team/app", env.tags.asked)
@@ -120,7 +120,7 @@ func TestAnUntaggedImagesFindingsAreResolved(t *testing.T) {
 		tagErr error
 		want   [2]string
 	}{
-		{"no tag points at it", nil, [2]string{securityhubstore.RecordStateArchived, securityhubstore.WorkflowResolved}},
+		{"no tag points at it", nil, [2]string{securityhubstore.RecordStateArchived, securityhubstore.WorkflowNew}},
 		{"ECR cannot answer: nothing resolved on a guess", errors.New("AccessDenied"), [2]string{securityhubstore.RecordStateActive, securityhubstore.WorkflowNew}},
 	}
 	for _, tt := range tests {
@@ -152,12 +152,12 @@ func TestAnUntaggedImagesFindingsAreResolved(t *testing.T) {
 			allActive(t, "second image", states(env, testkit.OtherDigest), 2)
 
 			// A redelivery changes nothing more.
-			before, calls := env.hub.snapshot(), len(env.hub.workflows)
+			before, calls := env.hub.snapshot(), len(env.hub.archived)
 			if err := env.handle(t, later, second); err != nil {
 				t.Fatal(err)
 			}
-			if after := env.hub.snapshot(); len(after) != len(before) || len(env.hub.workflows) != calls {
-				t.Errorf("a redelivery resolved again: %v", env.hub.workflows[calls:])
+			if after := env.hub.snapshot(); len(after) != len(before) || len(env.hub.archived) != calls {
+				t.Errorf("a redelivery resolved again: %v", env.hub.archived[calls:])
 			}
 		})
 	}
@@ -192,7 +192,12 @@ func TestFindingsUnderTheFormerRepositoryIdsAreArchivedOnceTheImageHasItsOwn(t *
 			t.Errorf("former %s: %s %s, want ARCHIVED with workflow %s kept", old.ID, f.RecordState, f.Workflow.Status, old.Workflow.Status)
 		}
 	}
-	if len(env.hub.workflows) != 0 || len(env.tags.asked) != 0 {
-		t.Errorf("resolved %v or asked ECR about %v: the former findings are the same image's", env.hub.workflows, env.tags.asked)
+	for _, id := range env.hub.archived {
+		if strings.HasPrefix(id, imagePrefix(testkit.Account, testkit.Region, "team/app", testkit.Digest)) {
+			t.Errorf("resolved %s: the former findings' successors stay active", id)
+		}
+	}
+	if len(env.tags.asked) != 0 {
+		t.Errorf("asked ECR about %v: the former findings are the same image's", env.tags.asked)
 	}
 }

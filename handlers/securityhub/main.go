@@ -3,7 +3,8 @@
 // secret of each image (digest) in each repository out, imported into AWS
 // Security Hub under the account's default product; findings a rescan of the
 // image no longer has, and those of images no tag points at any more, are
-// resolved and archived.
+// resolved by archiving them (RecordState ARCHIVED, through the same import:
+// the function may not touch any other product's findings).
 package main
 
 import (

@@ -4,6 +4,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -36,9 +37,12 @@ func NewDeadLetters(client Sender, url string) (*DeadLetters, error) {
 const maxReason = 2048
 
 // Park sends the message body to the dead-letter queue with attributes
-// failure_reason and original_message_id.
+// failure_reason and original_message_id. The reason may quote a scanner's
+// output: characters SQS refuses in an attribute value (control characters
+// such as terminal escapes) become U+FFFD, or SQS would refuse the whole
+// message and it could not be parked.
 func (d *DeadLetters) Park(ctx context.Context, id, body, reason string) error {
-	reason = domain.Truncate(reason, maxReason, "")
+	reason = domain.Truncate(strings.Map(sqsChar, reason), maxReason, "")
 	_, err := d.client.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:    aws.String(d.url),
 		MessageBody: aws.String(body),
@@ -51,4 +55,16 @@ func (d *DeadLetters) Park(ctx context.Context, id, body, reason string) error {
 		return fmt.Errorf("park message %s: %w", id, err)
 	}
 	return nil
+}
+
+// sqsChar keeps the characters SQS accepts in message bodies and attribute
+// values (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to
+// #x10FFFF) and replaces any other with U+FFFD:
+// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+func sqsChar(r rune) rune {
+	switch {
+	case r == 0x9, r == 0xA, r == 0xD, r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+		return r
+	}
+	return 0xFFFD
 }

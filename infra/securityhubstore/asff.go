@@ -1,7 +1,8 @@
 // Package securityhubstore keeps findings in AWS Security Hub (CSPM) as the
 // account's own finding provider: it imports them with BatchImportFindings
 // under the account's default product ARN, reads them back with GetFindings
-// and sets their workflow status with BatchUpdateFindings.
+// and archives them by importing them again with RecordState ARCHIVED. It
+// never calls BatchUpdateFindings (see API).
 //
 // Findings are written as this package's Finding, the subset of the AWS
 // Security Finding Format (ASFF, schema 2018-10-08) the scanner uses, with
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -37,13 +39,39 @@ const (
 	MaxFieldValueLen  = 2048
 	// MaxFindingBytes is Security Hub's limit for one finding (240 KB).
 	MaxFindingBytes = 240 * 1024
-	// MaxBatch is how many findings one BatchImportFindings or
-	// BatchUpdateFindings call takes.
+	// MaxBatch is how many findings one BatchImportFindings call takes.
 	MaxBatch = 100
 	// MaxBatchBytes keeps one import request below Security Hub's 6 MB, with
 	// room for the request's own framing.
 	MaxBatchBytes = 5 << 20
 )
+
+// ReservedFieldPrefix starts the ProductFields keys Security Hub adds itself
+// (aws/securityhub/FindingId, aws/securityhub/ProductName, …); they "must not
+// be submitted with findings from third-party integrations":
+// https://docs.aws.amazon.com/securityhub/latest/userguide/asff-top-level-attributes.html
+const ReservedFieldPrefix = "aws/"
+
+// IsReservedField tells a ProductFields key under ReservedFieldPrefix.
+func IsReservedField(key string) bool { return strings.HasPrefix(key, ReservedFieldPrefix) }
+
+// WithoutReserved copies fields without the keys Security Hub reserves, so
+// that a finding read back can be imported again (nil when none is left).
+func WithoutReserved(fields map[string]string) map[string]string {
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string]string, len(fields))
+	for k, v := range fields {
+		if !IsReservedField(k) {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
 
 // Record states.
 const (
@@ -52,9 +80,9 @@ const (
 )
 
 // Workflow statuses. Security Hub keeps the workflow of an existing finding
-// whatever an import says (customers own it); only BatchUpdateFindings
-// changes it, and Security Hub itself resets RESOLVED or NOTIFIED to NEW when
-// an archived finding becomes active again.
+// whatever an import says (customers own it, through BatchUpdateFindings,
+// which this package does not call), and itself resets RESOLVED or NOTIFIED
+// to NEW when an archived finding becomes active again.
 const (
 	WorkflowNew        = "NEW"
 	WorkflowNotified   = "NOTIFIED"
@@ -277,6 +305,9 @@ func (p *problems) checkContent(f Finding) {
 		p.bad("%d ProductFields, over %d", len(f.ProductFields), MaxProductFields)
 	}
 	for k, v := range f.ProductFields {
+		if IsReservedField(k) {
+			p.bad("ProductFields key %q: keys under %q are reserved for AWS", domain.Truncate(k, 60, domain.Ellipsis), ReservedFieldPrefix)
+		}
 		p.text("a ProductFields key", k, MaxFieldKeyLen, true)
 		p.text("ProductFields["+k+"]", v, MaxFieldValueLen, true)
 	}

@@ -102,7 +102,8 @@ func toSDK(f Finding) types.AwsSecurityFinding {
 
 // fromSDK reads back the fields toSDK writes. Fields Security Hub adds
 // (ProcessedAt, Region, CompanyName, …) are dropped: an import never sends
-// them.
+// them, and so are the ProductFields keys Security Hub adds under
+// ReservedFieldPrefix, which an import must not send back.
 func fromSDK(s types.AwsSecurityFinding) Finding {
 	f := Finding{
 		SchemaVersion:   aws.ToString(s.SchemaVersion),
@@ -117,7 +118,7 @@ func fromSDK(s types.AwsSecurityFinding) Finding {
 		LastObservedAt:  parseTime(s.LastObservedAt),
 		Title:           aws.ToString(s.Title),
 		Description:     aws.ToString(s.Description),
-		ProductFields:   maps.Clone(s.ProductFields),
+		ProductFields:   WithoutReserved(s.ProductFields),
 		RecordState:     string(s.RecordState),
 	}
 	if s.Severity != nil {

@@ -20,11 +20,17 @@ import (
 // which the parked messages can be redriven.
 var ErrNotEnabled = errors.New("security hub is not enabled for this account and region")
 
-// API is the part of the Security Hub client that Hub uses.
+// API is the part of the Security Hub client that Hub uses. It has no
+// BatchUpdateFindings on purpose: that call has no resource-level
+// permissions and no condition key for the finding's product, so whoever may
+// call it may change any product's findings in the account (GuardDuty's,
+// Inspector's). A finding provider updates its own findings through
+// BatchImportFindings alone:
+// https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html
+// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html
 type API interface {
 	BatchImportFindings(ctx context.Context, in *securityhub.BatchImportFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error)
 	GetFindings(ctx context.Context, in *securityhub.GetFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.GetFindingsOutput, error)
-	BatchUpdateFindings(ctx context.Context, in *securityhub.BatchUpdateFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error)
 }
 
 // Product is the account's default Security Hub product: the provider an
@@ -216,44 +222,6 @@ func (h *Hub) Findings(ctx context.Context, idPrefix string) ([]Finding, error) 
 		seenTokens[next] = true
 		in.NextToken = aws.String(next)
 	}
-}
-
-// SetWorkflow sets the workflow status of the findings with these IDs, in
-// calls of at most MaxBatch. Findings Security Hub could not update make the
-// error (retryable); errors.Is(err, ErrNotEnabled) and domain.ErrInvalid
-// classify as for Import. Security Hub applies the update within minutes,
-// not necessarily before SetWorkflow returns.
-func (h *Hub) SetWorkflow(ctx context.Context, ids []string, status string) error {
-	if !workflowRE.MatchString(status) {
-		return fmt.Errorf("set workflow: %w status %q", domain.ErrInvalid, status)
-	}
-	var unprocessed []string
-	for start := 0; start < len(ids); start += MaxBatch {
-		end := min(start+MaxBatch, len(ids))
-		idents := make([]types.AwsSecurityFindingIdentifier, 0, end-start)
-		for _, id := range ids[start:end] {
-			idents = append(idents, types.AwsSecurityFindingIdentifier{Id: aws.String(id), ProductArn: aws.String(h.product.ARN)})
-		}
-		out, err := h.client.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
-			FindingIdentifiers: idents,
-			Workflow:           &types.WorkflowUpdate{Status: types.WorkflowStatus(status)},
-		})
-		if err != nil {
-			return fmt.Errorf("set workflow %s on findings %d-%d of %d: %w", status, start+1, end, len(ids), classify(err))
-		}
-		for _, u := range out.UnprocessedFindings {
-			id := ""
-			if u.FindingIdentifier != nil {
-				id = aws.ToString(u.FindingIdentifier.Id)
-			}
-			unprocessed = append(unprocessed, fmt.Sprintf("%s (%s: %s)", domain.Truncate(id, 160, domain.Ellipsis), aws.ToString(u.ErrorCode), domain.Truncate(aws.ToString(u.ErrorMessage), 200, domain.Ellipsis)))
-		}
-	}
-	if len(unprocessed) > 0 {
-		shown := unprocessed[:min(3, len(unprocessed))]
-		return fmt.Errorf("set workflow %s: security hub left %d findings unprocessed: %s", status, len(unprocessed), strings.Join(shown, ", "))
-	}
-	return nil
 }
 
 // classify wraps the SDK errors that no retry cures: an invalid request

@@ -65,7 +65,6 @@ type fakeAPI struct {
 	mu      sync.Mutex
 	imports [][]types.AwsSecurityFinding
 	gets    []*securityhub.GetFindingsInput
-	updates []*securityhub.BatchUpdateFindingsInput
 
 	importErr error
 	// failIDs are refused by BatchImportFindings with failCode.
@@ -76,9 +75,6 @@ type fakeAPI struct {
 	pages  [][]types.AwsSecurityFinding
 	tokens []string
 	getErr error
-	// unprocessed are left unprocessed by BatchUpdateFindings.
-	unprocessed map[string]bool
-	updateErr   error
 }
 
 func (f *fakeAPI) BatchImportFindings(_ context.Context, in *securityhub.BatchImportFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
@@ -112,24 +108,6 @@ func (f *fakeAPI) GetFindings(_ context.Context, in *securityhub.GetFindingsInpu
 		return &securityhub.GetFindingsOutput{}, nil
 	}
 	return &securityhub.GetFindingsOutput{Findings: f.pages[i], NextToken: optional(f.tokens[i])}, nil
-}
-
-func (f *fakeAPI) BatchUpdateFindings(_ context.Context, in *securityhub.BatchUpdateFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.updateErr != nil {
-		return nil, f.updateErr
-	}
-	f.updates = append(f.updates, in)
-	out := &securityhub.BatchUpdateFindingsOutput{}
-	for _, id := range in.FindingIdentifiers {
-		if f.unprocessed[aws.ToString(id.Id)] {
-			out.UnprocessedFindings = append(out.UnprocessedFindings, types.BatchUpdateFindingsUnprocessedFinding{FindingIdentifier: &id, ErrorCode: aws.String("FindingNotFound"), ErrorMessage: aws.String("no such finding")})
-		} else {
-			out.ProcessedFindings = append(out.ProcessedFindings, id)
-		}
-	}
-	return out, nil
 }
 
 func newTestHub(t *testing.T, api API) *Hub {
@@ -362,8 +340,6 @@ func TestErrorsAreClassified(t *testing.T) {
 			calls["Import"] = h.Import(context.Background(), findings(1))
 			h = newTestHub(t, &fakeAPI{getErr: tt.err})
 			_, calls["Findings"] = h.Findings(context.Background(), "p:")
-			h = newTestHub(t, &fakeAPI{updateErr: tt.err})
-			calls["SetWorkflow"] = h.SetWorkflow(context.Background(), []string{"a"}, WorkflowResolved)
 			for op, err := range calls {
 				if !errors.Is(err, tt.err) {
 					t.Errorf("%s = %v, want it to wrap %v", op, err, tt.err)
@@ -420,38 +396,52 @@ func TestFindingsPagesAndFilters(t *testing.T) {
 	}
 }
 
-func TestSetWorkflow(t *testing.T) {
-	ids := make([]string, 150)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("id-%d", i)
+// TestReservedProductFields: Security Hub adds ProductFields keys under
+// aws/ to what GetFindings returns, and refuses them from a provider
+// (https://docs.aws.amazon.com/securityhub/latest/userguide/asff-top-level-attributes.html).
+// A finding read back loses them, so it can be archived by importing it
+// again; a finding built with one is refused before anything is sent.
+func TestReservedProductFields(t *testing.T) {
+	stored := toSDK(validFinding("p:1"))
+	stored.ProductFields["aws/securityhub/FindingId"] = "arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default/p:1"
+	stored.ProductFields["aws/securityhub/ProductName"] = "Default"
+	stored.ProductFields["aws/securityhub/CompanyName"] = "Personal"
+	api := &fakeAPI{pages: [][]types.AwsSecurityFinding{{stored}}, tokens: []string{""}}
+	h := newTestHub(t, api)
+	got, err := h.Findings(context.Background(), "p:")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Findings = %d, %v", len(got), err)
 	}
-	t.Run("batches of 100", func(t *testing.T) {
+	archived := got[0]
+	archived.RecordState = RecordStateArchived
+	archived.UpdatedAt = archived.UpdatedAt.Add(time.Hour)
+	if err := h.Import(context.Background(), []Finding{archived}); err != nil {
+		t.Fatalf("re-import of a finding read back: %v", err)
+	}
+	sent := api.imports[0][0].ProductFields
+	for k := range sent {
+		if IsReservedField(k) {
+			t.Errorf("re-import sends reserved key %s", k)
+		}
+	}
+	if !reflect.DeepEqual(sent, validFinding("p:1").ProductFields) {
+		t.Errorf("re-import sends ProductFields %v, want the provider's own %v", sent, validFinding("p:1").ProductFields)
+	}
+
+	t.Run("a finding built with an aws/ key is refused", func(t *testing.T) {
 		api := &fakeAPI{}
-		if err := newTestHub(t, api).SetWorkflow(context.Background(), ids, WorkflowResolved); err != nil {
-			t.Fatal(err)
-		}
-		if len(api.updates) != 2 || len(api.updates[0].FindingIdentifiers) != 100 || len(api.updates[1].FindingIdentifiers) != 50 {
-			t.Fatalf("updates %d", len(api.updates))
-		}
-		u := api.updates[1]
-		if u.Workflow == nil || u.Workflow.Status != types.WorkflowStatusResolved || aws.ToString(u.FindingIdentifiers[0].ProductArn) != testProduct || aws.ToString(u.FindingIdentifiers[0].Id) != "id-100" {
-			t.Errorf("update %+v", u)
-		}
-		if u.Note != nil || u.Severity != nil || u.Types != nil {
-			t.Error("SetWorkflow touched more than the workflow")
+		f := validFinding("p:2")
+		f.ProductFields = map[string]string{"aws/securityhub/SeverityLabel": "LOW"}
+		err := newTestHub(t, api).Import(context.Background(), []Finding{f})
+		if !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), "reserved") || len(api.imports) != 0 {
+			t.Errorf("Import = %v after %d calls, want ErrInvalid naming the reserved key and no call", err, len(api.imports))
 		}
 	})
-	t.Run("unprocessed findings are an error", func(t *testing.T) {
-		api := &fakeAPI{unprocessed: map[string]bool{"id-120": true}}
-		err := newTestHub(t, api).SetWorkflow(context.Background(), ids, WorkflowResolved)
-		if err == nil || !strings.Contains(err.Error(), "id-120") || errors.Is(err, domain.ErrInvalid) {
-			t.Errorf("SetWorkflow = %v, want a retryable error naming id-120", err)
-		}
-	})
-	t.Run("unknown status", func(t *testing.T) {
-		api := &fakeAPI{}
-		if err := newTestHub(t, api).SetWorkflow(context.Background(), ids, "DONE"); !errors.Is(err, domain.ErrInvalid) || len(api.updates) != 0 {
-			t.Errorf("SetWorkflow = %v after %d calls", err, len(api.updates))
+	t.Run("only aws/ keys read back as none", func(t *testing.T) {
+		s := toSDK(validFinding("p:3"))
+		s.ProductFields = map[string]string{"aws/securityhub/FindingId": "x"}
+		if f := fromSDK(s); f.ProductFields != nil {
+			t.Errorf("ProductFields %v, want none", f.ProductFields)
 		}
 	})
 }
