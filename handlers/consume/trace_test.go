@@ -170,8 +170,8 @@ func TestTraceRecordsInTheInvocationsOwnTraceToo(t *testing.T) {
 			if err := h(tracingtest.Invocation(context.Background(), own.String()), ev); err != nil {
 				t.Fatal(err)
 			}
-			docs := daemon.Wait(t, 5*time.Second, "the own subsegment", func(docs []tracingtest.Document) bool {
-				return len(tracingtest.InTrace(docs, own.TraceID)) > 0
+			docs := daemon.Wait(t, 5*time.Second, "the own subsegment (and the joined segment)", func(docs []tracingtest.Document) bool {
+				return len(tracingtest.InTrace(docs, own.TraceID)) > 0 && (!tc.wantJoined || len(tracingtest.InTrace(docs, scan.TraceID)) > 0)
 			})
 			mine := tracingtest.InTrace(docs, own.TraceID)[0]
 			if mine.Name != "archive" || mine.Type != "subsegment" || mine.ParentID != own.ParentID {
@@ -180,7 +180,7 @@ func TestTraceRecordsInTheInvocationsOwnTraceToo(t *testing.T) {
 			if mine.Annotation("scan_id") != "scan-1" || mine.Annotation("event_id") != ev.EventID {
 				t.Errorf("own subsegment annotations %v; want scan_id and event_id", mine.Annotations)
 			}
-			joined := tracingtest.InTrace(daemon.Documents(), scan.TraceID)
+			joined := tracingtest.InTrace(docs, scan.TraceID)
 			if tc.wantJoined {
 				if len(joined) != 1 || joined[0].ParentID != scan.ParentID || joined[0].Annotation("scan_id") != "scan-1" {
 					t.Fatalf("scan trace holds %d documents; want one archive segment under %s:\n%s", len(joined), scan.ParentID, tracingtest.Tree(daemon.Documents()))

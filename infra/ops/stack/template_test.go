@@ -491,8 +491,8 @@ func TestRejectedRecordsAreParkedAndWatched(t *testing.T) {
 	}
 	assertQueueAcceptsOnly(t, tpl, "RejectedRecordsQueuePolicy", "RejectedRecordsQueue", "RejectedRecordsRule")
 	q := tpl.Resources["RejectedRecordsQueue"]
-	if q.DeletionPolicy != "Retain" || q.UpdateReplacePolicy != "Retain" {
-		t.Errorf("RejectedRecordsQueue deletion %q, replacement %q; want both Retain", q.DeletionPolicy, q.UpdateReplacePolicy)
+	if q.DeletionPolicy != "RetainExceptOnCreate" || q.UpdateReplacePolicy != "Retain" {
+		t.Errorf("RejectedRecordsQueue deletion %q, replacement %q; want RetainExceptOnCreate and Retain", q.DeletionPolicy, q.UpdateReplacePolicy)
 	}
 	if mr, _ := q.Properties["MessageRetentionPeriod"].(int); mr != 1209600 || !reflect.DeepEqual(q.Properties["KmsMasterKeyId"], getAtt("ScannerKey", "Arn")) {
 		t.Errorf("RejectedRecordsQueue keeps messages %d s, key %#v; want 1209600 s under ScannerKey", mr, q.Properties["KmsMasterKeyId"])
