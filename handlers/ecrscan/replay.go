@@ -73,6 +73,9 @@ Options:
   --resume PATH      continue an interrupted replay from its checkpoint
   --page-size N      records read per page of the table scan (default 100)
   --poll D           how often to check an archive replay's progress (default 5s)
+  --archive-delay D  how long after --until the archive is taken to hold every
+                     event; an archive replay waits until then (default 10m,
+                     as EventBridge recommends)
 
 Exit 0: done. Exit 1: failed, or selected digests have no record. Exit 2: bad
 usage. Exit 130: interrupted; resume with --resume.`
@@ -99,6 +102,8 @@ type replayOptions struct {
 	resume      string
 	pageSize    int
 	poll        time.Duration
+	// archiveDelay is how long after the window an archive replay waits.
+	archiveDelay time.Duration
 }
 
 func runReplay(args []string, stdout, stderr io.Writer) int {
@@ -189,6 +194,7 @@ func parseReplayFlags(args []string) (replayOptions, selectionFlags, map[string]
 	resume := fs.String("resume", "", "")
 	pageSize := fs.Int("page-size", 100, "")
 	poll := fs.Duration("poll", 5*time.Second, "")
+	archiveDelay := fs.Duration("archive-delay", replay.ArchiveDelay, "")
 	if err := fs.Parse(args); err != nil {
 		return replayOptions{}, sel, nil, err
 	}
@@ -198,7 +204,7 @@ func parseReplayFlags(args []string) (replayOptions, selectionFlags, map[string]
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o := replayOptions{handlers: handlers, fromArchive: *fromArchive, stack: *stackName, replayID: *replayID,
-		dryRun: *dryRun, rate: *rate, checkpoint: *checkpoint, resume: *resume, pageSize: *pageSize, poll: *poll}
+		dryRun: *dryRun, rate: *rate, checkpoint: *checkpoint, resume: *resume, pageSize: *pageSize, poll: *poll, archiveDelay: *archiveDelay}
 	return o, sel, set, nil
 }
 
@@ -211,6 +217,8 @@ func (o replayOptions) checkPace() error {
 		return fmt.Errorf("--page-size %d must be positive", o.pageSize)
 	case o.poll <= 0:
 		return fmt.Errorf("--poll %v must be positive", o.poll)
+	case o.archiveDelay < 0:
+		return fmt.Errorf("--archive-delay %v must not be negative", o.archiveDelay)
 	}
 	return nil
 }
@@ -242,7 +250,7 @@ func (o *replayOptions) checkArchiveWindow(checkpointSet bool, now time.Time) er
 	case len(o.sel.Digests) > 0 || o.sel.Repository != "" || o.sel.All:
 		return errors.New("--from-archive replays a time window of the bus archive: it selects with --since/--until only")
 	case o.sel.Since.IsZero():
-		return errors.New("--from-archive needs --since (and optionally --until, default now)")
+		return errors.New("--from-archive needs --since (and optionally --until, default now; the replay waits --archive-delay after it)")
 	case checkpointSet:
 		return errors.New("--from-archive keeps no checkpoint: EventBridge runs the replay")
 	}

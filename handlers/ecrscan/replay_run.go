@@ -212,6 +212,13 @@ func (r *replayRun) fromArchive(ctx context.Context, eb *eventbridge.Client, st 
 		fmt.Fprintln(r.stdout, "dry run: the replay was not started")
 		return exitOK
 	}
+	if err := plan.WaitForArchive(ctx, r.opts.archiveDelay, time.Minute, func(left time.Duration) {
+		fmt.Fprintf(r.stderr, "replay %s: waiting %s for the archive to catch up with events up to %s (--archive-delay %s)\n",
+			plan.Name, left.Round(time.Second), plan.Until.UTC().Format(time.RFC3339), r.opts.archiveDelay)
+	}); err != nil {
+		fmt.Fprintf(r.stderr, "ecrscan replay: %v\n", err)
+		return exitInterrupted
+	}
 	if err := plan.Start(ctx, eb); err != nil {
 		return r.fail("%v", err)
 	}

@@ -399,7 +399,12 @@ func TestReplayFromArchive(t *testing.T) {
 		t.Errorf("a dry run replayed %v", got)
 	}
 
-	code, stdout, stderr = runCLI(t, "replay", "--stack", s.st.Name, "--from-archive", "--since", "1h", "--handler", "alert", "--replay-id", "arch-1")
+	// The window ends now: the replay first waits for the archive to catch
+	// up (a second here; EventBridge recommends ten minutes).
+	code, stdout, stderr = runCLI(t, "replay", "--stack", s.st.Name, "--from-archive", "--since", "1h", "--handler", "alert", "--replay-id", "arch-1", "--archive-delay", "1s")
+	if !strings.Contains(stderr, "for the archive to catch up") {
+		t.Errorf("no word of waiting for the archive:\n%s", stderr)
+	}
 	if code != exitOK || !strings.Contains(stdout, "archive replay ecrscan-arch-1 COMPLETED") || !strings.Contains(stderr, "100%") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}

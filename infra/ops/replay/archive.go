@@ -97,6 +97,40 @@ func findArchive(ctx context.Context, client ArchiveAPI, busARN string) (string,
 	return names[0], nil
 }
 
+// ArchiveDelay is how long after an event's time the archive is taken to
+// hold it. Events reach an archive some time after the bus, and EventBridge
+// recommends delaying a replay by 10 minutes so that every event is there
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-archive.html#eb-archive-timing).
+const ArchiveDelay = 10 * time.Minute
+
+// ReadyAt is when the archive holds every event of the window: Until plus
+// delay.
+func (p ArchiveReplay) ReadyAt(delay time.Duration) time.Time { return p.Until.Add(delay) }
+
+// WaitForArchive blocks until the archive has caught up with the window
+// (ReadyAt(delay)), telling wait the time left at the start and then every
+// tick. It returns at once for a window that ended long enough ago, and
+// ctx's error if ctx ends first. Starting sooner would replay a window whose
+// last minutes may not be archived yet, and those events would be silently
+// left out.
+func (p ArchiveReplay) WaitForArchive(ctx context.Context, delay, tick time.Duration, wait func(left time.Duration)) error {
+	ready := p.ReadyAt(delay)
+	for {
+		left := time.Until(ready)
+		if left <= 0 {
+			return nil
+		}
+		wait(left)
+		t := time.NewTimer(min(left, tick))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("wait for the archive to catch up: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // Start asks EventBridge to run the replay.
 func (p ArchiveReplay) Start(ctx context.Context, client ArchiveAPI) error {
 	_, err := client.StartReplay(ctx, &eventbridge.StartReplayInput{
