@@ -53,7 +53,7 @@ type e2e struct {
 func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client) domain.ImageRef) (*e2e, domain.ImageRef) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := mototest.Config(t)
+	cfg := harness(t)
 	reg, err := local.StartRegistry()
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +76,7 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 			"tag": {"REGISTRY_ENDPOINT": reg.Endpoint()},
 		},
 		RetryDelay: time.Second,
+		IAM:        mototest.Server(t),
 		OnResult: func(fn string, received, failed int, took time.Duration, err error) {
 			if failed > 0 || err != nil {
 				t.Logf("%s: %d of %d messages failed in %v: %v", fn, failed, received, took, err)

@@ -35,6 +35,10 @@ import (
 //     caller would be an IAM user the trust policy does not name, and moto
 //     answers that case with a 500 (its _check_principal expects an "AWS"
 //     principal).
+//   - moto asks for an IAM action named after every operation, but SQS's
+//     batch operations have none: SendMessage, DeleteMessage and
+//     ChangeMessageVisibility permit their batch versions, and so they do here.
+//     https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html
 //   - moto stores the inline policies of a role CloudFormation created as
 //     parsed documents, and its evaluator expects JSON text (a 500 on every
 //     request such a role signs); documents are accepted either way.
@@ -50,7 +54,7 @@ def _ecrscan_iam():
     import datetime, html, re
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.iam.access_control import IAMPolicy, IAMPolicyStatement
+    from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, IAMRequestBase
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
     matches = IAMPolicyStatement._check_element_matches
@@ -59,6 +63,13 @@ def _ecrscan_iam():
             return True
         return matches(self, element, value)
     IAMPolicyStatement._check_element_matches = resource_matches
+    batch = {"sqs:SendMessageBatch": "sqs:SendMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+             "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
+    request_init = IAMRequestBase.__init__
+    def request_action(self, *args, **kwargs):
+        request_init(self, *args, **kwargs)
+        self._action = batch.get(self._action, self._action)
+    IAMRequestBase.__init__ = request_action
     policy_init = IAMPolicy.__init__
     def policy_from_dict(self, policy):
         if isinstance(policy, dict) and "Statement" in policy:

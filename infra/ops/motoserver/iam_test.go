@@ -14,6 +14,7 @@ import (
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 const testAccount = "123456789012"
@@ -25,6 +26,7 @@ const roleTemplate = `{"Resources":{"Role":{"Type":"AWS::IAM::Role","Properties"
  "AssumeRolePolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]},
  "Policies":[{"PolicyName":"p","PolicyDocument":{"Version":"2012-10-17","Statement":[
   {"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"},
+  {"Effect":"Allow","Action":"sqs:DeleteMessage","Resource":"arn:aws:sqs:us-east-1:123456789012:q"},
   {"Effect":"Allow","Action":"dynamodb:ListTables","Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/*"}]}}]}}}}`
 
 func cfgWith(m *Moto, id, secret, token string) aws.Config {
@@ -81,6 +83,15 @@ func TestEnforceIAM(t *testing.T) {
 	// DynamoDB request, and the patch lets the action decide.
 	if _, err := dynamodb.NewFromConfig(role).ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
 		t.Errorf("role, allowed action on a named resource: %v", err)
+	}
+	// Allowed sqs:DeleteMessage, the role may delete in batches (SQS
+	// authorizes batch operations by their single-message actions).
+	q, err := sqs.NewFromConfig(adminCfg).GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("q")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqs.NewFromConfig(role).DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: q.QueueUrl, Entries: []sqstypes.DeleteMessageBatchRequestEntry{{Id: aws.String("0"), ReceiptHandle: aws.String("none")}}}); err != nil {
+		t.Errorf("role, batch version of an allowed action: %v", err)
 	}
 	if _, err := sqs.NewFromConfig(role).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("r")}); err == nil || !strings.Contains(err.Error(), "not authorized to perform: sqs:CreateQueue") {
 		t.Errorf("role, action not in its policy: %v, want AccessDenied naming sqs:CreateQueue", err)
