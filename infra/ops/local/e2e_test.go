@@ -50,7 +50,7 @@ type e2e struct {
 	captured []busEvent
 }
 
-func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client) domain.ImageRef) (*e2e, domain.ImageRef) {
+func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client) domain.ImageRef, adjust ...func(*local.PipelineOptions)) (*e2e, domain.ImageRef) {
 	t.Helper()
 	ctx := context.Background()
 	cfg := harness(t)
@@ -61,7 +61,7 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 	t.Cleanup(reg.Close)
 	e := &e2e{t: t, ctx: ctx, cfg: cfg, reg: reg, ecr: ecr.NewFromConfig(cfg), runs: filepath.Join(t.TempDir(), "qscanner-runs.jsonl")}
 	bad := failing(reg, e.ecr)
-	p, err := local.StartPipeline(ctx, cfg, local.PipelineOptions{
+	opts := local.PipelineOptions{
 		StackName: mototest.UniqueName("e2e"),
 		Params:    map[string]string{"QualysAccessToken": "e2e-token"},
 		BuildDir:  t.TempDir(),
@@ -92,7 +92,11 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 			defer e.mu.Unlock()
 			e.captured = append(e.captured, busEvent{dt, detail})
 		},
-	})
+	}
+	for _, f := range adjust {
+		f(&opts)
+	}
+	p, err := local.StartPipeline(ctx, cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

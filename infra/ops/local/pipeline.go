@@ -191,7 +191,7 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 			Function: p.Functions[m.Function], Name: m.Function, QueueURL: url, QueueARN: arn,
 			BatchSize: m.BatchSize, Concurrency: concurrency[m.Function], RetryDelay: opts.RetryDelay,
 			Visibility:              6 * p.Functions[m.Function].Timeout, // AWS's advice for a queue feeding a function
-			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqs.NewFromConfig(mappingCfg), Logger: opts.Logger, OnResult: opts.OnResult,
+			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqs.NewFromConfig(mappingCfg), Retry: sqsClient, Logger: opts.Logger, OnResult: opts.OnResult,
 			TraceHeader: newTrace(opts.XRayDaemon),
 		}
 		p.wg.Add(1)

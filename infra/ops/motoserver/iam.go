@@ -45,7 +45,8 @@ import (
 //   - moto answers a refused request in XML even for the JSON protocols
 //     (DynamoDB, SQS, EventBridge, ECR, …), which the Go SDK cannot decode:
 //     the error would say "deserialization failed" rather than AccessDenied.
-//     Such answers are rewritten as the JSON error those protocols use.
+//     Such answers are rewritten as the JSON error those protocols use (S3
+//     answers in XML whatever the object's content type, and is left alone).
 //   - POST /_ecrscan/admin creates an IAM user allowed everything, with an
 //     access key: the principal a harness uses for set-up and observation,
 //     whether or not IAM is enforced already.
@@ -117,7 +118,8 @@ def _ecrscan_iam():
         key = iam.create_access_key(name)
         return 200, {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}
     def json_errors(environ, start_response, call):
-        if "json" not in environ.get("CONTENT_TYPE", ""):
+        scope = re.search(r"Credential=[^/]*/[^/]*/[^/]*/([^/]*)/", environ.get("HTTP_AUTHORIZATION", ""))
+        if "json" not in environ.get("CONTENT_TYPE", "") or (scope and scope.group(1) == "s3"):
             return call(start_response)
         got = {}
         def capture(status, headers, exc_info=None):
