@@ -97,7 +97,8 @@ func TestRoleMissingActionFails(t *testing.T) {
 	}
 }
 
-// userDLQs are the dead-letter queues of the queues feeding users.
+// userDLQs are the dead-letter queues of the queues feeding users, and the
+// Pipe's.
 func userDLQs(tmpl *stack.Template, users []string) []string {
 	dlq := map[string]string{}
 	for _, q := range tmpl.Queues() {
@@ -108,6 +109,9 @@ func userDLQs(tmpl *stack.Template, users []string) []string {
 		if contains(users, m.Function) && dlq[m.Queue] != "" {
 			out = append(out, dlq[m.Queue])
 		}
+	}
+	if spec, err := tmpl.Pipe(); err == nil && contains(users, "pipe") && spec.DeadLetterQueue != "" {
+		out = append(out, spec.DeadLetterQueue)
 	}
 	return out
 }

@@ -24,6 +24,8 @@ type IAM interface {
 	// AssumeRoleAs returns credentials of a role as the AWS service
 	// principal (lambda.amazonaws.com, pipes.amazonaws.com) gets them.
 	AssumeRoleAs(ctx context.Context, service, roleARN, session string, d time.Duration) (motoserver.RoleCredentials, error)
+	// Authorize fails unless a role's policies allow action on resource.
+	Authorize(ctx context.Context, roleARN, action, resource string) error
 }
 
 // AdminCreator creates the harness's own principal: *motoserver.Moto.
@@ -151,6 +153,38 @@ func (r *roles) functionEnv(roleID string) (func(ctx context.Context) (map[strin
 			"AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey, "AWS_SESSION_TOKEN": c.SessionToken,
 		}, nil
 	}, nil
+}
+
+// invoker is next, checked before each invocation for the role's
+// lambda:InvokeFunction on the function, as Pipes invokes an enrichment with
+// the pipe's role. The runner invokes the function itself, past moto's API,
+// so the check is made here.
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-permissions.html
+func (r *roles) invoker(next Invoker, roleID, functionID string) (Invoker, error) {
+	if r == nil {
+		return next, nil
+	}
+	role, err := roleARN(r.d, roleID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := r.d.Ref(functionID)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", functionID, err)
+	}
+	fn := r.d.ARN("lambda", "function:"+name)
+	return invokerFunc(func(ctx context.Context, payload []byte, trace string) ([]byte, error) {
+		if err := r.iam.Authorize(ctx, role, "lambda:InvokeFunction", fn); err != nil {
+			return nil, err
+		}
+		return next.Invoke(ctx, payload, trace)
+	}), nil
+}
+
+type invokerFunc func(ctx context.Context, payload []byte, trace string) ([]byte, error)
+
+func (f invokerFunc) Invoke(ctx context.Context, payload []byte, trace string) ([]byte, error) {
+	return f(ctx, payload, trace)
 }
 
 // roleARN is the ARN of a role of the deployment. A role's Ref is its name;

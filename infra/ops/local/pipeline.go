@@ -229,17 +229,20 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 	if err != nil {
 		return nil, err
 	}
-	// The Pipe reads the stream, puts events and dead-letters with its role.
-	// (It invokes the enrichment function directly, so lambda:InvokeFunction
-	// goes unchecked.)
+	// The Pipe reads the stream, invokes the enrichment, puts events and
+	// dead-letters with its role.
 	roleID, _ := getAttTarget(tmpl.Resources[spec.LogicalID].Properties["RoleArn"])
 	pipeCfg, err := p.roles.config(cfg, roleID, pipesService)
 	if err != nil {
 		return nil, fmt.Errorf("pipe %s: %w", spec.LogicalID, err)
 	}
+	enrich, err := p.roles.invoker(p.Functions[spec.Enrichment], roleID, spec.Enrichment)
+	if err != nil {
+		return nil, fmt.Errorf("pipe %s: %w", spec.LogicalID, err)
+	}
 	pipe := &Pipe{
 		StreamARN: aws.ToString(desc.Table.LatestStreamArn), BatchSize: spec.BatchSize, MaxRetries: min(spec.MaximumRetryAttempts, 3),
-		Enrich: p.Functions[spec.Enrichment], Bus: bus, Source: spec.Source, DetailType: spec.DetailType,
+		Enrich: enrich, Bus: bus, Source: spec.Source, DetailType: spec.DetailType,
 		Streams: dynamodbstreams.NewFromConfig(pipeCfg), Events: eventbridge.NewFromConfig(pipeCfg), DLQ: sqs.NewFromConfig(pipeCfg),
 		Logger: opts.Logger, OnEvent: opts.OnEvent, TraceHeader: newTrace(opts.XRayDaemon),
 	}

@@ -47,6 +47,10 @@ import (
 //     the error would say "deserialization failed" rather than AccessDenied.
 //     Such answers are rewritten as the JSON error those protocols use (S3
 //     answers in XML whatever the object's content type, and is left alone).
+//   - POST /_ecrscan/authorize evaluates a role's policies for an action on
+//     a resource, as moto evaluates a request: for calls the runner makes on
+//     a role's behalf without going through moto (the Pipe invoking its
+//     enrichment function).
 //   - POST /_ecrscan/admin creates an IAM user allowed everything, with an
 //     access key: the principal a harness uses for set-up and observation,
 //     whether or not IAM is enforced already.
@@ -136,7 +140,27 @@ def _ecrscan_iam():
             headers += [("Content-Type", environ["CONTENT_TYPE"]), ("Content-Length", str(len(body)))]
         start_response(status, headers)
         return [body]
-    routes = {"/_ecrscan/assume-role": assume, "/_ecrscan/admin": admin}
+    def authorize(environ):
+        from moto.iam.access_control import PermissionResult
+        n = int(environ.get("CONTENT_LENGTH") or 0)
+        req = json.loads(environ["wsgi.input"].read(n) or b"{}")
+        arn = req["RoleArn"]
+        iam = iam_backends[arn.split(":")[4]]["aws"]
+        try:
+            role = iam.get_role_by_arn(arn)
+        except Exception as e:
+            return 404, {"Error": "NoSuchEntity: " + str(e)}
+        policies = [iam.get_role_policy(role.name, p)[1] for p in iam.list_role_policies(role.name)]
+        policies += list(iam.list_attached_role_policies(role.name)[0])
+        allowed = False
+        for p in policies:
+            r = IAMPolicy(p).is_action_permitted(req["Action"], req["Resource"])
+            if r == PermissionResult.DENIED:
+                allowed = False
+                break
+            allowed = allowed or r == PermissionResult.PERMITTED
+        return 200, {"Allowed": allowed}
+    routes = {"/_ecrscan/assume-role": assume, "/_ecrscan/admin": admin, "/_ecrscan/authorize": authorize}
     def control(environ, start_response):
         route = routes.get(environ.get("PATH_INFO"))
         if route is None or environ.get("REQUEST_METHOD") != "POST":
@@ -250,6 +274,21 @@ func (m *Moto) control(ctx context.Context, path string, in, out any) error {
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("unreadable answer: %v", err)
+	}
+	return nil
+}
+
+// Authorize reports whether the policies of roleARN allow action on
+// resource, evaluated as moto evaluates a request signed by the role: an
+// error naming both when they do not. It is for what a runner does on a
+// role's behalf outside moto's API.
+func (m *Moto) Authorize(ctx context.Context, roleARN, action, resource string) error {
+	var out struct{ Allowed bool }
+	if err := m.control(ctx, "/_ecrscan/authorize", map[string]any{"RoleArn": roleARN, "Action": action, "Resource": resource}, &out); err != nil {
+		return fmt.Errorf("authorize %s for %s: %w", roleARN, action, err)
+	}
+	if !out.Allowed {
+		return fmt.Errorf("AccessDenied: %s is not authorized to perform: %s on resource: %s", roleARN, action, resource)
 	}
 	return nil
 }

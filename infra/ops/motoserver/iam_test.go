@@ -119,6 +119,15 @@ func TestAssumeRoleAsRefusals(t *testing.T) {
 	if _, err := m.AssumeRoleAs(ctx, "lambda.amazonaws.com", roleARN, "p", 2*time.Hour); err == nil || !strings.Contains(err.Error(), "exceeds the MaxSessionDuration (3600s)") {
 		t.Errorf("longer than the role allows: %v", err)
 	}
+	if err := m.Authorize(ctx, roleARN, "sqs:DeleteMessage", "arn:aws:sqs:us-east-1:123456789012:q"); err != nil {
+		t.Errorf("Authorize, allowed: %v", err)
+	}
+	if err := m.Authorize(ctx, roleARN, "sqs:DeleteMessage", "arn:aws:sqs:us-east-1:123456789012:other"); err == nil || !strings.Contains(err.Error(), "AccessDenied: "+roleARN+" is not authorized to perform: sqs:DeleteMessage on resource: arn:aws:sqs:us-east-1:123456789012:other") {
+		t.Errorf("Authorize, another resource: %v", err)
+	}
+	if err := m.Authorize(ctx, roleARN+"-missing", "sqs:DeleteMessage", "*"); err == nil || !strings.Contains(err.Error(), "NoSuchEntity") {
+		t.Errorf("Authorize, missing role: %v", err)
+	}
 	if _, err := m.AssumeRoleAs(ctx, "lambda.amazonaws.com", roleARN+"-missing", "p", time.Hour); err == nil || !strings.Contains(err.Error(), "NoSuchEntity") {
 		t.Errorf("missing role: %v", err)
 	}
