@@ -93,7 +93,7 @@ func TestRoleCredentialFailuresReachTheCaller(t *testing.T) {
 	}
 	// Where it ends up: the function does not start, and says why.
 	fn := &Function{Name: "ArchiveFunction", Binary: "/bin/true", Credentials: env}
-	if err := fn.Start(); err == nil || !strings.Contains(err.Error(), "function ArchiveFunction: credentials: assume: 403") {
+	if err := fn.Start(); err == nil || !strings.Contains(err.Error(), "function ArchiveFunction: credentials: ") || !strings.Contains(err.Error(), "assume: 403") {
 		t.Errorf("Start: %v", err)
 	}
 	if _, err := r.functionEnv("ArchiveQueue"); err == nil || !strings.Contains(err.Error(), "role ArchiveQueue: not an AWS::IAM::Role") {

@@ -171,31 +171,8 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 	}
 
 	sqsClient := sqs.NewFromConfig(cfg)
-	for _, m := range mappings {
-		if !d.Created(m.LogicalID) || p.Functions[m.Function] == nil {
-			continue
-		}
-		// An event source mapping reads its queue with the function's
-		// execution role.
-		// https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions
-		mappingCfg, err := p.roles.config(cfg, functionRole(tmpl, m.Function), lambdaService)
-		if err != nil {
-			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
-		}
-		url, err := d.Ref(m.Queue)
-		if err != nil {
-			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
-		}
-		arn, _ := d.Resolve(map[string]any{"Fn::GetAtt": []any{m.Queue, "Arn"}})
-		poller := &Poller{
-			Function: p.Functions[m.Function], Name: m.Function, QueueURL: url, QueueARN: arn,
-			BatchSize: m.BatchSize, Concurrency: concurrency[m.Function], RetryDelay: opts.RetryDelay,
-			Visibility:              6 * p.Functions[m.Function].Timeout, // AWS's advice for a queue feeding a function
-			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqs.NewFromConfig(mappingCfg), Retry: sqsClient, Logger: opts.Logger, OnResult: opts.OnResult,
-			TraceHeader: newTrace(opts.XRayDaemon),
-		}
-		p.wg.Add(1)
-		go func() { defer p.wg.Done(); poller.Run(runCtx) }()
+	if err := p.startPollers(runCtx, cfg, sqsClient, tmpl, mappings, concurrency, opts); err != nil {
+		return err
 	}
 
 	pipe, err := p.pipe(ctx, cfg, tmpl, opts)
@@ -206,6 +183,38 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 	go func() { defer p.wg.Done(); _ = pipe.Run(runCtx) }()
 
 	return p.observeAlerts(ctx, cfg, sqsClient, tmpl)
+}
+
+// startPollers starts one poller per event source mapping of a started
+// function. sqsClient is the harness's, for the poller's own bookkeeping.
+func (p *Pipeline) startPollers(runCtx context.Context, cfg aws.Config, sqsClient *sqs.Client, tmpl *stack.Template, mappings []stack.MappingSpec, concurrency map[string]int, opts PipelineOptions) error {
+	for _, m := range mappings {
+		if !p.Deployment.Created(m.LogicalID) || p.Functions[m.Function] == nil {
+			continue
+		}
+		// An event source mapping reads its queue with the function's
+		// execution role.
+		// https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions
+		mappingCfg, err := p.roles.config(cfg, functionRole(tmpl, m.Function), lambdaService)
+		if err != nil {
+			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
+		}
+		url, err := p.Deployment.Ref(m.Queue)
+		if err != nil {
+			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
+		}
+		arn, _ := p.Deployment.Resolve(map[string]any{"Fn::GetAtt": []any{m.Queue, "Arn"}})
+		poller := &Poller{
+			Function: p.Functions[m.Function], Name: m.Function, QueueURL: url, QueueARN: arn,
+			BatchSize: m.BatchSize, Concurrency: concurrency[m.Function], RetryDelay: opts.RetryDelay,
+			Visibility:              6 * p.Functions[m.Function].Timeout, // AWS's advice for a queue feeding a function
+			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqs.NewFromConfig(mappingCfg), Retry: sqsClient, Logger: opts.Logger, OnResult: opts.OnResult,
+			TraceHeader: newTrace(opts.XRayDaemon),
+		}
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); poller.Run(runCtx) }()
+	}
+	return nil
 }
 
 func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Template, opts PipelineOptions) (*Pipe, error) {
