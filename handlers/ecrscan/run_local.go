@@ -200,7 +200,13 @@ func (r *localRun) startStack(ctx context.Context, s runSetup) (_ *localStack, e
 	st.stops = append(st.stops, func() { st.reg.Close() })
 	s.functionEnv["tag"]["REGISTRY_ENDPOINT"] = st.reg.Endpoint()
 	fmt.Fprintf(r.out, "  registry  in-memory OCI registry at %s (stands in for the ECR registry endpoint)\n", st.reg.Host)
-	if st.cfg, err = local.Config(ctx, moto.Endpoint()); err != nil {
+	base, err := local.Config(ctx, moto.Endpoint())
+	if err != nil {
+		return nil, err
+	}
+	// IAM is enforced once the stack is deployed: this run sets up and
+	// watches as an admin user, the functions and the Pipe run as their roles.
+	if st.cfg, err = local.AdminConfig(ctx, moto, base, "ecrscan-local-harness"); err != nil {
 		return nil, err
 	}
 	buildDir, err := os.MkdirTemp("", "ecrscan-run-local-")
@@ -209,11 +215,16 @@ func (r *localRun) startStack(ctx context.Context, s runSetup) (_ *localStack, e
 	}
 	st.stops = append(st.stops, func() { os.RemoveAll(buildDir) })
 	r.say("building the functions and deploying infra/ops/stack/template.yaml into moto …")
-	if st.pipeline, err = local.StartPipeline(ctx, st.cfg, r.pipelineOptions(s, buildDir, moto.Endpoint())); err != nil {
+	opts := r.pipelineOptions(s, buildDir, moto.Endpoint())
+	opts.IAM = moto
+	if opts.DropAction = os.Getenv(local.DropActionEnv); opts.DropAction != "" {
+		fmt.Fprintf(r.out, "  IAM       %s=%s: the stack is deployed without that action; the run should fail where it is needed\n", local.DropActionEnv, opts.DropAction)
+	}
+	if st.pipeline, err = local.StartPipeline(ctx, st.cfg, opts); err != nil {
 		return nil, err
 	}
 	st.stops = append(st.stops, st.pipeline.Stop)
-	r.say("stack %q running: %d functions, the Pipe and %d queue pollers", st.pipeline.Deployment.Name, len(st.pipeline.Functions), len(st.pipeline.Deployment.Template.EventSourceMappings()))
+	r.say("stack %q running: %d functions, the Pipe and %d queue pollers, each with its own role's credentials (IAM enforced)", st.pipeline.Deployment.Name, len(st.pipeline.Functions), len(st.pipeline.Deployment.Template.EventSourceMappings()))
 	return st, nil
 }
 

@@ -38,6 +38,9 @@ type DeployOptions struct {
 	// Body is the template to send; empty means the project's template as
 	// MotoTemplate renders it.
 	Body []byte
+	// DropAction, when set, removes one action from one role before the
+	// project's template is rendered (see DropAction).
+	DropAction string
 }
 
 // Deploy creates the stack in moto through its CloudFormation API and waits
@@ -49,6 +52,11 @@ func Deploy(ctx context.Context, cfg aws.Config, opts DeployOptions) (*Deploymen
 	tmpl, err := stack.Load()
 	if err != nil {
 		return nil, err
+	}
+	if opts.DropAction != "" {
+		if tmpl, err = DropAction(tmpl, opts.DropAction); err != nil {
+			return nil, err
+		}
 	}
 	artifacts := strings.ToLower(opts.StackName) + "-artifacts"
 	params := deployParams(tmpl, artifacts, opts.Params)

@@ -12,7 +12,7 @@ import (
 // The local runner deploys the project's own template into moto; this pins
 // that it deploys and that every function's environment resolves.
 func TestTemplateDeploysIntoMoto(t *testing.T) {
-	cfg := mototest.Config(t)
+	cfg := harness(t)
 	ctx := context.Background()
 	d, err := local.Deploy(ctx, cfg, local.DeployOptions{StackName: mototest.UniqueName("deploy"), Params: map[string]string{"QualysAccessToken": "t0ken"}})
 	if err != nil {
@@ -42,7 +42,7 @@ func TestTemplateDeploysIntoMoto(t *testing.T) {
 
 // A resource whose condition is false is neither created nor started.
 func TestOptionalHandlerCanBeLeftOut(t *testing.T) {
-	cfg := mototest.Config(t)
+	cfg := harness(t)
 	d, err := local.Deploy(context.Background(), cfg, local.DeployOptions{StackName: mototest.UniqueName("optional"), Params: map[string]string{"EnableSecurityHub": "false"}})
 	if err != nil {
 		t.Fatal(err)

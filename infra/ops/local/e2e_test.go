@@ -52,10 +52,10 @@ type e2e struct {
 	captured []busEvent
 }
 
-func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client) domain.ImageRef) (*e2e, domain.ImageRef) {
+func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client) domain.ImageRef, adjust ...func(*local.PipelineOptions)) (*e2e, domain.ImageRef) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := mototest.Config(t)
+	cfg := harness(t)
 	reg, err := local.StartRegistry()
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 	t.Cleanup(reg.Close)
 	e := &e2e{t: t, ctx: ctx, cfg: cfg, reg: reg, ecr: ecr.NewFromConfig(cfg), runs: filepath.Join(t.TempDir(), "qscanner-runs.jsonl")}
 	bad := failing(reg, e.ecr)
-	p, err := local.StartPipeline(ctx, cfg, local.PipelineOptions{
+	opts := local.PipelineOptions{
 		StackName: mototest.UniqueName("e2e"),
 		Params:    map[string]string{"QualysAccessToken": "e2e-token"},
 		BuildDir:  t.TempDir(),
@@ -78,6 +78,7 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 			"tag": {"REGISTRY_ENDPOINT": reg.Endpoint()},
 		},
 		RetryDelay: time.Second,
+		IAM:        mototest.Server(t),
 		OnResult: func(fn string, received, failed int, took time.Duration, err error) {
 			if failed > 0 || err != nil {
 				t.Logf("%s: %d of %d messages failed in %v: %v", fn, failed, received, took, err)
@@ -93,7 +94,11 @@ func startE2E(t *testing.T, failing func(reg *local.Registry, client *ecr.Client
 			defer e.mu.Unlock()
 			e.captured = append(e.captured, busEvent{dt, detail})
 		},
-	})
+	}
+	for _, f := range adjust {
+		f(&opts)
+	}
+	p, err := local.StartPipeline(ctx, cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ var sdkNoise = []string{"X-Ray", "context missing", "no trace in context", "Emit
 func TestOneTracePerScan(t *testing.T) {
 	daemon := tracingtest.Listen(t)
 	ctx := context.Background()
-	cfg := mototest.Config(t)
+	cfg := harness(t)
 	reg, err := local.StartRegistry()
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +64,7 @@ func TestOneTracePerScan(t *testing.T) {
 		},
 		XRayDaemon: daemon.Addr(),
 		RetryDelay: time.Second,
+		IAM:        mototest.Server(t),
 		OnResult: func(fn string, received, failed int, took time.Duration, err error) {
 			if failed > 0 || err != nil {
 				t.Logf("%s: %d of %d messages failed in %v: %v", fn, failed, received, took, err)

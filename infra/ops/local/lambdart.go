@@ -35,6 +35,11 @@ type Function struct {
 	Workers int
 	// Output receives the workers' stdout and stderr, line by line.
 	Output func(function, line string)
+	// Credentials, when set, gives each worker as it starts the variables of
+	// its execution role's credentials (AWS_ACCESS_KEY_ID, …), over Env, as
+	// Lambda gives each execution environment; a respawned worker gets
+	// credentials that are not about to expire.
+	Credentials func(ctx context.Context) (map[string]string, error)
 
 	srv     *http.Server
 	addr    string
@@ -108,6 +113,15 @@ func (f *Function) spawn() error {
 	env := os.Environ()
 	for k, v := range f.Env {
 		env = append(env, k+"="+v)
+	}
+	if f.Credentials != nil {
+		creds, err := f.Credentials(context.Background())
+		if err != nil {
+			return fmt.Errorf("function %s: credentials: %w", f.Name, err)
+		}
+		for k, v := range creds {
+			env = append(env, k+"="+v)
+		}
 	}
 	cmd.Env = append(env,
 		"AWS_LAMBDA_RUNTIME_API="+f.addr,

@@ -47,6 +47,15 @@ type PipelineOptions struct {
 	// Lambda sets, and every invocation a fresh sampled trace header.
 	XRayDaemon string
 	Logger     *slog.Logger
+	// IAM, when set, holds the run to the template's roles: each function
+	// process, and the poller playing its event source mapping, runs with
+	// credentials of the function's execution role, the Pipe with those of
+	// its role, and IAM is enforced once the stack is deployed. cfg must then
+	// carry credentials that stay valid under enforcement (AdminConfig).
+	IAM IAM
+	// DropAction removes one action from one role before deploying (see
+	// DropAction).
+	DropAction string
 	// Output receives the functions' log lines.
 	Output   func(function, line string)
 	OnEvent  func(detailType string, detail []byte)
@@ -65,6 +74,7 @@ type Pipeline struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	roles  *roles // nil unless IAM is enforced
 }
 
 // StartPipeline builds the functions, deploys the template into moto (cfg
@@ -93,14 +103,20 @@ func StartPipeline(ctx context.Context, cfg aws.Config, opts PipelineOptions) (*
 	if err := BuildFunctions(ctx, opts.BuildDir, dirs...); err != nil {
 		return nil, err
 	}
-	d, err := Deploy(ctx, cfg, DeployOptions{StackName: opts.StackName, Params: opts.Params})
+	d, err := Deploy(ctx, cfg, DeployOptions{StackName: opts.StackName, Params: opts.Params, DropAction: opts.DropAction})
 	if err != nil {
 		return nil, err
 	}
 	if err := d.Provide(ctx, cfg); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{Deployment: d, Functions: map[string]*Function{}}
+	tmpl = d.Template // with DropAction applied
+	p := &Pipeline{Deployment: d, Functions: map[string]*Function{}, roles: newRoles(opts.IAM, d)}
+	if opts.IAM != nil {
+		if err := opts.IAM.EnforceIAM(ctx); err != nil {
+			return nil, err
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	if err := p.start(ctx, runCtx, cfg, tmpl, opts); err != nil {
@@ -140,9 +156,13 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 				timeout = time.Duration(n) * time.Second
 			}
 		}
+		creds, err := p.roles.functionEnv(fs.Role)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", fs.LogicalID, err)
+		}
 		f := &Function{
 			Name: fs.LogicalID, Binary: filepath.Join(opts.BuildDir, fs.HandlerDir), Env: env,
-			Timeout: timeout, Workers: max(1, concurrency[fs.LogicalID]), Output: opts.Output,
+			Timeout: timeout, Workers: max(1, concurrency[fs.LogicalID]), Output: opts.Output, Credentials: creds,
 		}
 		if err := f.Start(); err != nil {
 			return err
@@ -151,24 +171,8 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 	}
 
 	sqsClient := sqs.NewFromConfig(cfg)
-	for _, m := range mappings {
-		if !d.Created(m.LogicalID) || p.Functions[m.Function] == nil {
-			continue
-		}
-		url, err := d.Ref(m.Queue)
-		if err != nil {
-			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
-		}
-		arn, _ := d.Resolve(map[string]any{"Fn::GetAtt": []any{m.Queue, "Arn"}})
-		poller := &Poller{
-			Function: p.Functions[m.Function], Name: m.Function, QueueURL: url, QueueARN: arn,
-			BatchSize: m.BatchSize, Concurrency: concurrency[m.Function], RetryDelay: opts.RetryDelay,
-			Visibility:              6 * p.Functions[m.Function].Timeout, // AWS's advice for a queue feeding a function
-			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqsClient, Logger: opts.Logger, OnResult: opts.OnResult,
-			TraceHeader: newTrace(opts.XRayDaemon),
-		}
-		p.wg.Add(1)
-		go func() { defer p.wg.Done(); poller.Run(runCtx) }()
+	if err := p.startPollers(runCtx, cfg, sqsClient, tmpl, mappings, concurrency, opts); err != nil {
+		return err
 	}
 
 	pipe, err := p.pipe(ctx, cfg, tmpl, opts)
@@ -179,6 +183,38 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 	go func() { defer p.wg.Done(); _ = pipe.Run(runCtx) }()
 
 	return p.observeAlerts(ctx, cfg, sqsClient, tmpl)
+}
+
+// startPollers starts one poller per event source mapping of a started
+// function. sqsClient is the harness's, for the poller's own bookkeeping.
+func (p *Pipeline) startPollers(runCtx context.Context, cfg aws.Config, sqsClient *sqs.Client, tmpl *stack.Template, mappings []stack.MappingSpec, concurrency map[string]int, opts PipelineOptions) error {
+	for _, m := range mappings {
+		if !p.Deployment.Created(m.LogicalID) || p.Functions[m.Function] == nil {
+			continue
+		}
+		// An event source mapping reads its queue with the function's
+		// execution role.
+		// https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions
+		mappingCfg, err := p.roles.config(cfg, functionRole(tmpl, m.Function), lambdaService)
+		if err != nil {
+			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
+		}
+		url, err := p.Deployment.Ref(m.Queue)
+		if err != nil {
+			return fmt.Errorf("mapping %s: %w", m.LogicalID, err)
+		}
+		arn, _ := p.Deployment.Resolve(map[string]any{"Fn::GetAtt": []any{m.Queue, "Arn"}})
+		poller := &Poller{
+			Function: p.Functions[m.Function], Name: m.Function, QueueURL: url, QueueARN: arn,
+			BatchSize: m.BatchSize, Concurrency: concurrency[m.Function], RetryDelay: opts.RetryDelay,
+			Visibility:              6 * p.Functions[m.Function].Timeout, // AWS's advice for a queue feeding a function
+			ReportBatchItemFailures: m.ReportBatchItemFailures, SQS: sqs.NewFromConfig(mappingCfg), Retry: sqsClient, Logger: opts.Logger, OnResult: opts.OnResult,
+			TraceHeader: newTrace(opts.XRayDaemon),
+		}
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); poller.Run(runCtx) }()
+	}
+	return nil
 }
 
 func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Template, opts PipelineOptions) (*Pipe, error) {
@@ -205,10 +241,21 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 	if err != nil {
 		return nil, err
 	}
+	// The Pipe reads the stream, invokes the enrichment, puts events and
+	// dead-letters with its role.
+	roleID, _ := getAttTarget(tmpl.Resources[spec.LogicalID].Properties["RoleArn"])
+	pipeCfg, err := p.roles.config(cfg, roleID, pipesService)
+	if err != nil {
+		return nil, fmt.Errorf("pipe %s: %w", spec.LogicalID, err)
+	}
+	enrich, err := p.roles.invoker(p.Functions[spec.Enrichment], roleID, spec.Enrichment)
+	if err != nil {
+		return nil, fmt.Errorf("pipe %s: %w", spec.LogicalID, err)
+	}
 	pipe := &Pipe{
 		StreamARN: aws.ToString(desc.Table.LatestStreamArn), BatchSize: spec.BatchSize, MaxRetries: min(spec.MaximumRetryAttempts, 3),
-		Enrich: p.Functions[spec.Enrichment], Bus: bus, Source: spec.Source, DetailType: spec.DetailType,
-		Streams: dynamodbstreams.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg), DLQ: sqs.NewFromConfig(cfg),
+		Enrich: enrich, Bus: bus, Source: spec.Source, DetailType: spec.DetailType,
+		Streams: dynamodbstreams.NewFromConfig(pipeCfg), Events: eventbridge.NewFromConfig(pipeCfg), DLQ: sqs.NewFromConfig(pipeCfg),
 		Logger: opts.Logger, OnEvent: opts.OnEvent, TraceHeader: newTrace(opts.XRayDaemon),
 	}
 	if spec.DeadLetterQueue != "" {
@@ -222,6 +269,16 @@ func (p *Pipeline) pipe(ctx context.Context, cfg aws.Config, tmpl *stack.Templat
 		pipe.Filters = append(pipe.Filters, pat)
 	}
 	return pipe, nil
+}
+
+// functionRole is the logical ID of a function's execution role.
+func functionRole(t *stack.Template, function string) string {
+	for _, f := range t.Functions() {
+		if f.LogicalID == function {
+			return f.Role
+		}
+	}
+	return ""
 }
 
 // tracingEnv is what Lambda adds to a function's environment with active

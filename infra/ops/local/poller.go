@@ -45,7 +45,13 @@ type Poller struct {
 	// Lambda does for a function with active tracing; nil invokes untraced.
 	TraceHeader func() string
 
-	SQS    QueueAPI
+	SQS QueueAPI
+	// Retry, when set, is the client that gives a failed message back after
+	// RetryDelay. That is the runner's shortcut, not something the event
+	// source mapping does (it leaves the message to its visibility timeout),
+	// so with IAM enforced it runs as the harness: the function's role need
+	// not allow sqs:ChangeMessageVisibility for it. nil uses SQS.
+	Retry  QueueAPI
 	Logger *slog.Logger
 	// OnResult is told how each invocation went (for progress output).
 	OnResult func(function string, received, failed int, took time.Duration, err error)
@@ -124,7 +130,11 @@ func (p *Poller) once(ctx context.Context) error {
 	var del []sqstypes.DeleteMessageBatchRequestEntry
 	for id, rh := range receipts {
 		if failed[id] {
-			_, _ = p.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			retry := p.Retry
+			if retry == nil {
+				retry = p.SQS
+			}
+			_, _ = retry.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 				QueueUrl: aws.String(p.QueueURL), ReceiptHandle: rh, VisibilityTimeout: int32(max(p.RetryDelay, time.Second) / time.Second),
 			})
 			continue

@@ -224,10 +224,16 @@ func (m *Moto) Stop() error {
 // concurrent receives can both take the same message), so short receives are
 // serialized too; only a long poll (WaitTimeSeconds > 0) is exempt, because
 // it would stall every other request. Pollers that share a queue should
-// short-poll.
+// short-poll. The wrapper also loads iamPatches (see EnforceIAM).
 const serializeRequests = `
 import io, json, sys, threading
 from moto.server import main
+` + iamPatches + `
+try:
+    control, json_errors = _ecrscan_iam()
+except Exception as e:
+    control, json_errors = None, lambda environ, start_response, call: call(start_response)
+    print("moto IAM patches not loaded:", e, file=sys.stderr)
 try:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication as app
     lock, call = threading.Lock(), app.__call__
@@ -242,10 +248,16 @@ try:
         except Exception:
             return False
     def serialized(self, environ, start_response):
+        if control is not None:
+            with lock:
+                handled = control(environ, start_response)
+            if handled is not None:
+                return handled
+        app_call = lambda sr: call(self, environ, sr)
         if long_poll(environ):
-            return call(self, environ, start_response)
+            return json_errors(environ, start_response, app_call)
         with lock:
-            return call(self, environ, start_response)
+            return json_errors(environ, start_response, app_call)
     app.__call__ = serialized
 except Exception as e:
     print("moto requests not serialized:", e, file=sys.stderr)

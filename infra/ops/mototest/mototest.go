@@ -99,6 +99,18 @@ func Endpoint(t testing.TB) string {
 	return server.Endpoint()
 }
 
+// Server returns the package's moto_server, starting it on first use, for
+// what only the server offers (EnforceIAM, CreateAdmin, AssumeRoleAs). IAM
+// enforcement lasts for the rest of the test binary: every test of the
+// package then needs credentials of a principal moto knows.
+func Server(t testing.TB) *motoserver.Moto {
+	t.Helper()
+	Endpoint(t)
+	mu.Lock()
+	defer mu.Unlock()
+	return server
+}
+
 // Config returns an aws.Config aimed at the package's moto_server: region
 // us-east-1, static "testing" credentials, BaseEndpoint set to moto. It reads
 // nothing from the environment or ~/.aws, so a developer's own AWS settings
