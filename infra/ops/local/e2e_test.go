@@ -424,7 +424,8 @@ func TestPipelineRejectsABadRecordAndPublishesItsNeighbour(t *testing.T) {
 	// The good change: the same scan announced again later, which the
 	// archive keeps as a second object (its key has the scan time).
 	again := item.Item
-	again["completedAt"] = &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)}
+	// A minute on, so that the key cannot fall in the first scan's second.
+	again["completedAt"] = &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Add(time.Minute).Format(time.RFC3339)}
 	ev := again["event"].(*ddbtypes.AttributeValueMemberM).Value
 	ev["id"] = &ddbtypes.AttributeValueMemberS{Value: "e2e-announced-again"}
 	// The malformed item passes the Pipe's filter but is no scan record.
