@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"ecrscanner/domain"
+	"ecrscanner/infra/ops/testkit"
+)
+
+// peakHeapOf alerts on rep, stored as the scan function stores it, through
+// the handler's real path (s3store reading an in-memory bucket) and returns
+// the peak heap while the handler ran. The report has secrets, so the
+// handler reads it to list them.
+func peakHeapOf(tb testing.TB, rep *domain.Report) uint64 {
+	tb.Helper()
+	reports, _, ev := testkit.StoredReport(tb, rep, testkit.MustRef(tb, "team/app", "v1"))
+	rep = nil // only the compressed report stays, as in the function
+	pub := &fakePublisher{}
+	h, err := NewHandler(pub, reports, testkit.NewMemoryIdempotencyStore(nil), testConfig(), discardLogger())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var herr error
+	peak := testkit.PeakHeap(func() { herr = h.Handle(context.Background(), ev) })
+	if herr != nil {
+		tb.Fatal(herr)
+	}
+	if len(pub.sent) != 1 {
+		tb.Fatalf("%d alerts sent, want 1", len(pub.sent))
+	}
+	return peak
+}
+
+// BenchmarkAlertMemory reports the alert function's peak heap on a
+// 100,000-finding report next to its memory setting.
+func BenchmarkAlertMemory(b *testing.B) {
+	var peak uint64
+	for b.Loop() {
+		peak = max(peak, peakHeapOf(b, testkit.LargeReport(testkit.RealisticFindings)))
+	}
+	testkit.ReportPeakHeap(b, "alert", peak)
+}
+
+// TestAlertLargeReportFitsHalfMemory: an alert on a 100,000-finding report
+// is sent within half the function's memory.
+func TestAlertLargeReportFitsHalfMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and reads a 40 MB report")
+	}
+	testkit.CheckPeakHeap(t, "alert", peakHeapOf(t, testkit.LargeReport(testkit.RealisticFindings)))
+}
+
+// TestAlertHostileReportFitsHalfMemory: so is one on a hostile
+// 180,000-finding report.
+func TestAlertHostileReportFitsHalfMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and reads a 90 MB report")
+	}
+	testkit.CheckPeakHeap(t, "alert", peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings)))
+}
