@@ -6,6 +6,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/ops/testkit"
+	"ecrscanner/infra/s3store"
 )
 
 // peakHeapOf alerts on rep, stored as the scan function stores it, through
@@ -14,7 +15,12 @@ import (
 // handler reads it to list them.
 func peakHeapOf(tb testing.TB, rep *domain.Report) uint64 {
 	tb.Helper()
-	reports, _, ev := testkit.StoredReport(tb, rep, testkit.MustRef(tb, "team/app", "v1"))
+	objects := testkit.NewMemoryObjects()
+	reports, err := s3store.NewReports(objects, testkit.Bucket)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ev := testkit.StoredReport(tb, reports, rep, testkit.MustRef(tb, "team/app", "v1"))
 	rep = nil // only the compressed report stays, as in the function
 	pub := &fakePublisher{}
 	h, err := NewHandler(pub, reports, testkit.NewMemoryIdempotencyStore(nil), testConfig(), discardLogger())

@@ -16,7 +16,12 @@ import (
 // and returns the peak heap while the handler ran, and its error.
 func peakHeapOf(tb testing.TB, rep *domain.Report) (uint64, error) {
 	tb.Helper()
-	reports, objects, ev := testkit.StoredReport(tb, rep, testkit.MustRef(tb, "team/app", "v1"))
+	objects := testkit.NewMemoryObjects()
+	reports, err := s3store.NewReports(objects, testkit.Bucket)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ev := testkit.StoredReport(tb, reports, rep, testkit.MustRef(tb, "team/app", "v1"))
 	objects.KeepSizesOnly()
 	archive, err := s3store.NewArchive(objects, testkit.Bucket)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/ops/testkit"
+	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/securityhubstore"
 )
 
@@ -46,7 +47,12 @@ func (d *discardingHubAPI) BatchUpdateFindings(context.Context, *securityhub.Bat
 func peakHeapOf(t testing.TB, rep *domain.Report) (uint64, error) {
 	t.Helper()
 	want := len(rep.Vulnerabilities) + len(rep.Secrets)
-	reports, _, ev := testkit.StoredReport(t, rep, testkit.MustRef(t, "team/app", "v1"))
+	objects := testkit.NewMemoryObjects()
+	reports, err := s3store.NewReports(objects, testkit.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := testkit.StoredReport(t, reports, rep, testkit.MustRef(t, "team/app", "v1"))
 	rep = nil // only the compressed report stays, as in the function
 	api := &discardingHubAPI{}
 	hub, err := securityhubstore.New(api, testProduct)

@@ -8,6 +8,7 @@ import (
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/ops/testkit"
+	"ecrscanner/infra/s3store"
 )
 
 // peakHeapOf tags the image of rep's scan from its event and returns the
@@ -16,7 +17,12 @@ import (
 // read but is never read.
 func peakHeapOf(tb testing.TB, rep *domain.Report) uint64 {
 	tb.Helper()
-	_, _, ev := testkit.StoredReport(tb, rep, testkit.MustRef(tb, "team/app", "v1"))
+	objects := testkit.NewMemoryObjects()
+	reports, err := s3store.NewReports(objects, testkit.Bucket)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ev := testkit.StoredReport(tb, reports, rep, testkit.MustRef(tb, "team/app", "v1"))
 	rep = nil // only the compressed report stays, as in the function
 	tagger, attacher := newFakeTagger(), newFakeAttacher()
 	h, err := NewHandler(tagger, attacher, slog.New(slog.NewJSONHandler(io.Discard, nil)))

@@ -14,7 +14,6 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/ops/stack"
-	"ecrscanner/infra/s3store"
 )
 
 // Report sizes the memory tests and benchmarks of the functions that read
@@ -104,17 +103,11 @@ func FunctionMemoryMB(tb testing.TB, handlerDir string) int {
 	return 0
 }
 
-// StoredReport writes rep as the scan function would (s3store, gzip JSON)
-// to an in-memory bucket and returns a report store reading it back through
-// s3store, with the bucket, and the ScanCompleted event of the sample scan
-// of rep pushed to refs. Only the compressed bytes stay in memory.
-func StoredReport(tb testing.TB, rep *domain.Report, refs ...domain.ImageRef) (*s3store.Reports, *MemoryObjects, events.ScanEvent) {
+// StoredReport writes rep to reports as the scan function would (with
+// s3store over MemoryObjects, as gzip JSON) and returns the ScanCompleted
+// event of the sample scan of rep pushed to refs.
+func StoredReport(tb testing.TB, reports domain.ReportStore, rep *domain.Report, refs ...domain.ImageRef) events.ScanEvent {
 	tb.Helper()
-	objects := NewMemoryObjects()
-	reports, err := s3store.NewReports(objects, Bucket)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	loc, err := reports.PutReport(context.Background(), ScanID, rep)
 	if err != nil {
 		tb.Fatal(err)
@@ -133,7 +126,7 @@ func StoredReport(tb testing.TB, rep *domain.Report, refs ...domain.ImageRef) (*
 	if ev.Report == nil || loc != *ev.Report {
 		tb.Fatalf("report stored at %+v, the event points at %+v", loc, ev.Report)
 	}
-	return reports, objects, ev
+	return ev
 }
 
 // HostileReport is a report of about n findings fatter than any real one:
