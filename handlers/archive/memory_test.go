@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"ecrscanner/domain"
+	"ecrscanner/handlers/consume"
 	"ecrscanner/infra/ops/testkit"
 	"ecrscanner/infra/s3store"
 )
@@ -67,15 +70,17 @@ func TestArchiveLargeReportFitsHalfMemory(t *testing.T) {
 	testkit.CheckPeakHeap(t, "archive", peak)
 }
 
-// TestArchiveHostileReportFitsHalfMemory: so is a hostile 180,000-finding
-// one.
-func TestArchiveHostileReportFitsHalfMemory(t *testing.T) {
+// TestArchiveHostileReportIsRefusedWithinHalfMemory: a hostile
+// 180,000-finding report, whose findings encode to 165 MB, is refused for
+// good (the message goes to the DLQ) once past MaxFindingsBytes, within
+// half the function's memory, rather than running it out of memory.
+func TestArchiveHostileReportIsRefusedWithinHalfMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and archives a 90 MB report")
+		t.Skip("builds and archives a 165 MB report")
 	}
 	peak, err := peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings))
-	if err != nil {
-		t.Fatal(err)
+	if !consume.IsPermanent(err) || !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), "archive's 64 MiB limit") {
+		t.Errorf("error = %v, want a permanent ErrInvalid naming the limit", err)
 	}
 	testkit.CheckPeakHeap(t, "archive", peak)
 }

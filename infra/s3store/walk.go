@@ -72,6 +72,7 @@ func walkObject(dec *json.Decoder, v domain.ReportVisitor) error {
 		return fmt.Errorf("decode report: %w report: not a JSON object", domain.ErrInvalid)
 	}
 	h := headReader{visit: v.Head, fields: map[string]json.RawMessage{}}
+	inSecrets := false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -81,8 +82,14 @@ func walkObject(dec *json.Decoder, v domain.ReportVisitor) error {
 		switch {
 		// encoding/json matches keys without regard to case; so does this.
 		case strings.EqualFold(key, "vulnerabilities"):
+			if inSecrets {
+				// The port promises vulnerabilities, then secrets; every
+				// writer (PutReport, encoding/json) keeps that order.
+				return fmt.Errorf("decode report: %w report: vulnerabilities follow the secrets", domain.ErrInvalid)
+			}
 			err = h.then(func() error { return walkArray(dec, v.Vulnerability) })
 		case strings.EqualFold(key, "secrets"):
+			inSecrets = true
 			err = h.then(func() error { return walkArray(dec, v.Secret) })
 		default:
 			err = h.field(dec, key)

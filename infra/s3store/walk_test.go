@@ -77,6 +77,7 @@ func TestWalkReportReadsWhatGetReportReads(t *testing.T) {
 		{name: "finding list not an array", body: []byte(`{"vulnerabilities":{}}`), wantIs: domain.ErrInvalid, wantErr: "not an array"},
 		{name: "bad severity", body: []byte(`{"secrets":[{"severity":"SCARY"}]}`), wantIs: domain.ErrInvalid, wantErr: "SCARY"},
 		{name: "field after the findings", body: []byte(`{"vulnerabilities":[],"digest":"` + string(testDigest) + `"}`), wantIs: domain.ErrInvalid, wantErr: `field "digest" follows the findings`},
+		{name: "vulnerabilities after secrets", body: []byte(`{"secrets":[],"vulnerabilities":[]}`), wantIs: domain.ErrInvalid, wantErr: "vulnerabilities follow the secrets"},
 		{name: "two JSON values", body: gzipBytes(t, append(append([]byte{}, plainJSON...), plainJSON...)), wantErr: "trailing data"},
 		{name: "truncated gzip", body: gzipBytes(t, plainJSON)[:40], wantErr: "unexpected EOF"},
 		{name: "corrupt checksum", body: corruptTrailer(gzipBytes(t, plainJSON)), wantErr: "checksum"},
