@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
 	"ecrscanner/domain"
@@ -64,4 +66,31 @@ func TestAlertHostileReportFitsHalfMemory(t *testing.T) {
 		t.Skip("builds and reads a 90 MB report")
 	}
 	testkit.CheckPeakHeap(t, "alert", peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings)))
+}
+
+// TestShownSecretsKeepWhatSortingTheWholeReportWould: kept as they are
+// walked, the secrets an alert shows are the first of the whole report
+// sorted stably by secretOrder, ties (same severity, file and line) in the
+// report's order.
+func TestShownSecretsKeepWhatSortingTheWholeReportWould(t *testing.T) {
+	var all []domain.Secret
+	for i := range 200 {
+		all = append(all, domain.Secret{
+			RuleID:    fmt.Sprintf("rule-%d", i),
+			Severity:  domain.Severities[(i*7)%len(domain.Severities)],
+			File:      fmt.Sprintf("/f%d", (i*13)%5),
+			StartLine: (i * 3) % 4,
+		})
+	}
+	top := shownSecrets{max: maxSecretsShown}
+	for _, s := range all {
+		if err := top.add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sorted := slices.Clone(all)
+	slices.SortStableFunc(sorted, secretOrder)
+	if want := sorted[:maxSecretsShown]; !slices.Equal(top.list, want) {
+		t.Errorf("kept %v\nwant %v", top.list, want)
+	}
 }
