@@ -79,7 +79,7 @@ func TestArchiveHostileReportIsRefusedWithinHalfMemory(t *testing.T) {
 		t.Skip("builds and archives a 165 MB report")
 	}
 	peak, err := peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings))
-	if !consume.IsPermanent(err) || !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), "archive's 64 MiB limit") {
+	if !consume.IsPermanent(err) || !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), "archive's 48 MiB limit") {
 		t.Errorf("error = %v, want a permanent ErrInvalid naming the limit", err)
 	}
 	testkit.CheckPeakHeap(t, "archive", peak)
