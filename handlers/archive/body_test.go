@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"strings"
 	"testing"
+
+	"ecrscanner/domain"
+	"ecrscanner/handlers/consume"
 )
 
 // TestBodyReadsAndSeeksAcrossParts: a body reads as the concatenation of
@@ -40,5 +45,23 @@ func TestBodyReadsAndSeeksAcrossParts(t *testing.T) {
 	}
 	if _, err := b.Seek(0, 7); err == nil {
 		t.Error("seeking with a bad whence succeeded")
+	}
+}
+
+// TestFindingsPastTheLimitAreRefusedForGood: the finding that takes the
+// encoded findings past the limit is refused with a permanent ErrInvalid
+// that says where (the DLQ keeps the message, and this error with it).
+func TestFindingsPastTheLimitAreRefusedForGood(t *testing.T) {
+	w := findingsWriter{limit: 3 << 20}
+	v := domain.Vulnerability{QID: "1", Title: strings.Repeat("t", 1<<20)}
+	var err error
+	for i := 0; err == nil && i < 10; i++ {
+		err = w.vulnerability(v)
+	}
+	if !consume.IsPermanent(err) || !errors.Is(err, domain.ErrInvalid) {
+		t.Fatalf("error = %v, want a permanent ErrInvalid", err)
+	}
+	if want := "its findings encode to more than the archive's 3 MiB limit, at vulnerability 3, secret 0"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want it to say %q", err, want)
 	}
 }

@@ -120,6 +120,7 @@ func encodeLine(v any) ([]byte, error) {
 type findingsWriter struct {
 	out       chunks
 	size      int
+	limit     int // MaxFindingsBytes when 0
 	vulns     int
 	secrets   int
 	inSecrets bool
@@ -168,9 +169,13 @@ func (w *findingsWriter) item(n int, v any) error {
 	if err != nil {
 		return consume.Permanent(fmt.Errorf("encode archive document: %w", err))
 	}
-	if w.size += len(b); w.size > MaxFindingsBytes {
+	limit := w.limit
+	if limit == 0 {
+		limit = MaxFindingsBytes
+	}
+	if w.size += len(b); w.size > limit {
 		return consume.Permanent(fmt.Errorf("%w report: its findings encode to more than the archive's %d MiB limit, at vulnerability %d, secret %d",
-			domain.ErrInvalid, MaxFindingsBytes>>20, w.vulns, w.secrets))
+			domain.ErrInvalid, limit>>20, w.vulns, w.secrets))
 	}
 	if n > 1 {
 		_, _ = w.out.Write([]byte(","))
