@@ -71,7 +71,7 @@ func walkObject(dec *json.Decoder, v domain.ReportVisitor) error {
 	} else if tok != json.Delim('{') {
 		return fmt.Errorf("decode report: %w report: not a JSON object", domain.ErrInvalid)
 	}
-	h := headReader{visit: v.Head, fields: map[string]json.RawMessage{}}
+	h := headReader{visit: v.Head}
 	inSecrets := false
 	for dec.More() {
 		tok, err := dec.Token()
@@ -115,11 +115,13 @@ func walkObject(dec *json.Decoder, v domain.ReportVisitor) error {
 	return errors.New("decode report: trailing data after the JSON value")
 }
 
-// headReader gathers the fields before the findings and hands them to
-// visit once, when the first finding list or the end of the object comes.
+// headReader decodes the fields before the findings as they come, keeping
+// none of their text (a field domain.Report does not have is dropped), and
+// hands the head to visit once, when the first finding list or the end of
+// the object comes.
 type headReader struct {
 	visit  func(domain.ReportHead) error
-	fields map[string]json.RawMessage
+	report domain.Report
 	done   bool
 }
 
@@ -132,7 +134,15 @@ func (h *headReader) field(dec *json.Decoder, key string) error {
 	if err := dec.Decode(&raw); err != nil {
 		return fmt.Errorf("decode report: %w", err)
 	}
-	h.fields[key] = raw
+	// Unmarshal sets only the fields the object names, so the head is
+	// decoded field by field exactly as a whole report's would be.
+	obj, err := json.Marshal(map[string]json.RawMessage{key: raw})
+	if err == nil {
+		err = json.Unmarshal(obj, &h.report)
+	}
+	if err != nil {
+		return fmt.Errorf("decode report: %w", err)
+	}
 	return nil
 }
 
@@ -140,17 +150,8 @@ func (h *headReader) field(dec *json.Decoder, key string) error {
 func (h *headReader) then(next func() error) error {
 	if !h.done {
 		h.done = true
-		b, err := json.Marshal(h.fields)
-		if err != nil {
-			return fmt.Errorf("decode report: %w", err)
-		}
-		var r domain.Report
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("decode report: %w", err)
-		}
-		h.fields = nil
 		if h.visit != nil {
-			if err := h.visit(r.Head()); err != nil {
+			if err := h.visit(h.report.Head()); err != nil {
 				return visitError{err}
 			}
 		}

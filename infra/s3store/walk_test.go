@@ -201,3 +201,24 @@ func TestWalkReportHandsOverFreshFindings(t *testing.T) {
 		t.Errorf("kept %+v, want each finding's own CVEs", kept)
 	}
 }
+
+// TestWalkReportHeadDecodesAsAWholeReport: head fields decode with
+// domain.Report's rules (a field it lacks is dropped, a bad value refused).
+func TestWalkReportHeadDecodesAsAWholeReport(t *testing.T) {
+	fake := newFakeObjects()
+	store, _ := NewReports(fake, testBucket)
+	loc := domain.ReportLocation{Bucket: testBucket, Key: "r.json"}
+	fake.set(testBucket, loc.Key, []byte(`{"digest":"`+string(testDigest)+`","unknown":{"deep":[1,2,3]},"os":"alpine","partial":true,"scanTypes":["os"]}`))
+	got, err := collect(t, store, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &domain.Report{Digest: testDigest, OS: "alpine", Partial: true, ScanTypes: []string{"os"}, Vulnerabilities: []domain.Vulnerability{}, Secrets: []domain.Secret{}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("walked %+v, want %+v", got, want)
+	}
+	fake.set(testBucket, loc.Key, []byte(`{"partial":"yes"}`))
+	if _, err := collect(t, store, loc); err == nil || !strings.Contains(err.Error(), "decode report") {
+		t.Errorf("a bad head value: error = %v, want a decode error", err)
+	}
+}
