@@ -154,7 +154,8 @@ func mergeVuln(m *domain.Vulnerability, v domain.Vulnerability) {
 // observation.
 type batcher struct {
 	hub        findingStore
-	byID       map[string]securityhubstore.Finding
+	existing   []securityhubstore.Finding
+	byID       map[string]int // index in existing; a copy of each would double them
 	observedAt time.Time
 	batch      []securityhubstore.Finding
 	seen       map[string]bool
@@ -162,17 +163,18 @@ type batcher struct {
 }
 
 func newBatcher(hub findingStore, existing []securityhubstore.Finding, observedAt time.Time) *batcher {
-	byID := make(map[string]securityhubstore.Finding, len(existing))
-	for _, f := range existing {
-		byID[f.ID] = f
+	byID := make(map[string]int, len(existing))
+	for i, f := range existing {
+		byID[f.ID] = i
 	}
-	return &batcher{hub: hub, byID: byID, observedAt: observedAt, seen: map[string]bool{}}
+	return &batcher{hub: hub, existing: existing, byID: byID, observedAt: observedAt, seen: map[string]bool{}}
 }
 
 // add queues f, importing the batch once it is full.
 func (b *batcher) add(ctx context.Context, f securityhubstore.Finding) error {
 	b.added++
-	if old, ok := b.byID[f.ID]; ok {
+	if i, ok := b.byID[f.ID]; ok {
+		old := &b.existing[i]
 		b.seen[f.ID] = true
 		if !old.CreatedAt.IsZero() && !old.CreatedAt.After(b.observedAt) {
 			f.CreatedAt = old.CreatedAt
