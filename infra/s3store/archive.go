@@ -73,8 +73,9 @@ func (a *Archive) Put(ctx context.Context, key string, body []byte) error {
 
 // PutReader is Put for a body of size bytes read from body, which need not
 // be in one piece in memory. body must be seekable: the client reads it
-// to compute the payload's checksum before it sends, and rewinds it to
-// retry; the size is sent as Content-Length, which PutObject needs.
+// to compute the payload's hash before it sends, and rewinds it to retry
+// (https://aws.github.io/aws-sdk-go-v2/docs/sdk-utilities/s3/#unseekable-streaming-input);
+// the size is sent as Content-Length.
 func (a *Archive) PutReader(ctx context.Context, key string, body io.ReadSeeker, size int64) error {
 	if !strings.HasPrefix(key, ArchivePrefix) || len(key) == len(ArchivePrefix) {
 		return fmt.Errorf("archive %q: %w key: want one under %s", key, domain.ErrInvalid, ArchivePrefix)
