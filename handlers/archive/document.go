@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -115,20 +116,30 @@ func encodeLine(v any) ([]byte, error) {
 
 // findingsWriter encodes a report's findings, as walked, into the JSON
 // object {"vulnerabilities":[...],"secrets":[...]}, as encoding/json would
-// write those two lists of the report: empty lists as [], not null. Only the
-// encoded bytes are kept.
+// write those two lists of the report: empty lists as [], not null. It
+// keeps them gzip-compressed (findings compress about twenty-fold), to be
+// inflated as each repository's object is sent.
 type findingsWriter struct {
-	out       chunks
-	size      int
-	limit     int // MaxFindingsBytes when 0
-	vulns     int
-	secrets   int
-	inSecrets bool
+	compressed chunks
+	zw         *gzip.Writer
+	size       int64 // uncompressed
+	limit      int   // MaxCompressedFindings when 0
+	vulns      int
+	secrets    int
+	inSecrets  bool
 }
+
+// MaxCompressedFindings bounds the compressed findings an archive document
+// holds until every repository's object is written, and so the memory the
+// function needs for them. A realistic 100,000-finding report's findings
+// (40 MB of JSON) compress to about 2 MB, a hostile 180,000-finding one's
+// (165 MB) to about 9 MB. Findings that compress worse than that, as only
+// random text would, are refused for good past this.
+const MaxCompressedFindings = 32 << 20
 
 func (w *findingsWriter) vulnerability(v domain.Vulnerability) error {
 	if w.vulns == 0 {
-		_, _ = w.out.Write([]byte(`{"vulnerabilities":[`))
+		w.write([]byte(`{"vulnerabilities":[`))
 	}
 	w.vulns++
 	return w.item(w.vulns, v)
@@ -147,48 +158,50 @@ func (w *findingsWriter) openSecrets() {
 	}
 	w.inSecrets = true
 	if w.vulns == 0 {
-		_, _ = w.out.Write([]byte(`{"vulnerabilities":[`))
+		w.write([]byte(`{"vulnerabilities":[`))
 	}
-	_, _ = w.out.Write([]byte(`],"secrets":[`))
+	w.write([]byte(`],"secrets":[`))
 }
 
-// MaxFindingsBytes bounds the encoded findings an archive document holds,
-// and so the memory the function needs for them: they are held until every
-// repository's object is written. A realistic 100,000-finding report
-// encodes to 40 MB (38.6 MiB); 48 MiB, about 120,000 such findings, keeps
-// the function within half its 256 MB with room to spare
-// (BenchmarkArchiveMemory; TestArchiveHostileReportIsRefusedWithinHalfMemory
-// peaks at 90 MB). A report past it is refused, for good.
-const MaxFindingsBytes = 48 << 20
+// write compresses p. Writing to chunks cannot fail, nor can the gzip
+// writer over them.
+func (w *findingsWriter) write(p []byte) {
+	if w.zw == nil {
+		w.zw, _ = gzip.NewWriterLevel(&w.compressed, gzip.BestSpeed) // a valid level
+	}
+	n, _ := w.zw.Write(p)
+	w.size += int64(n)
+}
 
 // item writes the nth entry of a list. A finding encoding/json cannot write
-// (a NaN score) never will be, nor will findings past MaxFindingsBytes fit:
-// those errors are permanent.
+// (a NaN score) never will be, nor will findings past MaxCompressedFindings
+// fit: those errors are permanent.
 func (w *findingsWriter) item(n int, v any) error {
 	b, err := encodeLine(v)
 	if err != nil {
 		return consume.Permanent(fmt.Errorf("encode archive document: %w", err))
 	}
+	if n > 1 {
+		w.write([]byte(","))
+	}
+	w.write(b[:len(b)-1]) // without encodeLine's newline
 	limit := w.limit
 	if limit == 0 {
-		limit = MaxFindingsBytes
+		limit = MaxCompressedFindings
 	}
-	if w.size += len(b); w.size > limit {
-		return consume.Permanent(fmt.Errorf("%w report: its findings encode to more than the archive's %d MiB limit, at vulnerability %d, secret %d",
+	if held := w.compressed.len(); held > limit {
+		return consume.Permanent(fmt.Errorf("%w report: its findings compress to more than the archive's %d MiB limit, at vulnerability %d, secret %d",
 			domain.ErrInvalid, limit>>20, w.vulns, w.secrets))
 	}
-	if n > 1 {
-		_, _ = w.out.Write([]byte(","))
-	}
-	_, _ = w.out.Write(b[:len(b)-1]) // without encodeLine's newline
 	return nil
 }
 
-// close ends the object and returns it.
-func (w *findingsWriter) close() [][]byte {
+// close ends the object and returns it, compressed.
+func (w *findingsWriter) close() segment {
 	w.openSecrets()
-	_, _ = w.out.Write([]byte("]}"))
-	return w.out
+	w.write([]byte("]}"))
+	_ = w.zw.Close() // flushes into chunks, which cannot fail
+	return segment{compressed: w.compressed, size: w.size}
 }
 
 // tagsOf lists every tag the digest carries in repo, in first-seen order.

@@ -60,8 +60,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		return consume.Permanent(fmt.Errorf("archive %s: %w %s event: it needs a report pointer, a summary and a scan time", ev.Digest, domain.ErrInvalid, ev.EventType))
 	}
 
-	// The report is walked once, its findings encoded as they come: only
-	// their encoding is held, shared by every repository's object.
+	// The report is walked once, its findings encoded and compressed as
+	// they come: only that is held, shared by every repository's object.
 	var (
 		head     domain.ReportHead
 		findings findingsWriter
@@ -86,7 +86,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		if err != nil {
 			return consume.Permanent(fmt.Errorf("archive %s: %w", ev.Digest, err))
 		}
-		body := newBody(append(append([][]byte{docHead}, encoded...), documentEnd)...)
+		body := newBody(plain(docHead), encoded, plain(documentEnd))
 		if err := h.archive.PutReader(ctx, key, body, body.Len()); err != nil {
 			err = fmt.Errorf("archive %s for %s: %w", ev.Digest, repo.Name, err)
 			if errors.Is(err, domain.ErrInvalid) {
