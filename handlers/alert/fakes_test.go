@@ -40,7 +40,7 @@ func (f *fakePublisher) Publish(_ context.Context, a snsnotify.Alert) error {
 	return nil
 }
 
-// fakeReports is a hand-written reportReader.
+// fakeReports is a hand-written domain.ReportStreamer.
 type fakeReports struct {
 	mu     sync.Mutex
 	report *domain.Report
@@ -59,6 +59,15 @@ func (f *fakeReports) GetReport(_ context.Context, _ domain.ReportLocation) (*do
 		return nil, domain.ErrNotFound
 	}
 	return f.report, nil
+}
+
+// WalkReport walks the report GetReport would return, with its errors.
+func (f *fakeReports) WalkReport(ctx context.Context, loc domain.ReportLocation, v domain.ReportVisitor) error {
+	r, err := f.GetReport(ctx, loc)
+	if err != nil {
+		return err
+	}
+	return r.Walk(v)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
@@ -27,14 +28,14 @@ type publisher interface {
 // for the same scan, send nothing; a replay (ReplayID set) alerts again.
 type Handler struct {
 	pub     publisher
-	reports domain.ReportReader // for the secrets an alert lists (never their matched text, which no report has)
+	reports domain.ReportStreamer // for the secrets an alert lists (never their matched text, which no report has)
 	marks   domain.IdempotencyStore
 	cfg     Config
 	logger  *slog.Logger
 }
 
 // NewHandler rejects missing dependencies and settings at start-up.
-func NewHandler(pub publisher, reports domain.ReportReader, marks domain.IdempotencyStore, cfg Config, logger *slog.Logger) (*Handler, error) {
+func NewHandler(pub publisher, reports domain.ReportStreamer, marks domain.IdempotencyStore, cfg Config, logger *slog.Logger) (*Handler, error) {
 	if pub == nil || reports == nil || marks == nil || logger == nil {
 		return nil, errors.New("alert handler: publisher, reports, idempotency store and logger are required")
 	}
@@ -153,10 +154,12 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 	return nil
 }
 
-// secretsOnce returns a function that reads the report's secrets the first
-// time an alert needs them, and only when the alert is about secrets. A read
-// failure does not hold the alert back: the alert says the details are
-// unavailable and points at the report.
+// secretsOnce returns a function that reads the secrets an alert lists the
+// first time an alert needs them, and only when the alert is about secrets.
+// The report is walked, not read whole: only the maxSecretsShown secrets
+// the alert shows are kept, whatever the report's size. A read failure does
+// not hold the alert back: the alert says the details are unavailable and
+// points at the report.
 func (h *Handler) secretsOnce(ev events.ScanEvent, verdict domain.Verdict, log *slog.Logger) func(context.Context) ([]domain.Secret, bool) {
 	var (
 		done        bool
@@ -172,17 +175,45 @@ func (h *Handler) secretsOnce(ev events.ScanEvent, verdict domain.Verdict, log *
 			unavailable = true
 			return secrets, unavailable
 		}
-		rep, err := h.reports.GetReport(ctx, *ev.Report)
+		var other domain.Digest
+		top := shownSecrets{max: maxSecretsShown}
+		err := h.reports.WalkReport(ctx, *ev.Report, domain.ReportVisitor{
+			Head: func(hd domain.ReportHead) error {
+				if hd.Digest != ev.Digest {
+					other = hd.Digest
+					return domain.ErrStopWalk
+				}
+				return nil
+			},
+			Secret: top.add,
+		})
 		switch {
 		case err != nil:
 			log.WarnContext(ctx, "report not readable; the alert lists no secret details", attr.Err(err))
 			unavailable = true
-		case rep.Digest != ev.Digest:
-			log.WarnContext(ctx, "report is for another digest; the alert lists no secret details", slog.String("report_digest", rep.Digest.String()))
+		case other != "":
+			log.WarnContext(ctx, "report is for another digest; the alert lists no secret details", slog.String("report_digest", other.String()))
 			unavailable = true
 		default:
-			secrets = rep.Secrets
+			secrets = top.list
 		}
 		return secrets, unavailable
 	}
+}
+
+// shownSecrets keeps the first max secrets of a report in the order an
+// alert lists them (secretOrder, ties in the report's order), as they are
+// walked.
+type shownSecrets struct {
+	max  int
+	list []domain.Secret
+}
+
+func (s *shownSecrets) add(sec domain.Secret) error {
+	// A stable sort keeps an earlier secret before a later equal one, as
+	// sorting the whole report would.
+	s.list = append(s.list, sec)
+	slices.SortStableFunc(s.list, secretOrder)
+	s.list = s.list[:min(len(s.list), s.max)]
+	return nil
 }

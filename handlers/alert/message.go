@@ -282,9 +282,7 @@ func writeSecrets(b *strings.Builder, v view) {
 		return
 	}
 	secrets := slices.Clone(v.secrets)
-	slices.SortStableFunc(secrets, func(a, b domain.Secret) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.File, b.File), cmp.Compare(a.StartLine, b.StartLine))
-	})
+	slices.SortStableFunc(secrets, secretOrder)
 	shown := secrets[:min(len(secrets), maxSecretsShown)]
 	for i, s := range shown {
 		fmt.Fprintf(b, "  %d. %s  %s", i+1, s.Severity, clean(s.RuleID, 100))
@@ -300,6 +298,12 @@ func writeSecrets(b *strings.Builder, v view) {
 	if n := v.verdict.Secrets - len(shown); n > 0 {
 		fmt.Fprintf(b, "  ... and %d more in the full report.\n", n)
 	}
+}
+
+// secretOrder sorts secrets as an alert lists them: most severe first, then
+// by file and line.
+func secretOrder(a, b domain.Secret) int {
+	return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.File, b.File), cmp.Compare(a.StartLine, b.StartLine))
 }
 
 func writePolicy(b *strings.Builder, p domain.AlertPolicy) {

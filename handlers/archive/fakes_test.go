@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -23,17 +25,32 @@ type fakeArchive struct {
 	err  error
 }
 
-func (f *fakeArchive) Put(_ context.Context, key string, body []byte) error {
+// PutReader reads body twice, rewinding it in between as the S3 client does
+// to hash it and then send it, and refuses a size the body does not have.
+func (f *fakeArchive) PutReader(_ context.Context, key string, body io.ReadSeeker, size int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
-	f.puts = append(f.puts, put{key: key, body: append([]byte(nil), body...)})
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return err
+	}
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) != size {
+		return fmt.Errorf("fake archive: size %d, body %d bytes", size, len(b))
+	}
+	f.puts = append(f.puts, put{key: key, body: b})
 	return nil
 }
 
-func newTestHandler(t *testing.T, reports domain.ReportReader, archive archiver) (*Handler, *bytes.Buffer) {
+func newTestHandler(t *testing.T, reports domain.ReportStreamer, archive archiver) (*Handler, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
 	h, err := NewHandler(reports, archive, slog.New(slog.NewJSONHandler(&logs, nil)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"ecrscanner/domain"
@@ -15,10 +16,11 @@ import (
 
 // archiver stores archive documents.
 type archiver interface {
-	// Put stores body under key, replacing any object there. Idempotent for
-	// the same key and body; an invalid key or body is an error wrapping
+	// PutReader stores the size bytes of body under key, replacing any
+	// object there; it may seek body back to its start to retry. Idempotent
+	// for the same key and body; an invalid key or body is an error wrapping
 	// domain.ErrInvalid.
-	Put(ctx context.Context, key string, body []byte) error
+	PutReader(ctx context.Context, key string, body io.ReadSeeker, size int64) error
 }
 
 // Handler archives each scan result to S3, one object per repository the
@@ -26,13 +28,13 @@ type archiver interface {
 // (repository, scan) pair is a function of the event, so redeliveries and
 // replays rewrite the same bytes.
 type Handler struct {
-	reports domain.ReportReader
+	reports domain.ReportStreamer
 	archive archiver
 	logger  *slog.Logger
 }
 
 // NewHandler rejects missing dependencies at start-up.
-func NewHandler(reports domain.ReportReader, archive archiver, logger *slog.Logger) (*Handler, error) {
+func NewHandler(reports domain.ReportStreamer, archive archiver, logger *slog.Logger) (*Handler, error) {
 	if reports == nil || archive == nil || logger == nil {
 		return nil, errors.New("archive handler: reports, archive and logger are required")
 	}
@@ -58,10 +60,21 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		return consume.Permanent(fmt.Errorf("archive %s: %w %s event: it needs a report pointer, a summary and a scan time", ev.Digest, domain.ErrInvalid, ev.EventType))
 	}
 
-	rep, err := consume.EventReport(ctx, h.reports, ev)
+	// The report is walked once, its findings encoded and compressed as
+	// they come: only that is held, shared by every repository's object.
+	var (
+		head     domain.ReportHead
+		findings findingsWriter
+	)
+	err := consume.WalkEventReport(ctx, h.reports, ev, domain.ReportVisitor{
+		Head:          func(hd domain.ReportHead) error { head = hd; return nil },
+		Vulnerability: findings.vulnerability,
+		Secret:        findings.secret,
+	})
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", ev.Digest, err)
 	}
+	encoded := findings.close()
 
 	for _, repo := range ev.Repositories() {
 		// The key holds no tag, only repository (at most 256 bytes), digest
@@ -69,11 +82,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		// User Guide, "Naming Amazon S3 objects"), whatever the tags' length
 		// (ECR's run to 300). The tags go whole into the document.
 		key := s3store.ArchiveKey(repo.Name, ev.Digest, ev.ScannedAt)
-		body, err := newDocument(ev, repo, rep).encode()
+		docHead, err := newDocument(ev, repo, head).encodeHead()
 		if err != nil {
 			return consume.Permanent(fmt.Errorf("archive %s: %w", ev.Digest, err))
 		}
-		if err := h.archive.Put(ctx, key, body); err != nil {
+		body := newBody(plain(docHead), encoded, plain(documentEnd))
+		if err := h.archive.PutReader(ctx, key, body, body.Len()); err != nil {
 			err = fmt.Errorf("archive %s for %s: %w", ev.Digest, repo.Name, err)
 			if errors.Is(err, domain.ErrInvalid) {
 				return consume.Permanent(err)
@@ -84,9 +98,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		log.InfoContext(ctx, "scan result archived",
 			slog.String(attr.Repository, repo.Name),
 			slog.String("s3_key", key),
-			slog.Int("bytes", len(body)),
-			slog.Int("vulnerabilities", len(rep.Vulnerabilities)),
-			slog.Int("secrets", len(rep.Secrets)))
+			slog.Int64("bytes", body.Len()),
+			slog.Int("vulnerabilities", findings.vulns),
+			slog.Int("secrets", findings.secrets))
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ type imageTags interface {
 // repository and of the repository's tags, so redeliveries and replays
 // converge on the same findings.
 type Handler struct {
-	reports domain.ReportReader
+	reports domain.ReportStreamer
 	hub     findingStore
 	tags    imageTags
 	product securityhubstore.Product
@@ -57,7 +57,7 @@ type Handler struct {
 
 // NewHandler rejects missing dependencies at start-up. product is the
 // account's default product, which findings are imported under.
-func NewHandler(reports domain.ReportReader, hub findingStore, tags imageTags, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
+func NewHandler(reports domain.ReportStreamer, hub findingStore, tags imageTags, product securityhubstore.Product, logger *slog.Logger) (*Handler, error) {
 	if reports == nil || hub == nil || tags == nil || logger == nil {
 		return nil, errors.New("securityhub handler: reports, hub, tags and logger are required")
 	}
@@ -93,7 +93,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		return consume.Permanent(fmt.Errorf("security hub %s: %w %s event: it needs a report pointer and a time", ev.Digest, domain.ErrInvalid, ev.EventType))
 	}
 
-	rep, err := consume.EventReport(ctx, h.reports, ev)
+	rep, err := h.reportHead(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("security hub %s: %w", ev.Digest, err)
 	}
@@ -110,7 +110,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 // sync makes Security Hub show rep for the event's image in one repository,
 // then resolves the findings of the repository's other images that no tag
 // points at any more.
-func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEvent, repo events.Repository, rep *domain.Report, observedAt time.Time) error {
+func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEvent, repo events.Repository, rep domain.ReportHead, observedAt time.Time) error {
 	fail := func(what string, err error) error {
 		err = fmt.Errorf("security hub %s for %s: %s: %w", ev.Digest, repo.Name, what, err)
 		if errors.Is(err, domain.ErrInvalid) || errors.Is(err, securityhubstore.ErrNotEnabled) {
@@ -135,13 +135,11 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 			slog.Time("observed_at", observedAt), slog.Time("latest_update", latest), slog.Time("shown_scan_time", shown.ScannedAt))
 		return nil
 	}
-	current := findingsOf(im, rep)
-	seen := keepFirstSeen(current, existing, observedAt)
-	if len(current) > 0 {
-		if err := h.hub.Import(ctx, current); err != nil {
-			return fail("import findings", err)
-		}
+	current, err := h.importReport(ctx, ev, im, existing, observedAt)
+	if err != nil {
+		return fail("import findings", err)
 	}
+	seen := current.seen
 	// Findings written before Ids named the image now have successors:
 	// archived, their workflow left as an analyst set it (not RESOLVED, as
 	// the image may still have them).
@@ -166,17 +164,17 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		return fail("resolve findings of untagged images", err)
 	}
 	log.InfoContext(ctx, "findings imported into security hub",
-		slog.Int("findings", len(current)),
+		slog.Int("findings", current.findings),
 		slog.Int("resolved", resolved),
 		slog.Int("resolved_untagged", untagged),
-		slog.Int("vulnerabilities", len(rep.Vulnerabilities)),
-		slog.Int("secrets", len(rep.Secrets)),
+		slog.Int("vulnerabilities", current.vulns),
+		slog.Int("secrets", current.secrets),
 		slog.String("repository_current_digest", repositoryCurrent(all, event).Digest.String()))
 	return nil
 }
 
 // imageOf is the image whose findings an event sets in one repository.
-func (h *Handler) imageOf(ev events.ScanEvent, repo events.Repository, rep *domain.Report, observedAt time.Time) image {
+func (h *Handler) imageOf(ev events.ScanEvent, repo events.Repository, rep domain.ReportHead, observedAt time.Time) image {
 	scannedAt := ev.ScannedAt
 	if scannedAt.IsZero() {
 		scannedAt = observedAt
@@ -186,32 +184,6 @@ func (h *Handler) imageOf(ev events.ScanEvent, repo events.Repository, rep *doma
 		digest: ev.Digest, tags: tagsIn(ev, repo), platform: rep.Platform,
 		qscannerVersion: rep.QScannerVersion, scanID: ev.ScanID, scannedAt: scannedAt.UTC(), observedAt: observedAt,
 	}
-}
-
-// keepFirstSeen carries each existing finding's first sighting over to its
-// successor in current, and returns the IDs current holds. First seen stays
-// first seen for as long as Security Hub keeps the finding (archived ones
-// too), unless the stored time is later than this observation.
-func keepFirstSeen(current []securityhubstore.Finding, existing []securityhubstore.Finding, observedAt time.Time) map[string]bool {
-	byID := make(map[string]securityhubstore.Finding, len(existing))
-	for _, f := range existing {
-		byID[f.ID] = f
-	}
-	seen := make(map[string]bool, len(current))
-	for i := range current {
-		seen[current[i].ID] = true
-		old, ok := byID[current[i].ID]
-		if !ok {
-			continue
-		}
-		if !old.CreatedAt.IsZero() && !old.CreatedAt.After(observedAt) {
-			current[i].CreatedAt = old.CreatedAt
-		}
-		if !old.FirstObservedAt.IsZero() && !old.FirstObservedAt.After(observedAt) {
-			current[i].FirstObservedAt = old.FirstObservedAt
-		}
-	}
-	return seen
 }
 
 // resolveUntagged resolves (archives) the active findings of the

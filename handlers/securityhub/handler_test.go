@@ -23,7 +23,7 @@ func TestNewHandlerRejectsMissingDependencies(t *testing.T) {
 	product := testProductOf(t)
 	tests := []struct {
 		name    string
-		reports domain.ReportReader
+		reports domain.ReportStreamer
 		hub     findingStore
 		tags    imageTags
 		product securityhubstore.Product

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -67,17 +68,26 @@ func (a *Archive) Bucket() string { return a.bucket }
 // leaves the object as it was, so a retried write is harmless. A key outside
 // the prefix or an empty body is an error wrapping domain.ErrInvalid.
 func (a *Archive) Put(ctx context.Context, key string, body []byte) error {
+	return a.PutReader(ctx, key, bytes.NewReader(body), int64(len(body)))
+}
+
+// PutReader is Put for a body of size bytes read from body, which need not
+// be in one piece in memory. body must be seekable: the client reads it
+// to compute the payload's hash before it sends, and rewinds it to retry
+// (https://aws.github.io/aws-sdk-go-v2/docs/sdk-utilities/s3/#unseekable-streaming-input);
+// the size is sent as Content-Length.
+func (a *Archive) PutReader(ctx context.Context, key string, body io.ReadSeeker, size int64) error {
 	if !strings.HasPrefix(key, ArchivePrefix) || len(key) == len(ArchivePrefix) {
 		return fmt.Errorf("archive %q: %w key: want one under %s", key, domain.ErrInvalid, ArchivePrefix)
 	}
-	if len(body) == 0 {
+	if size <= 0 {
 		return fmt.Errorf("archive %s: %w: empty document", key, domain.ErrInvalid)
 	}
 	_, err := a.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:               aws.String(a.bucket),
 		Key:                  aws.String(key),
-		Body:                 bytes.NewReader(body),
-		ContentLength:        aws.Int64(int64(len(body))),
+		Body:                 body,
+		ContentLength:        aws.Int64(size),
 		ContentType:          aws.String("application/json"),
 		ServerSideEncryption: types.ServerSideEncryptionAes256,
 	})

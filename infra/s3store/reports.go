@@ -115,37 +115,40 @@ func (s *Reports) GetReport(ctx context.Context, loc domain.ReportLocation) (*do
 	if loc.Bucket == "" || loc.Key == "" {
 		return nil, fmt.Errorf("get report: %w location: bucket and key are required", domain.ErrInvalid)
 	}
-	where := "s3://" + loc.Bucket + "/" + loc.Key
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Key)})
+	body, where, err := s.open(ctx, loc)
 	if err != nil {
-		var nsk *types.NoSuchKey
-		if errors.As(err, &nsk) {
-			return nil, fmt.Errorf("get report %s: no such object: %w: %w", where, domain.ErrNotFound, err)
-		}
-		return nil, fmt.Errorf("get report %s: %w", where, err)
+		return nil, err
 	}
-	defer out.Body.Close()
-	r, err := decodeReport(out.Body, s.maxBytes)
+	defer body.Close()
+	r, err := decodeReport(body, s.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("get report %s: %w", where, err)
 	}
 	return r, nil
 }
 
+// open starts reading the report object at loc, which names it in errors as
+// where.
+func (s *Reports) open(ctx context.Context, loc domain.ReportLocation) (body io.ReadCloser, where string, err error) {
+	where = "s3://" + loc.Bucket + "/" + loc.Key
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Key)})
+	if err != nil {
+		var nsk *types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return nil, where, fmt.Errorf("get report %s: no such object: %w: %w", where, domain.ErrNotFound, err)
+		}
+		return nil, where, fmt.Errorf("get report %s: %w", where, err)
+	}
+	return out.Body, where, nil
+}
+
 // decodeReport reads gzip-compressed JSON, or plain JSON when something on
 // the way (an HTTP transport honouring Content-Encoding) already inflated it.
 func decodeReport(body io.Reader, maxBytes int64) (*domain.Report, error) {
-	br := bufio.NewReader(body)
-	var src io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("read gzip header: %w", err)
-		}
-		defer zr.Close()
-		src = zr
+	lr, err := openReport(body, maxBytes)
+	if err != nil {
+		return nil, err
 	}
-	lr := &limitReader{r: src, left: maxBytes}
 	var r domain.Report
 	dec := json.NewDecoder(lr)
 	if err := dec.Decode(&r); err != nil {
@@ -167,6 +170,23 @@ func decodeReport(body io.Reader, maxBytes int64) (*domain.Report, error) {
 		}
 	}
 	return &r, nil
+}
+
+// openReport inflates body unless something on the way already did (an
+// HTTP transport honouring Content-Encoding), and bounds what it yields to
+// maxBytes.
+func openReport(body io.Reader, maxBytes int64) (*limitReader, error) {
+	br := bufio.NewReader(body)
+	var src io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("read gzip header: %w", err)
+		}
+		// Nothing to close: a gzip.Reader holds no resource beyond memory.
+		src = zr
+	}
+	return &limitReader{r: src, left: maxBytes}, nil
 }
 
 // limitReader fails, instead of silently truncating, once more than left

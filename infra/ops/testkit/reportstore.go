@@ -18,7 +18,10 @@ type MemoryReportStore struct {
 	putErr, getErr error
 }
 
-var _ domain.ReportStore = (*MemoryReportStore)(nil)
+var (
+	_ domain.ReportStore    = (*MemoryReportStore)(nil)
+	_ domain.ReportStreamer = (*MemoryReportStore)(nil)
+)
 
 // NewMemoryReportStore returns an empty store.
 func NewMemoryReportStore() *MemoryReportStore {
@@ -74,7 +77,17 @@ func (m *MemoryReportStore) GetReport(_ context.Context, loc domain.ReportLocati
 	return r, nil
 }
 
-// Reads counts GetReport calls, failed ones included.
+// WalkReport implements domain.ReportStreamer over the stored report, with
+// GetReport's errors; it counts as a read.
+func (m *MemoryReportStore) WalkReport(ctx context.Context, loc domain.ReportLocation, v domain.ReportVisitor) error {
+	r, err := m.GetReport(ctx, loc)
+	if err != nil {
+		return err
+	}
+	return r.Walk(v)
+}
+
+// Reads counts GetReport and WalkReport calls, failed ones included.
 func (m *MemoryReportStore) Reads() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
