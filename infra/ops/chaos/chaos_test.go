@@ -71,7 +71,7 @@ func TestChaos(t *testing.T) {
 	res, err := Run(ctx, Options{
 		Seed: seed, Size: size, Config: mototest.Config(t), Endpoint: mototest.Endpoint(t),
 		Prefix: mototest.UniqueName("chaos"), BuildDir: t.TempDir(), QScanner: qscannertest.BuildStandIn(t),
-		Rates: DefaultRates, Quiet: 8 * time.Second, Bound: bound, Logger: logger,
+		Rates: DefaultRates, Quiet: 5 * time.Second, Bound: bound, Logger: logger,
 		Output: func(fn, line string) {
 			mu.Lock()
 			defer mu.Unlock()

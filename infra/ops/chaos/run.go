@@ -42,18 +42,20 @@ type Options struct {
 // Timing of a run: short function timeouts so that a timeout or a hang
 // costs seconds, and the retry settings scaled with them (see start).
 const (
-	handlerTimeout = 10 * time.Second
+	// handlerTimeout is long enough for a batch of ten Security Hub events
+	// on a loaded moto (its GetFindings reads every finding).
+	handlerTimeout = 20 * time.Second
 	scanTimeout    = 30 * time.Second
-	// scanReserve leaves QScanner 6s of the scan's 30s: a hang ends quickly.
-	scanReserve = 24 * time.Second
+	// scanReserve leaves QScanner 4s of the scan's 30s: a hang ends quickly.
+	scanReserve = 26 * time.Second
 	// idempotencyLease outlives a handler invocation (handlerTimeout), as
 	// the deployed 5 minutes outlive the deployed 60s.
-	idempotencyLease = 15 * time.Second
+	idempotencyLease = 22 * time.Second
 	// retryDelay stands in for the handler queues' visibility timeout: five
 	// receives span more than the lease, as 5×360s do in AWS, so a retry of
 	// a killed invocation's event finds its marker expired before the
 	// message runs out of receives.
-	retryDelay = 4 * time.Second
+	retryDelay = 6 * time.Second
 	// faultDelay holds a request past a handler's timeout.
 	faultDelay = handlerTimeout + 2*time.Second
 )
