@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -111,7 +112,7 @@ func (r *run) start(ctx context.Context, reg *local.Registry) error {
 	}
 	p, err := local.StartPipeline(ctx, r.opts.Config, local.PipelineOptions{
 		StackName: r.opts.Prefix,
-		Params:    map[string]string{"QualysAccessToken": "chaos-token", "LambdaTimeout": "120"},
+		Params:    map[string]string{"QualysAccessToken": "chaos-token", "LambdaTimeout": "120", "EnableSecurityHub": strconv.FormatBool(r.plan.Size.SecurityHub)},
 		BuildDir:  r.opts.BuildDir,
 		Env:       local.FunctionEnv(r.proxy.URL()),
 		FunctionEnv: map[string]map[string]string{
