@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ecrscanner/infra/attr"
 )
 
 // Fault is what the proxy does to one request.
@@ -118,7 +120,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fault := p.decide(req)
 	if fault != FaultNone && p.Logger != nil {
 		p.Logger.Info("chaos fault", slog.String("fault", string(fault)), slog.String("service", req.service),
-			slog.String("operation", req.operation), slog.String("image_digest", req.digest))
+			slog.String("operation", req.operation), slog.String(attr.ImageDigest, req.digest))
 	}
 	switch fault {
 	case FaultServerError, FaultThrottle:

@@ -15,6 +15,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/attr"
 	"ecrscanner/infra/ops/local"
 )
 
@@ -77,6 +78,9 @@ type run struct {
 // invariant. The error is for a run that could not be carried out; a broken
 // invariant is in the Result (Result.Violations).
 func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	plan, err := NewPlan(opts.Seed, opts.Size, opts.Prefix)
 	if err != nil {
 		return nil, err
@@ -256,7 +260,7 @@ func (r *run) collectAlerts(ctx context.Context) (stop func()) {
 		for {
 			got, err := r.obs.Alerts(ctx)
 			if err != nil {
-				r.opts.Logger.Warn("chaos: read alerts", slog.String("error", err.Error()))
+				r.opts.Logger.Warn("chaos: read alerts", attr.Err(err))
 			}
 			r.alerts.mu.Lock()
 			r.alerts.alerts = append(r.alerts.alerts, got...)
