@@ -73,6 +73,14 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 60s) in turn; exit 1 on a cr
 	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$pkg || exit 1; \
 	done
 
+# The whole local pipeline under seeded faults (infra/ops/chaos): 500 pushes
+# over 100 digests. `go test ./...` (make test) runs the small size of the
+# same seed. CHAOS_SEED=n reproduces a run.
+CHAOS_SEED ?=
+.PHONY: chaos
+chaos: $(VENV_STAMP) ## Run the pipeline under seeded faults, 500 pushes (CHAOS_SEED=n to reproduce a run)
+	CHAOS_SIZE=full CHAOS_SEED=$(CHAOS_SEED) $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./infra/ops/chaos
+
 .PHONY: bench
 bench: ## Run the benchmarks (parsing, decoding, report upload; peak-MB: each downstream function's peak heap on a 100,000-finding report)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

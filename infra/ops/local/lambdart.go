@@ -217,6 +217,9 @@ func (f *Function) killRunning() {
 	for _, c := range procs {
 		_ = procgroup.Kill(c)
 	}
+	// The other invocations lost their workers too: end them now, or each
+	// would time out later and kill the replacements' invocations in turn.
+	f.failOrphans("Runtime.ExitError", "execution environment ended by another invocation's timeout")
 }
 
 func (f *Function) next(w http.ResponseWriter, r *http.Request) {

@@ -39,6 +39,9 @@ type PipelineOptions struct {
 	// "tag", …): local stand-ins for what a deployment provides, such as
 	// QSCANNER_BIN instead of the layer.
 	FunctionEnv map[string]map[string]string
+	// Timeouts override the template's function timeouts per handler folder
+	// (fault-injection runs shorten them so that a timeout costs seconds).
+	Timeouts map[string]time.Duration
 	// RetryDelay is how soon a failed message is retried (default 1s).
 	RetryDelay time.Duration
 	// XRayDaemon, when set, is the UDP address (host:port) of an X-Ray
@@ -155,6 +158,9 @@ func (p *Pipeline) start(ctx, runCtx context.Context, cfg aws.Config, tmpl *stac
 			if n, err := strconv.Atoi(t); err == nil && n > 0 {
 				timeout = time.Duration(n) * time.Second
 			}
+		}
+		if t := opts.Timeouts[fs.HandlerDir]; t > 0 {
+			timeout = t
 		}
 		creds, err := p.roles.functionEnv(fs.Role)
 		if err != nil {
