@@ -136,12 +136,27 @@ func (s *IdempotencyStore) Start(ctx context.Context, key string, lease time.Dur
 				return fmt.Errorf("start %s: %w", key, err)
 			}
 		}
+		if ours(current, holder) {
+			// An earlier try of this very write landed and only its reply was
+			// lost; the SDK's retry then failed the condition against it.
+			s.mu.Lock()
+			s.held[key] = holder
+			s.mu.Unlock()
+			return nil
+		}
 		if err := blocking(current, now); err != nil {
 			return fmt.Errorf("start %s: %w", key, err)
 		}
 		// The holder is gone or lapsed since the condition failed: try again.
 	}
 	return fmt.Errorf("start %s: %w", key, domain.ErrInProgress)
+}
+
+// ours reports whether item is the in-progress marker this holder wrote.
+func ours(item map[string]types.AttributeValue, holder string) bool {
+	h, _ := item[attrHolder].(*types.AttributeValueMemberS)
+	st, _ := item[attrStatus].(*types.AttributeValueMemberS)
+	return h != nil && h.Value == holder && st != nil && st.Value == statusInProgress
 }
 
 // Finish implements domain.IdempotencyStore. It overwrites whatever marker is

@@ -1,0 +1,79 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"ecrscanner/domain"
+	"ecrscanner/infra/dynamostore"
+	"ecrscanner/infra/ops/mototest"
+)
+
+// loseFirstReply forwards every request to moto, but for the first request
+// whose target ends in op it drops the connection once moto has answered:
+// the write lands, the client sees a transport error and retries.
+func loseFirstReply(t *testing.T, op string) (string, *atomic.Int32) {
+	t.Helper()
+	target, err := url.Parse(mototest.Endpoint(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var lost atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), op) && lost.CompareAndSwap(0, 1) {
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r)
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &lost
+}
+
+// TestStartSurvivesALostReply: the SDK retries a PutItem whose reply was
+// lost; the retry's condition fails against the marker the first try wrote,
+// which is this Start's own, so Start holds the key instead of reporting
+// it in progress elsewhere (and Finish then completes it).
+func TestStartSurvivesALostReply(t *testing.T) {
+	ctx := context.Background()
+	name := mototest.UniqueName("idempotency")
+	if err := mototest.CreateIdempotencyTable(ctx, dynamoClient(t), name); err != nil {
+		t.Fatal(err)
+	}
+	endpoint, lost := loseFirstReply(t, ".PutItem")
+	cfg := mototest.Config(t)
+	cfg.BaseEndpoint = aws.String(endpoint)
+	s, err := dynamostore.NewIdempotencyStore(dynamodb.NewFromConfig(cfg), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx, "alert#evt-1", time.Minute); err != nil {
+		t.Fatalf("Start after a lost reply = %v, want the key held", err)
+	}
+	if lost.Load() != 1 {
+		t.Fatal("no reply was lost: the test proves nothing")
+	}
+	if err := s.Finish(ctx, "alert#evt-1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx, "alert#evt-1", time.Minute); !errors.Is(err, domain.ErrAlreadyDone) {
+		t.Errorf("Start after Finish = %v, want already done", err)
+	}
+}
