@@ -133,7 +133,15 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
 	}
 	a := compose()
-	if err := h.pub.Publish(ctx, a); err != nil {
+	err := h.pub.Publish(ctx, a)
+	if errors.Is(err, snsnotify.ErrOutcomeUnknown) {
+		// SNS may have published it; a standard topic cannot deduplicate a
+		// second copy, so the alert counts as sent (at most once here, where
+		// the alternative is a duplicate each time a reply is lost).
+		log.WarnContext(ctx, "alert publish got no answer; not sent again, as SNS may have published it", attr.Err(err))
+		err = nil
+	}
+	if err != nil {
 		if aerr := h.marks.Abandon(ctx, key); aerr != nil {
 			log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", attr.Err(aerr))
 		}

@@ -371,6 +371,30 @@ func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	}
 }
 
+// TestPublishWithoutAnAnswerIsNotRepeated: SNS may have published an alert
+// whose reply was lost, and a standard topic cannot drop a second copy, so
+// the alert counts as sent and a redelivery publishes nothing.
+func TestPublishWithoutAnAnswerIsNotRepeated(t *testing.T) {
+	r := newRig(t, testConfig())
+	ctx := context.Background()
+	ev := testkit.CompletedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "team/app", "v1"))
+	key := "alert#" + testkit.ScanID + "#123456789012/eu-west-1/team/app"
+	r.pub.errs = []error{fmt.Errorf("publish: %w: EOF", snsnotify.ErrOutcomeUnknown)}
+
+	if err := r.h.Handle(ctx, ev); err != nil {
+		t.Fatalf("Handle = %v, want the alert counted as sent", err)
+	}
+	if err := r.h.Handle(ctx, ev); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if r.pub.calls != 1 || r.marks.Marker(key) != testkit.MarkerDone {
+		t.Errorf("%d publishes, marker %q; want 1, done", r.pub.calls, r.marks.Marker(key))
+	}
+	if !strings.Contains(r.logs.String(), "not sent again") {
+		t.Errorf("the unknown outcome is not logged:\n%s", r.logs.String())
+	}
+}
+
 func TestHandleErrors(t *testing.T) {
 	app, other := testkit.MustRef(t, "team/app", "v1"), testkit.MustRef(t, "other/app", "v1")
 	invalid := fmt.Errorf("publish: %w alert: subject too long", domain.ErrInvalid)

@@ -19,7 +19,7 @@ func main() { startup.Events("alert", build) }
 
 func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	cfg, topicARN := LoadConfig(d.Env)
-	notifier, err := snsnotify.New(sns.NewFromConfig(d.AWS), topicARN)
+	notifier, err := snsnotify.New(sns.NewFromConfig(d.AWS, snsnotify.RetrySentOnlyOnAnswer), topicARN)
 	d.Env.Check(err)
 	reports, err := s3store.NewReports(s3.NewFromConfig(d.AWS, awsconfig.S3Options(d.AWS)), cfg.ResultsBucket)
 	d.Env.Check(err)

@@ -67,7 +67,9 @@ func New(client PublishAPI, topicARN string) (*Notifier, error) {
 
 // Publish sends a. An alert that breaks SNS's rules (see Validate), or that
 // SNS refuses as an invalid parameter, is an error wrapping
-// domain.ErrInvalid; any other error may be retried. SNS publishes at least
+// domain.ErrInvalid; a request that went out without an answer, one wrapping
+// ErrOutcomeUnknown (see RetrySentOnlyOnAnswer); any other error may be
+// retried. SNS publishes at least
 // once: callers that must not repeat an alert record it themselves.
 func (n *Notifier) Publish(ctx context.Context, a Alert) error {
 	if err := Validate(a); err != nil {
@@ -91,6 +93,9 @@ func (n *Notifier) Publish(ctx context.Context, a Alert) error {
 		var value *types.InvalidParameterValueException
 		if errors.As(err, &param) || errors.As(err, &value) {
 			return fmt.Errorf("publish %q to %s: %w alert: %w", a.Subject, n.topic, domain.ErrInvalid, err)
+		}
+		if outcomeUnknown(err) {
+			return fmt.Errorf("publish %q to %s: %w: %w", a.Subject, n.topic, ErrOutcomeUnknown, err)
 		}
 		return fmt.Errorf("publish %q to %s: %w", a.Subject, n.topic, err)
 	}

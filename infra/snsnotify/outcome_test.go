@@ -1,0 +1,91 @@
+package snsnotify
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"ecrscanner/infra/ops/mototest"
+)
+
+// faultyProxy forwards to moto; the first Publish either has its reply
+// dropped after moto published it ("lose"), or is answered with SNS's
+// throttling error without reaching moto ("throttle").
+func faultyProxy(t *testing.T, fault string) (string, *atomic.Int32) {
+	t.Helper()
+	target, err := url.Parse(mototest.Endpoint(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var publishes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := httputil.DumpRequest(r, true)
+		if !strings.Contains(string(body), "Action=Publish") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		n := publishes.Add(1)
+		switch {
+		case n == 1 && fault == "lose":
+			proxy.ServeHTTP(httptest.NewRecorder(), r)
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+		case n == 1 && fault == "throttle":
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>`))
+		default:
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &publishes
+}
+
+// TestAPublishWithoutAnAnswerIsNotSentAgain: a lost reply is reported as an
+// unknown outcome after one request (the SDK would otherwise publish twice);
+// a throttled Publish, which SNS answered, is retried and succeeds.
+func TestAPublishWithoutAnAnswerIsNotSentAgain(t *testing.T) {
+	ctx := context.Background()
+	cfg := mototest.Config(t)
+	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(mototest.UniqueName("alerts"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fault         string
+		wantPublishes int32
+		wantUnknown   bool
+	}{
+		{fault: "lose", wantPublishes: 1, wantUnknown: true},
+		{fault: "throttle", wantPublishes: 2},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			endpoint, publishes := faultyProxy(t, tc.fault)
+			c := cfg.Copy()
+			c.BaseEndpoint = aws.String(endpoint)
+			n, err := New(sns.NewFromConfig(c, RetrySentOnlyOnAnswer), aws.ToString(topic.TopicArn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = n.Publish(ctx, Alert{Subject: "s", Body: "b"})
+			if got := publishes.Load(); got != tc.wantPublishes {
+				t.Errorf("%d Publish requests, want %d", got, tc.wantPublishes)
+			}
+			if errors.Is(err, ErrOutcomeUnknown) != tc.wantUnknown || (err != nil) != tc.wantUnknown {
+				t.Errorf("Publish = %v; want outcome unknown: %v", err, tc.wantUnknown)
+			}
+		})
+	}
+}
