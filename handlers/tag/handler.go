@@ -118,9 +118,21 @@ func recordedImage(rec ecrstore.RecordedScan) domain.ImageScan {
 // image is named by digest alone: the artifact is about the content, which
 // keeps it whatever its tags (ECR's run to 300 characters), and no tag goes
 // into its annotations or onto the repository, whose tag values stop at 256.
+//
+// An image no longer in the registry (deleted since its push) has nothing
+// to attach to: that is logged and is no failure, since no retry can change
+// it and the scan's result stands in the record and the archive.
 func (h *Handler) attach(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary) error {
 	ref := domain.ImageRef{Account: repo.Account, Region: repo.Region, Repository: repo.Name, Digest: s.Digest}
 	digest, err := h.referrers.PutSummary(ctx, ref, s)
+	if errors.Is(err, domain.ErrNotFound) {
+		h.logger.InfoContext(ctx, "image no longer in the registry; no scan summary attached",
+			slog.String(attr.Repository, repo.Name),
+			slog.String(attr.ImageDigest, s.Digest.String()),
+			slog.String(attr.ScanID, s.ScanID),
+			attr.Err(err))
+		return nil
+	}
 	if err != nil {
 		return err
 	}

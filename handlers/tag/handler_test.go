@@ -250,6 +250,11 @@ func TestHandleErrors(t *testing.T) {
 			attached:  []string{"team/mirror"},
 		},
 		{
+			name:      "image gone from one repository: the other's failure alone counts",
+			attachErr: map[string]error{"team/app": notFound, "team/mirror": throttled},
+			tagged:    []string{"team/app", "team/mirror"},
+		},
+		{
 			name:      "tags refused: permanent",
 			writeErr:  map[string]error{"team/mirror": invalid},
 			permanent: true,
@@ -274,12 +279,6 @@ func TestHandleErrors(t *testing.T) {
 			attachErr: map[string]error{"team/mirror": throttled},
 			tagged:    []string{"team/mirror"},
 			attached:  []string{"team/app"},
-		},
-		{
-			name:      "image gone: permanent",
-			attachErr: map[string]error{"team/app": notFound, "team/mirror": notFound},
-			permanent: true,
-			tagged:    []string{"team/app", "team/mirror"},
 		},
 	}
 	for _, tc := range tests {
@@ -309,6 +308,21 @@ func TestHandleErrors(t *testing.T) {
 				t.Errorf("attached to %v, want %v", attachedRepos(attacher), tc.attached)
 			}
 		})
+	}
+}
+
+// An image deleted since its push has nothing to attach the summary to: the
+// repository is still tagged and the event is done, not dead-lettered.
+func TestImageGoneFromTheRegistryIsNoFailure(t *testing.T) {
+	h, tagger, attacher := newTestHandler(t)
+	notFound := fmt.Errorf("attach scan summary: read image: %w", domain.ErrNotFound)
+	attacher.err["team/app"] = notFound
+	ev := scanEvent(t, domain.EventScanCompleted, digestX, t0, "team/app:v1")
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("Handle = %v, want nil", err)
+	}
+	if !reflect.DeepEqual(tagger.written, []string{"team/app"}) || len(attachedRepos(attacher)) != 0 {
+		t.Errorf("tagged %v, attached %v; want the tags only", tagger.written, attachedRepos(attacher))
 	}
 }
 
