@@ -79,6 +79,9 @@ func (r *localRun) say(format string, args ...any) {
 
 func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Duration, keep bool) error {
 	fmt.Fprintln(r.out, "ecrscan run-local: the whole pipeline on this machine (AWS is moto on loopback; nothing leaves this machine)")
+	if info, err := os.Stat(eventFile); eventFile != "" && err == nil && info.IsDir() {
+		return r.runSamples(ctx, eventFile, timeout)
+	}
 	setup, err := r.readSetup(eventFile)
 	if err != nil {
 		return err
@@ -93,7 +96,7 @@ func (r *localRun) run(ctx context.Context, eventFile string, timeout time.Durat
 		return err
 	}
 	defer st.stop()
-	return r.pushAndWatch(ctx, st, setup.custom, timeout, keep)
+	return r.pushAndWatch(ctx, st, filepath.Base(eventFile), setup.custom, timeout, keep)
 }
 
 // runSetup is what the local stack is deployed with and what it is sent.
@@ -107,10 +110,7 @@ type runSetup struct {
 // readSetup reads the event to send, if one is given: a CloudTrail event
 // needs the stack deployed with that trigger.
 func (r *localRun) readSetup(eventFile string) (runSetup, error) {
-	s := runSetup{
-		params:      map[string]string{"QualysAccessToken": "local-run-token"},
-		functionEnv: map[string]map[string]string{"scan": {}, "tag": {}},
-	}
+	s := r.baseSetup()
 	if eventFile == "" {
 		return s, nil
 	}
@@ -125,6 +125,14 @@ func (r *localRun) readSetup(eventFile string) (runSetup, error) {
 		fmt.Fprintln(r.out, "  trigger   CloudTrail PutImage (the stack is deployed with ScanTrigger=cloudtrail for this event)")
 	}
 	return s, nil
+}
+
+// baseSetup is the stack's set-up before any event is read.
+func (r *localRun) baseSetup() runSetup {
+	return runSetup{
+		params:      map[string]string{"QualysAccessToken": "local-run-token"},
+		functionEnv: map[string]map[string]string{"scan": {}, "tag": {}},
+	}
 }
 
 // chooseQScanner gives the scan function the real QScanner when
@@ -260,23 +268,26 @@ func busLine(detailType string, detail []byte) string {
 
 // pushAndWatch sends the push (or the custom event) and shows each effect
 // as it appears, then the timings.
-func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, custom []byte, timeout time.Duration, keep bool) error {
+func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, name string, custom []byte, timeout time.Duration, keep bool) error {
+	var s sample
+	if custom != nil {
+		var err error
+		if s, err = expectSample(st, name, custom); err != nil {
+			return err
+		}
+		if s.want != wantScanned {
+			// Sent as AWS would take it: the bus, the rules and the scan
+			// function are what refuse, skip or reject it, and the run
+			// shows that they do.
+			r.say("event    %s, as AWS would treat it: %s", s.want, s.why)
+			return r.settleSamples(ctx, st, []sample{s}, timeout)
+		}
+	}
 	ref, body, err := r.prepareEvent(ctx, st.cfg, st.reg, custom)
 	if err != nil {
 		return err
 	}
 	r.pushed = time.Now()
-	if _, derr := events.DecodePush(body); derr != nil {
-		// Sent anyway: the rules and the scan function are what skip or
-		// reject it, and the run shows that they do.
-		r.say("event    not scannable: %v", derr)
-		if err := putEvent(ctx, st.cfg, body); err != nil {
-			return err
-		}
-		r.awaitScanInvocation(ctx, 15*time.Second)
-		fmt.Fprintln(r.out, "\nthe event was not scanned, as expected for it; nothing else to show")
-		return nil
-	}
 	r.say("push     %s → %s (an ECR push event on the default bus)", ref.Display(), ref.Name())
 	if err := putEvent(ctx, st.cfg, body); err != nil {
 		return err
@@ -287,8 +298,39 @@ func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, custom []by
 		fmt.Fprintln(r.out, "stack kept running; press Ctrl-C to stop")
 		<-ctx.Done()
 	}
+	if custom == nil {
+		s = sample{name: "the sample push", want: wantScanned, delivered: body}
+	}
+	// Where everything ended, dead letters included, is shown either way.
+	settled := r.settleSamples(ctx, st, []sample{s}, 0)
 	if !seen.complete() {
-		return fmt.Errorf("not every effect appeared within %v: %s", timeout, seen.missing())
+		return errors.Join(fmt.Errorf("not every effect appeared within %v: %s", timeout, seen.missing()), settled)
+	}
+	return settled
+}
+
+// settleSamples sends the samples that are not yet sent (sendFirst is the
+// timeout to wait for the queues then; zero when they were sent and
+// watched), and checks where each ended and every dead letter.
+func (r *localRun) settleSamples(ctx context.Context, st *localStack, samples []sample, sendFirst time.Duration) error {
+	if sendFirst > 0 {
+		for _, s := range samples {
+			if err := r.sendSample(ctx, st, s); err != nil {
+				return err
+			}
+		}
+		r.pushed = time.Now()
+	}
+	if err := r.awaitQuiet(ctx, st, max(sendFirst, 30*time.Second)); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.out)
+	problems, err := r.checkSamples(ctx, st, samples)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("not as expected:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return nil
 }

@@ -176,3 +176,27 @@ func (o *Observer) SecurityHubFindings(ctx context.Context, ref domain.ImageRef)
 		in.NextToken = out.NextToken
 	}
 }
+
+// QueueLoad is the number of messages in a template queue, visible or in
+// flight: zero means nothing is waiting there and nothing is being handled.
+func (o *Observer) QueueLoad(ctx context.Context, logicalID string) (int, error) {
+	url, err := o.p.Ref(logicalID)
+	if err != nil {
+		return 0, err
+	}
+	out, err := o.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}})
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, k := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
+		var n int
+		if _, err := fmt.Sscan(out.Attributes[string(k)], &n); err != nil {
+			return 0, fmt.Errorf("queue %s: %s: %w", logicalID, k, err)
+		}
+		total += n
+	}
+	return total, nil
+}

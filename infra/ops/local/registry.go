@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -163,6 +165,11 @@ func RecordImage(ctx context.Context, client *ecr.Client, ref domain.ImageRef) e
 		in.ImageTag = aws.String(ref.Tag)
 	}
 	if _, err := client.PutImage(ctx, in); err != nil {
+		// Recording the same image under the same tag again changes nothing.
+		var exists *ecrtypes.ImageAlreadyExistsException
+		if errors.As(err, &exists) {
+			return nil
+		}
 		return fmt.Errorf("record image %s in ECR: %w", ref.Display(), err)
 	}
 	return nil
