@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
@@ -118,12 +119,20 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 }
 
 // publishOnce publishes the alert for one repository unless it was sent
-// before: Start, Publish, Finish, and Abandon if the publish fails so that the
-// retry can go ahead at once.
+// before: Start, mark the publish as attempted, Publish, Finish; Abandon
+// both if SNS refuses the publish, so that the retry can go ahead at once.
+//
+// A standard topic cannot drop a second copy of a message, so an alert
+// whose publish may have reached SNS is never published again: the attempt
+// marker (AlertKey + "#publish", held for the markers' retention) is written
+// just before Publish, and an attempt that died after writing it (a crash
+// or timeout mid-publish) leaves it behind for the retry to find. A publish
+// that got no answer counts as sent the same way. The cost is at most once
+// in that narrow window; everywhere else delivery is at least once.
 func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo events.Repository, compose func() snsnotify.Alert, log *slog.Logger) error {
 	key := AlertKey(ev, repo)
 	log = log.With(slog.String(attr.Repository, repo.Name), slog.String("alert_key", key))
-	switch err := h.marks.Start(ctx, key, h.cfg.Lease); {
+	switch err := h.marks.Start(ctx, key, h.lease(ctx)); {
 	case errors.Is(err, domain.ErrAlreadyDone):
 		log.InfoContext(ctx, "alert already sent for this scan and repository")
 		return nil
@@ -132,34 +141,74 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 	case err != nil:
 		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
 	}
+	attempt := key + publishAttemptSuffix
+	switch err := h.marks.Start(ctx, attempt, h.cfg.Retention); {
+	case errors.Is(err, domain.ErrAlreadyDone), errors.Is(err, domain.ErrInProgress):
+		log.WarnContext(ctx, "an earlier attempt died while publishing this alert; not sent again, as SNS may have published it")
+		h.finish(ctx, log, key)
+		return nil
+	case err != nil:
+		h.abandon(ctx, log, key)
+		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
+	}
 	a := compose()
 	err := h.pub.Publish(ctx, a)
 	if errors.Is(err, snsnotify.ErrOutcomeUnknown) {
-		// SNS may have published it; a standard topic cannot deduplicate a
-		// second copy, so the alert counts as sent (at most once here, where
-		// the alternative is a duplicate each time a reply is lost).
 		log.WarnContext(ctx, "alert publish got no answer; not sent again, as SNS may have published it", attr.Err(err))
 		err = nil
 	}
 	if err != nil {
-		if aerr := h.marks.Abandon(ctx, key); aerr != nil {
-			log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", attr.Err(aerr))
-		}
+		h.abandon(ctx, log, attempt)
+		h.abandon(ctx, log, key)
 		err = fmt.Errorf("alert %s for %s: %w", ev.Digest, repo.Name, err)
 		if errors.Is(err, domain.ErrInvalid) {
 			return consume.Permanent(err)
 		}
 		return err
 	}
-	if err := h.marks.Finish(ctx, key, h.cfg.Retention); err != nil {
-		// The alert went out; failing now would only send it again.
-		log.WarnContext(ctx, "alert marker not finished; a redelivery may repeat the alert", attr.Err(err))
-	}
+	h.finish(ctx, log, attempt)
+	h.finish(ctx, log, key)
 	log.InfoContext(ctx, "alert published",
 		slog.String("kind", a.Attributes[AttrKind]),
 		slog.String("severity", a.Attributes[AttrSeverity]),
 		slog.Int("body_bytes", len(a.Body)))
 	return nil
+}
+
+// publishAttemptSuffix names, after an alert's key, the marker of an
+// attempt that reached Publish.
+const publishAttemptSuffix = "#publish"
+
+// leaseMargin is how long an alert's lease outlives the invocation holding
+// it, for the clock skew between the function and the table.
+const leaseMargin = 10 * time.Second
+
+// lease is how long an alert started now holds off other deliveries: until
+// this invocation's deadline (and a margin), since its holder cannot outlive
+// that, or Config.Lease outside a deadline.
+func (h *Handler) lease(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) + leaseMargin; left > 0 {
+			return left
+		}
+	}
+	return h.cfg.Lease
+}
+
+// finish records key as done; the alert went out (or may have), so failing
+// now would only send it again.
+func (h *Handler) finish(ctx context.Context, log *slog.Logger, key string) {
+	if err := h.marks.Finish(ctx, key, h.cfg.Retention); err != nil {
+		log.WarnContext(ctx, "alert marker not finished; a redelivery may repeat the alert", slog.String("marker", key), attr.Err(err))
+	}
+}
+
+// abandon drops key's in-progress marker so that the retry can go ahead at
+// once.
+func (h *Handler) abandon(ctx context.Context, log *slog.Logger, key string) {
+	if err := h.marks.Abandon(ctx, key); err != nil {
+		log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", slog.String("marker", key), attr.Err(err))
+	}
 }
 
 // secretsOnce returns a function that reads the secrets an alert lists the

@@ -277,12 +277,13 @@ func TestOneAlertPerScanAndRepository(t *testing.T) {
 	}
 	markers := r.marks.Markers()
 	for _, k := range wantKeys {
-		if markers[k] != testkit.MarkerDone {
-			t.Errorf("marker %s = %q, want done", k, markers[k])
+		// Each alert and the record of its publish attempt.
+		if markers[k] != testkit.MarkerDone || markers[k+"#publish"] != testkit.MarkerDone {
+			t.Errorf("markers %s = %q, its publish attempt %q; want both done", k, markers[k], markers[k+"#publish"])
 		}
 	}
-	if len(markers) != len(wantKeys) {
-		t.Errorf("%d markers, want %d: %v", len(markers), len(wantKeys), markers)
+	if len(markers) != 2*len(wantKeys) {
+		t.Errorf("%d markers, want %d: %v", len(markers), 2*len(wantKeys), markers)
 	}
 }
 
@@ -356,7 +357,7 @@ func TestPublishFailureAbandonsTheMarkerAndRetries(t *testing.T) {
 	if !errors.Is(err, throttled) || consume.IsPermanent(err) {
 		t.Fatalf("Handle error = %v, want a retryable one wrapping the publish error", err)
 	}
-	if want := []string{"start " + key, "abandon " + key}; !reflect.DeepEqual(r.marks.Calls(), want) {
+	if want := []string{"start " + key, "start " + key + "#publish", "abandon " + key + "#publish", "abandon " + key}; !reflect.DeepEqual(r.marks.Calls(), want) {
 		t.Errorf("marker calls %q, want %q", r.marks.Calls(), want)
 	}
 	if len(r.pub.sent) != 0 {
@@ -392,6 +393,44 @@ func TestPublishWithoutAnAnswerIsNotRepeated(t *testing.T) {
 	}
 	if !strings.Contains(r.logs.String(), "not sent again") {
 		t.Errorf("the unknown outcome is not logged:\n%s", r.logs.String())
+	}
+}
+
+// TestAnAttemptThatDiedWhilePublishingIsNotRepeated: an attempt killed
+// after it began publishing (its alert key's lease run out, its publish
+// attempt recorded) may have reached SNS, so the retry sends nothing and
+// counts the alert as sent; one killed before publishing is retried in full.
+func TestAnAttemptThatDiedWhilePublishingIsNotRepeated(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		diedPublishing bool
+		wantPublishes  int
+	}{
+		{name: "died while publishing", diedPublishing: true, wantPublishes: 0},
+		{name: "died before publishing", wantPublishes: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, testConfig())
+			ctx := context.Background()
+			ev := testkit.CompletedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "team/app", "v1"))
+			key := "alert#" + testkit.ScanID + "#123456789012/eu-west-1/team/app"
+			// The dead attempt's markers: its lease on the key has run out.
+			if err := r.marks.Start(ctx, key, time.Nanosecond); err != nil {
+				t.Fatal(err)
+			}
+			if tc.diedPublishing {
+				if err := r.marks.Start(ctx, key+"#publish", time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(time.Millisecond)
+			if err := r.h.Handle(ctx, ev); err != nil {
+				t.Fatalf("Handle = %v", err)
+			}
+			if r.pub.calls != tc.wantPublishes || r.marks.Marker(key) != testkit.MarkerDone {
+				t.Errorf("%d publishes, marker %q; want %d, done", r.pub.calls, r.marks.Marker(key), tc.wantPublishes)
+			}
+		})
 	}
 }
 
@@ -575,5 +614,19 @@ func TestAlertNeverCarriesSecretText(t *testing.T) {
 	}
 	if !strings.Contains(a.Body, "aws-access-key-id") || !strings.Contains(a.Body, "/app/.env:3") {
 		t.Errorf("the secret's rule and location are missing:\n%s", a.Body)
+	}
+}
+
+// An alert's lease lasts as long as the invocation that holds it can: a
+// marker outliving its holder's deadline would only hold off the retry.
+func TestLeaseFollowsTheInvocationDeadline(t *testing.T) {
+	r := newRig(t, testConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if got := r.h.lease(ctx); got < 30*time.Second || got > 30*time.Second+leaseMargin {
+		t.Errorf("lease with 30s left = %v, want 30s plus at most %v", got, leaseMargin)
+	}
+	if got := r.h.lease(context.Background()); got != DefaultLease {
+		t.Errorf("lease without a deadline = %v, want %v", got, DefaultLease)
 	}
 }
