@@ -90,5 +90,11 @@ func creationTime(raw json.RawMessage) (time.Time, error) {
 	if err := secs.UnmarshalJSON(raw); err != nil {
 		return time.Time{}, fmt.Errorf("neither epoch seconds nor an ISO 8601 string")
 	}
+	// A time JSON cannot carry (RFC 3339 stops at year 9999) could not be
+	// put on the bus, not even in a rejection; milliseconds taken for
+	// seconds land there.
+	if y := secs.Time.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, fmt.Errorf("epoch seconds put it in year %d", y)
+	}
 	return secs.Time, nil
 }
