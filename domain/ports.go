@@ -101,7 +101,10 @@ type IdempotencyStore interface {
 	Start(ctx context.Context, key string, lease time.Duration) error
 	// Finish marks key done and keeps it for retention.
 	Finish(ctx context.Context, key string, retention time.Duration) error
-	// Abandon drops an in-progress marker so a retry can start at once.
+	// Abandon drops an in-progress marker so a retry can start at once. It
+	// drops only a marker this store's own Start wrote, including one whose
+	// Start returned an error other than ErrAlreadyDone or ErrInProgress
+	// (a timeout, say) after its write landed.
 	Abandon(ctx context.Context, key string) error
 }
 

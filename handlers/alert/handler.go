@@ -139,6 +139,7 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 	case errors.Is(err, domain.ErrInProgress):
 		return fmt.Errorf("alert %s for %s: %w", ev.Digest, repo.Name, consume.ErrBusy)
 	case err != nil:
+		h.abandon(ctx, log, key)
 		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
 	}
 	attempt := key + publishAttemptSuffix
@@ -148,6 +149,9 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 		h.finish(ctx, log, key)
 		return nil
 	case err != nil:
+		// The marker's write may have landed: without this, the retry would
+		// take the alert for one that died publishing, and never send it.
+		h.abandon(ctx, log, attempt)
 		h.abandon(ctx, log, key)
 		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
 	}

@@ -118,6 +118,12 @@ func (s *IdempotencyStore) Start(ctx context.Context, key string, lease time.Dur
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
+	// Held from before the write: a write whose outcome is unknown (a
+	// timeout) may have landed, and Abandon can then still drop it, since
+	// it deletes only this holder's marker.
+	s.mu.Lock()
+	s.held[key] = holder
+	s.mu.Unlock()
 	for range startAttempts {
 		_, err := s.client.PutItem(ctx, in)
 		var conflict *types.ConditionalCheckFailedException
@@ -125,9 +131,6 @@ func (s *IdempotencyStore) Start(ctx context.Context, key string, lease time.Dur
 			if err != nil {
 				return fmt.Errorf("start %s: %w", key, err)
 			}
-			s.mu.Lock()
-			s.held[key] = holder
-			s.mu.Unlock()
 			return nil
 		}
 		current := conflict.Item
@@ -139,16 +142,15 @@ func (s *IdempotencyStore) Start(ctx context.Context, key string, lease time.Dur
 		if ours(current, holder) {
 			// An earlier try of this very write landed and only its reply was
 			// lost; the SDK's retry then failed the condition against it.
-			s.mu.Lock()
-			s.held[key] = holder
-			s.mu.Unlock()
 			return nil
 		}
 		if err := blocking(current, now); err != nil {
+			s.release(key)
 			return fmt.Errorf("start %s: %w", key, err)
 		}
 		// The holder is gone or lapsed since the condition failed: try again.
 	}
+	s.release(key)
 	return fmt.Errorf("start %s: %w", key, domain.ErrInProgress)
 }
 

@@ -77,3 +77,31 @@ func TestStartSurvivesALostReply(t *testing.T) {
 		t.Errorf("Start after Finish = %v, want already done", err)
 	}
 }
+
+// TestAbandonDropsAMarkerWhoseStartTimedOut: a Start that timed out after
+// its write landed leaves a marker that Abandon still drops, so the retry
+// is not held off by (or mistaken about) a marker nobody holds.
+func TestAbandonDropsAMarkerWhoseStartTimedOut(t *testing.T) {
+	ctx := context.Background()
+	name := mototest.UniqueName("idempotency")
+	if err := mototest.CreateIdempotencyTable(ctx, dynamoClient(t), name); err != nil {
+		t.Fatal(err)
+	}
+	endpoint, lost := loseFirstReply(t, ".PutItem")
+	cfg := mototest.Config(t)
+	cfg.BaseEndpoint = aws.String(endpoint)
+	cfg.RetryMaxAttempts = 1 // the lost reply is the end of this Start
+	s, err := dynamostore.NewIdempotencyStore(dynamodb.NewFromConfig(cfg), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx, "alert#evt-2#publish", time.Hour); err == nil || lost.Load() != 1 {
+		t.Fatalf("Start = %v after %d lost replies; want an error from the one lost reply", err, lost.Load())
+	}
+	if err := s.Abandon(ctx, "alert#evt-2#publish"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx, "alert#evt-2#publish", time.Hour); err != nil {
+		t.Errorf("Start after Abandon = %v; want the marker gone", err)
+	}
+}
