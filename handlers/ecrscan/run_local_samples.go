@@ -160,7 +160,9 @@ func (r *localRun) runSamples(ctx context.Context, dir string, timeout time.Dura
 	return nil
 }
 
-func isCloudTrail(body []byte) bool { return bytes.Contains(body, []byte(`"AWS API Call via CloudTrail"`)) }
+func isCloudTrail(body []byte) bool {
+	return bytes.Contains(body, []byte(`"AWS API Call via CloudTrail"`))
+}
 
 // runSampleGroup runs files through one stack deployed with the trigger
 // they need, and returns what did not end as expected.
