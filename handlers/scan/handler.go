@@ -33,7 +33,7 @@ type Config struct {
 // number of pushes and deliveries.
 type Handler struct {
 	store     domain.ScanStore
-	reports   domain.ReportStore
+	reports   reportStore
 	inspector domain.ImageInspector
 	scanner   domain.Scanner
 	cfg       Config
@@ -44,7 +44,7 @@ type Handler struct {
 }
 
 // NewHandler rejects missing dependencies at start-up.
-func NewHandler(store domain.ScanStore, reports domain.ReportStore, inspector domain.ImageInspector, scanner domain.Scanner, cfg Config, logger *slog.Logger) (*Handler, error) {
+func NewHandler(store domain.ScanStore, reports reportStore, inspector domain.ImageInspector, scanner domain.Scanner, cfg Config, logger *slog.Logger) (*Handler, error) {
 	if store == nil || reports == nil || inspector == nil || scanner == nil || logger == nil {
 		return nil, errors.New("scan handler: store, reports, inspector, scanner and logger are required")
 	}
@@ -188,6 +188,9 @@ type attempt struct {
 	// leaseEnded is set once a write that ends the lease (Fail) landed, or
 	// the lease turned out to be someone else's: nothing left to release.
 	leaseEnded bool
+	// earlier is the scan ID of an attempt this one took over, whose
+	// report may be stored though its result was never recorded.
+	earlier string
 }
 
 func (h *Handler) newAttempt(ctx context.Context, ref domain.ImageRef, log *slog.Logger, now time.Time) *attempt {
@@ -228,6 +231,12 @@ func (h *Handler) claim(ctx context.Context, a *attempt) (Outcome, error) {
 	err := step(ctx, "cache claim", a.ref, "", func(ctx context.Context, span *tracing.Span) error {
 		err := h.store.Update(ctx, a.ref.Digest, func(s *domain.Scan) error {
 			var err error
+			// A scan still marked running belongs to an attempt that died
+			// (or gave its lease up) with or without a stored report.
+			a.earlier = ""
+			if s.Status() == domain.StatusScanning {
+				a.earlier = s.ScanID()
+			}
 			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Request: a.request, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx, span), MaxAttempts: h.cfg.MaxAttempts})
 			a.scanID = s.ScanID()
 			a.stored = nil
@@ -285,6 +294,9 @@ func (h *Handler) reuse(ctx context.Context, a *attempt, platformImage *domain.S
 // run runs QScanner on platform of the image, stores the report and records
 // the result. A failure on the way is recorded as the scan's (see fail).
 func (h *Handler) run(ctx context.Context, a *attempt, platform string) (Outcome, error) {
+	if out, ok, err := h.recordEarlierReport(ctx, a); ok || err != nil {
+		return out, err
+	}
 	a.log.InfoContext(ctx, "scan started", slog.String(attr.Platform, platform))
 	start := h.now()
 	var report *domain.Report

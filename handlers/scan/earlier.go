@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"ecrscanner/domain"
+	"ecrscanner/infra/attr"
+	"ecrscanner/infra/tracing"
+)
+
+// reportStore keeps reports and finds the one an earlier attempt of a scan
+// stored (infra/s3store.Reports; testkit.MemoryReportStore in tests).
+type reportStore interface {
+	domain.ReportStore
+	// FindReport reads the report stored for scanID of digest d, and where
+	// it is; an error wrapping domain.ErrNotFound when there is none.
+	FindReport(ctx context.Context, d domain.Digest, scanID string) (*domain.Report, domain.ReportLocation, error)
+}
+
+// recordEarlierReport records, instead of running QScanner, the complete
+// report an attempt a took over stored before it died between the upload
+// and the record write (or failed both that write and the release). ok is
+// false when there is none to record: no earlier attempt, no report, a
+// partial one (a failure's), or a read that failed (QScanner then runs, as
+// it would have anyway).
+func (h *Handler) recordEarlierReport(ctx context.Context, a *attempt) (Outcome, bool, error) {
+	if a.earlier == "" {
+		return "", false, nil
+	}
+	report, loc, err := h.reports.FindReport(ctx, a.ref.Digest, a.earlier)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return "", false, nil
+	case err != nil:
+		a.log.WarnContext(ctx, "earlier attempt's report not readable; scanning", slog.String("earlier_scan_id", a.earlier), attr.Err(err))
+		return "", false, nil
+	case report.Partial:
+		return "", false, nil
+	}
+	summary := domain.Summarize(report)
+	a.stored = &domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion}
+	err = step(ctx, "record write", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) error {
+		return h.complete(ctx, a, *a.stored)
+	}, domain.ErrLeaseLost)
+	if errors.Is(err, domain.ErrLeaseLost) {
+		return h.leaseLostOnComplete(ctx, a, OutcomeScanned), true, nil
+	}
+	if err != nil {
+		return "", true, fmt.Errorf("record scan of %s: %w", a.ref.Digest, err)
+	}
+	a.log.InfoContext(ctx, "recorded the report an earlier attempt stored before it died; QScanner not run again", slog.String("earlier_scan_id", a.earlier))
+	h.completed(ctx, a.log, summary, loc, -1)
+	return OutcomeScanned, true, nil
+}
