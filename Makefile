@@ -86,7 +86,7 @@ bench: ## Run the benchmarks (parsing, decoding, report upload; peak-MB: each do
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: run
-run: $(VENV_STAMP) ## Run the whole pipeline locally on moto: push -> scan -> record -> bus -> handlers (EVENT=file.json to send your own)
+run: $(VENV_STAMP) ## Run the whole pipeline locally on moto: push -> scan -> record -> bus -> handlers (EVENT=file.json to send your own, EVENT=testdata/events for every sample)
 	$(GO) run ./handlers/ecrscan run-local $(if $(EVENT),--event $(EVENT)) $(ARGS)
 
 .PHONY: build
