@@ -57,7 +57,7 @@ func (r *run) note(body string) {
 		Type              string // "Notification" for SNS
 		Subject           string
 		MessageAttributes map[string]struct{ Value string }
-		DetailType        string            `json:"detail-type"`
+		DetailType        string           `json:"detail-type"`
 		Detail            events.ScanEvent `json:"detail"`
 	}
 	if json.Unmarshal([]byte(body), &msg) != nil {
