@@ -36,13 +36,34 @@ func (p *Prober) ensureRepository(ctx context.Context, st *stack.Deployed) error
 		Tags:           []ecrtypes.Tag{{Key: aws.String(TagProbe), Value: aws.String("repository")}, {Key: aws.String("ecrscan:stack"), Value: aws.String(st.Name)}},
 	})
 	var exists *ecrtypes.RepositoryAlreadyExistsException
-	if err != nil && !errors.As(err, &exists) {
+	switch {
+	case errors.As(err, &exists):
+		if err := p.ownRepository(ctx, st); err != nil {
+			return err
+		}
+	case err != nil:
 		return fmt.Errorf("create probe repository %s: %w", p.opts.Repository, err)
 	}
 	if _, err := p.ecr.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String(p.opts.Repository), LifecyclePolicyText: aws.String(lifecyclePolicy)}); err != nil {
 		return fmt.Errorf("lifecycle policy of %s: %w", p.opts.Repository, err)
 	}
 	return nil
+}
+
+// ownRepository refuses a repository the probe did not create (it lacks
+// the probe tag): the probe pushes to, deletes from and sets the lifecycle
+// policy of its own repository only.
+func (p *Prober) ownRepository(ctx context.Context, st *stack.Deployed) error {
+	out, err := p.ecr.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(st.ARN("ecr", "repository/"+p.opts.Repository))})
+	if err != nil {
+		return fmt.Errorf("probe repository %s: %w", p.opts.Repository, err)
+	}
+	for _, t := range out.Tags {
+		if aws.ToString(t.Key) == TagProbe && aws.ToString(t.Value) == "repository" {
+			return nil
+		}
+	}
+	return fmt.Errorf("repository %s exists and is not the probe's (no %s=repository tag); the probe touches no other repository: name another with --probe-repository", p.opts.Repository, TagProbe)
 }
 
 // temporaries are what a run makes to watch its image go by; empty fields
