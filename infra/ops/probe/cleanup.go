@@ -30,9 +30,13 @@ const cleanupTimeout = 2 * time.Minute
 // objects — and archives its Security Hub findings, unless Keep. Each step
 // is tried whatever the others did; the stage lists what could not be
 // removed.
-func (r *run) cleanup(ctx context.Context) Stage {
+func (r *run) cleanup(ctx context.Context, interrupted bool) Stage {
 	if r.p.opts.Keep {
 		return Stage{Name: StageCleanup, Result: deployer.Skip, Detail: "--keep: left " + r.kept()}
+	}
+	settled := ""
+	if interrupted && !r.pushT.IsZero() {
+		settled = fmt.Sprintf(" (after letting the interrupted probe settle for %v)", r.settle(ctx).Round(time.Second))
 	}
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
@@ -57,7 +61,7 @@ func (r *run) cleanup(ctx context.Context) Stage {
 	if len(failed) > 0 {
 		return Stage{Name: StageCleanup, Result: deployer.Fail, Detail: "left behind: " + strings.Join(failed, "; "), Cause: "remove them by hand; every probe resource is named " + NamePrefix + "* or tagged " + TagProbe}
 	}
-	return Stage{Name: StageCleanup, Result: deployer.Pass, Detail: "removed the probe image, record, archive objects and temporary rule, queue and subscription; archived its findings"}
+	return Stage{Name: StageCleanup, Result: deployer.Pass, Detail: "removed the probe image, record, archive objects and temporary rule, queue and subscription; archived its findings" + settled}
 }
 
 // kept names what --keep left, for the operator to inspect.

@@ -23,12 +23,36 @@ type check func(ctx context.Context) (deployer.Result, string)
 // the timeout passes or ctx ends. Each stage's time is the time since the
 // push at which it was first seen done.
 func (r *run) follow(ctx context.Context) []Stage {
+	done := r.wait(ctx, r.pushT.Add(r.p.opts.Timeout))
+	var out []Stage
+	for _, name := range pipelineStages {
+		s, ok := done[name]
+		switch {
+		case ok:
+		case done[StageScan].Result == deployer.Fail:
+			s = Stage{Name: name, Result: deployer.Skip, Detail: "no completed scan to follow"}
+		case ctx.Err() != nil:
+			// Not a fault of the stage: no time and no cause.
+			s = Stage{Name: name, Result: deployer.Fail, Detail: "interrupted before it was seen"}
+		default:
+			s = Stage{Name: name, Result: deployer.Fail, After: time.Since(r.pushT), Detail: fmt.Sprintf("not seen within %v of the push", r.p.opts.Timeout)}
+		}
+		if s.Result == deployer.Fail && ctx.Err() == nil {
+			s.Cause = r.cause(context.WithoutCancel(ctx), name)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// wait polls the pending stages until all are decided, the scan fails,
+// the deadline passes or ctx ends, and returns those decided.
+func (r *run) wait(ctx context.Context, deadline time.Time) map[string]Stage {
 	checks := r.checks()
 	done := map[string]Stage{}
 	for name, reason := range r.skips() {
 		done[name] = Stage{Name: name, Result: deployer.Skip, Detail: reason}
 	}
-	deadline := r.pushT.Add(r.p.opts.Timeout)
 	for len(done) < len(pipelineStages) && time.Now().Before(deadline) && ctx.Err() == nil {
 		r.drain(ctx)
 		for _, name := range pipelineStages {
@@ -44,24 +68,21 @@ func (r *run) follow(ctx context.Context) []Stage {
 		}
 		sleep(ctx, r.p.opts.Poll)
 	}
-	var out []Stage
-	for _, name := range pipelineStages {
-		s, ok := done[name]
-		switch {
-		case ok:
-		case done[StageScan].Result == deployer.Fail:
-			s = Stage{Name: name, Result: deployer.Skip, Detail: "no completed scan to follow"}
-		case ctx.Err() != nil:
-			s = Stage{Name: name, Result: deployer.Fail, After: time.Since(r.pushT), Detail: "interrupted before it was seen"}
-		default:
-			s = Stage{Name: name, Result: deployer.Fail, After: time.Since(r.pushT), Detail: fmt.Sprintf("not seen within %v of the push", r.p.opts.Timeout)}
-		}
-		if s.Result == deployer.Fail {
-			s.Cause = r.cause(context.WithoutCancel(ctx), name)
-		}
-		out = append(out, s)
-	}
-	return out
+	return done
+}
+
+// settleTimeout bounds how long an interrupted run lets its image finish
+// going through the pipeline before cleaning up.
+const settleTimeout = 45 * time.Second
+
+// settle, after an interrupted wait, lets the pushed image finish its way
+// through the pipeline (bounded by settleTimeout), so that what the stages
+// write after the interruption is written before the clean-up, not after
+// it. It returns how long it waited.
+func (r *run) settle(ctx context.Context) time.Duration {
+	start := time.Now()
+	r.wait(ctx, start.Add(settleTimeout))
+	return time.Since(start)
 }
 
 // skips are the stages this deployment does not run, with the reason.

@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"ecrscanner/domain"
 	"ecrscanner/infra/ops/deployer"
 	"ecrscanner/infra/ops/local"
 	"ecrscanner/infra/ops/mototest"
@@ -74,21 +77,27 @@ func localStack(t *testing.T, reg *local.Registry, dropAction string) *local.Pip
 func runProbe(t *testing.T, p *local.Pipeline, reg *local.Registry, timeout time.Duration) probe.Report {
 	t.Helper()
 	cfg := operator(t)
-	pr, err := probe.New(cfg, local.ProbeRegistry{Registry: reg, ECR: ecr.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)}, probe.Options{
+	rep, err := runProbeCtx(t, context.Background(), p, local.ProbeRegistry{Registry: reg, ECR: ecr.NewFromConfig(cfg), Events: eventbridge.NewFromConfig(cfg)}, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func runProbeCtx(t *testing.T, ctx context.Context, p *local.Pipeline, reg probe.Registry, timeout time.Duration) (probe.Report, error) {
+	t.Helper()
+	pr, err := probe.New(operator(t), reg, probe.Options{
 		StackName: p.Deployment.Name, Timeout: timeout, Poll: 500 * time.Millisecond,
 		NoTraces: "moto has no X-Ray API (BatchGetTraces)",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := pr.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, err := pr.Run(ctx)
 	var b strings.Builder
 	_ = rep.Render(&b)
 	t.Logf("probe report:\n%s", b.String())
-	return rep
+	return rep, err
 }
 
 func startRegistry(t *testing.T) *local.Registry {
@@ -128,6 +137,37 @@ func TestProbePassesOnTheLocalStack(t *testing.T) {
 	if digests[0] == digests[1] || digests[0] == "" {
 		t.Errorf("two runs pushed digests %v; each run wants an image of its own", digests)
 	}
+
+	// Ctrl-C shortly after the push: the run reports the interruption, lets
+	// the image finish its way through, and still leaves nothing behind,
+	// also once the pipeline has had time to write more.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep, err := runProbeCtx(t, ctx, p, interruptAfterPush{local.ProbeRegistry{Registry: reg, ECR: ecr.NewFromConfig(operator(t)), Events: eventbridge.NewFromConfig(operator(t))}, cancel}, 90*time.Second)
+	if err == nil {
+		t.Error("an interrupted run returned no error")
+	}
+	if c, _ := rep.Stage(probe.StageCleanup); c.Result != deployer.Pass {
+		t.Errorf("cleanup after Ctrl-C: %+v", c)
+	}
+	if s, _ := rep.Stage(probe.StageScan); s.Result != deployer.Fail || !strings.Contains(s.Detail, "interrupted") {
+		t.Errorf("scan stage after Ctrl-C: %+v; want FAIL saying it was interrupted", s)
+	}
+	checkCleanedUp(t, p, rep)
+	time.Sleep(3 * time.Second)
+	checkCleanedUp(t, p, rep)
+}
+
+// interruptAfterPush pushes, then cancels the run as Ctrl-C would.
+type interruptAfterPush struct {
+	probe.Registry
+	cancel context.CancelFunc
+}
+
+func (i interruptAfterPush) Push(ctx context.Context, account, region, repo, tag string, img v1.Image) (domain.ImageRef, error) {
+	ref, err := i.Registry.Push(ctx, account, region, repo, tag, img)
+	i.cancel()
+	return ref, err
 }
 
 // TestProbeNamesTheBrokenStage drops sns:Publish from the alert function's

@@ -140,8 +140,12 @@ func (p *Prober) Run(ctx context.Context) (rep Report, err error) {
 	r.st = st
 	rep.add(StageStack, deployer.Pass, 0, "%s is %s in %s", st.Name, st.Status, st.Region)
 	// rep is a named result so that the clean-up's line reaches the caller.
-	defer func() { rep.Stages = append(rep.Stages, r.cleanup(context.WithoutCancel(ctx))) }()
+	defer func() { rep.Stages = append(rep.Stages, r.cleanup(context.WithoutCancel(ctx), ctx.Err() != nil)) }()
 	if err := r.prepare(ctx); err != nil {
+		if ctx.Err() != nil {
+			rep.add(StagePush, deployer.Fail, 0, "interrupted before the push was confirmed")
+			return rep, ctx.Err()
+		}
 		rep.add(StagePush, deployer.Fail, 0, "%v", err)
 		rep.Stages[len(rep.Stages)-1].Cause = "the probe's own permissions (README: verify --probe) or the probe repository " + p.opts.Repository
 		return rep, ctx.Err()
