@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -17,6 +19,7 @@ import (
 	"ecrscanner/infra/ops/local"
 	"ecrscanner/infra/ops/mototest"
 	"ecrscanner/infra/ops/probe"
+	"ecrscanner/infra/ops/stack"
 )
 
 // noPush is a registry the probe must not reach: it fails the test if used.
@@ -90,5 +93,46 @@ func TestProbeRefusesAnotherRepository(t *testing.T) {
 	var none *ecrtypes.LifecyclePolicyNotFoundException
 	if !errors.As(err, &none) {
 		t.Errorf("lifecycle policy of the other repository: %v; want none set", err)
+	}
+}
+
+// TestProbeWithoutItsPermissions runs the probe, under enforced IAM, with
+// credentials that may not read the stack (a function's role): one stack
+// FAIL naming the permission the probe needs, and nothing made.
+func TestProbeWithoutItsPermissions(t *testing.T) {
+	ctx, cfg := context.Background(), operator(t)
+	d, err := local.Deploy(ctx, cfg, local.DeployOptions{StackName: mototest.UniqueName("probe-perm"), Params: map[string]string{"QualysAccessToken": "probe-test-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := d.Ref("AlertRole") // a role's Ref is its name; the template's roles have the path "/"
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := stack.ARN(d.Partition, "iam", "", d.Account, "role/"+name)
+	m := mototest.Server(t)
+	creds, err := m.AssumeRoleAs(ctx, "lambda.amazonaws.com", role, "probe-test", 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnforceIAM(ctx); err != nil { // the operator's admin user is made already
+		t.Fatal(err)
+	}
+	weak := cfg.Copy()
+	weak.Credentials = credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
+	pr, err := probe.New(weak, noPush{t}, probe.Options{StackName: d.Name, Repository: mototest.UniqueName("probe-perm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := pr.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stages) != 1 || rep.Stages[0].Result != deployer.Fail || !strings.Contains(rep.Stages[0].Detail, "AccessDenied") ||
+		!strings.Contains(rep.Stages[0].Cause, "cloudformation:DescribeStacks") {
+		t.Errorf("report %+v; want one stack FAIL, AccessDenied, naming cloudformation:DescribeStacks", rep.Stages)
+	}
+	if qs, err := sqs.NewFromConfig(cfg).ListQueues(ctx, &sqs.ListQueuesInput{QueueNamePrefix: aws.String(probe.NamePrefix + rep.Run)}); err != nil || len(qs.QueueUrls) > 0 {
+		t.Errorf("queues %v (%v); want none made", qs.QueueUrls, err)
 	}
 }

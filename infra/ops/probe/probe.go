@@ -131,7 +131,10 @@ func (p *Prober) Run(ctx context.Context) (rep Report, err error) {
 	st, err := stack.Describe(ctx, p.cfn, p.opts.StackName, nil)
 	if err != nil {
 		rep.add(StageStack, deployer.Fail, 0, "%v", err)
-		rep.Stages[0].Cause = "deploy it first (make deploy), or set STACK_NAME and AWS_REGION to where it is"
+		rep.Stages[0].Cause = "the probe's own permissions: cloudformation:DescribeStacks, ListStackResources and GetTemplate (README: verify --probe)"
+		if errors.Is(err, stack.ErrNotFound) {
+			rep.Stages[0].Cause = "deploy it first (make deploy), or set STACK_NAME and AWS_REGION to where it is"
+		}
 		return rep, ctx.Err()
 	}
 	// The template resolves names moto's CloudFormation does not list (the
