@@ -46,6 +46,13 @@ func operator(t *testing.T) aws.Config {
 // QScanner stand-in and the tag function writing to reg.
 func localStack(t *testing.T, reg *local.Registry, dropAction string) *local.Pipeline {
 	t.Helper()
+	return localStackScanning(t, reg, dropAction, "default=ok")
+}
+
+// localStackScanning is localStack with the stand-in QScanner in mode
+// (QSCANNER_STANDIN_MODE).
+func localStackScanning(t *testing.T, reg *local.Registry, dropAction, mode string) *local.Pipeline {
+	t.Helper()
 	cfg := operator(t)
 	p, err := local.StartPipeline(context.Background(), cfg, local.PipelineOptions{
 		StackName: mototest.UniqueName("probe"),
@@ -53,7 +60,7 @@ func localStack(t *testing.T, reg *local.Registry, dropAction string) *local.Pip
 		BuildDir:  t.TempDir(),
 		Env:       local.FunctionEnv(mototest.Endpoint(t)),
 		FunctionEnv: map[string]map[string]string{
-			"scan": {"QSCANNER_BIN": qscannertest.BuildStandIn(t), "QSCANNER_STANDIN_FIXTURE": qscannertest.FixtureDir("basic")},
+			"scan": {"QSCANNER_BIN": qscannertest.BuildStandIn(t), "QSCANNER_STANDIN_FIXTURE": qscannertest.FixtureDir("basic"), "QSCANNER_STANDIN_MODE": mode},
 			"tag":  {"REGISTRY_ENDPOINT": reg.Endpoint()},
 		},
 		RetryDelay: time.Second,
@@ -199,6 +206,32 @@ func TestProbeNamesTheBrokenStage(t *testing.T) {
 	}
 	if !rep.Failed() {
 		t.Error("the report does not count as failed")
+	}
+	checkCleanedUp(t, p, rep)
+}
+
+// TestProbeOfABrokenScanner: a QScanner layer that is not the real one (the
+// stand-in printing garbage) fails the scan stage with the scan's own
+// failure; nothing downstream is waited for, and the clean-up is complete.
+func TestProbeOfABrokenScanner(t *testing.T) {
+	reg := startRegistry(t)
+	p := localStackScanning(t, reg, "", "default=garbage")
+	rep := runProbe(t, p, reg, 60*time.Second)
+	for _, s := range rep.Stages {
+		switch s.Name {
+		case probe.StageStack, probe.StagePush, probe.StageTrigger, probe.StageCleanup:
+			if s.Result != deployer.Pass {
+				t.Errorf("%s is %s (%s), want PASS", s.Name, s.Result, s.Detail)
+			}
+		case probe.StageScan:
+			if s.Result != deployer.Fail || !strings.Contains(s.Detail, "scan failed: ") || !strings.Contains(s.Cause, "QScanner layer") {
+				t.Errorf("scan stage %+v; want FAIL with the scan's failure and the layer to check", s)
+			}
+		default:
+			if s.Result != deployer.Skip {
+				t.Errorf("%s is %s (%s), want SKIP after a failed scan", s.Name, s.Result, s.Detail)
+			}
+		}
 	}
 	checkCleanedUp(t, p, rep)
 }

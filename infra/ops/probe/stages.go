@@ -64,7 +64,9 @@ func (r *run) note(body string) {
 		return
 	}
 	switch {
-	case msg.Type == "Notification" && msg.MessageAttributes["repository"].Value == r.ref.Repository:
+	// The alert due is the findings alert (the planted secret); a
+	// scan_failed alert is the scan stage's failure, reported there.
+	case msg.Type == "Notification" && msg.MessageAttributes["repository"].Value == r.ref.Repository && msg.MessageAttributes["kind"].Value != "scan_failed":
 		r.seen.alertSubject, r.seen.alertKind = msg.Subject, msg.MessageAttributes["kind"].Value
 	case msg.Detail.Digest == r.ref.Digest && msg.Detail.EventType == domain.EventScanCompleted:
 		r.seen.busEvent = fmt.Sprintf("%s %s, scan %s", msg.DetailType, msg.Detail.EventType, msg.Detail.ScanID)
