@@ -84,7 +84,9 @@ func (r *run) watch(ctx context.Context) error {
 	}
 	name := NamePrefix + r.id
 	tags := map[string]string{TagProbe: r.id, "ecrscan:stack": r.st.Name}
-	q, err := r.p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Tags: tags})
+	// Encrypted at rest with SQS's own keys (SSE-SQS), which neither
+	// EventBridge nor SNS needs a key grant to send to.
+	q, err := r.p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Tags: tags, Attributes: map[string]string{"SqsManagedSseEnabled": "true"}})
 	if err != nil {
 		return fmt.Errorf("create probe queue %s: %w", name, err)
 	}
@@ -159,6 +161,10 @@ func failedTargets(out *eventbridge.PutTargetsOutput) int32 {
 // subscribe subscribes the queue to the alert topic, filtered on the
 // message attribute "repository" so that it receives the probe's alerts
 // only: https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html
+// An SQS endpoint of the topic's account needs no confirmation; with
+// ReturnSubscriptionArn the answer is the ARN either way, never "pending
+// confirmation", so Unsubscribe can always remove it:
+// https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html
 func (r *run) subscribe(ctx context.Context, topic string) error {
 	filter, _ := json.Marshal(map[string][]string{"repository": {r.ref.Repository}})
 	out, err := r.p.sns.Subscribe(ctx, &sns.SubscribeInput{
