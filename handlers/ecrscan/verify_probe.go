@@ -33,7 +33,7 @@ func runProbe(ctx context.Context, stackName string, f probeFlags) (probe.Report
 	if cfg.BaseEndpoint != nil {
 		return probe.Report{}, errors.New("--probe needs AWS: against moto the probe runs inside the local stack's tests (go test ./infra/ops/probe)")
 	}
-	p, err := probe.New(cfg, &probe.ECRRegistry{Client: ecr.NewFromConfig(cfg)}, probe.Options{
+	p, err := probe.New(probe.NewClients(cfg), &probe.ECRRegistry{Client: ecr.NewFromConfig(cfg)}, probe.Options{
 		StackName: stackName, Repository: f.repository, Timeout: f.timeout, Keep: f.keep,
 	})
 	if err != nil {

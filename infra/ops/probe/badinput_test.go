@@ -38,7 +38,7 @@ func (n noPush) Referrers(context.Context, domain.ImageRef) ([]string, error) { 
 func TestProbeOfAMissingStack(t *testing.T) {
 	cfg := operator(t)
 	repo := mototest.UniqueName("probe-missing")
-	pr, err := probe.New(cfg, noPush{t}, probe.Options{StackName: mototest.UniqueName("not-deployed"), Repository: repo})
+	pr, err := probe.New(probe.NewClients(cfg), noPush{t}, probe.Options{StackName: mototest.UniqueName("not-deployed"), Repository: repo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestProbeRefusesAnotherRepository(t *testing.T) {
 	if _, err := client.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)}); err != nil {
 		t.Fatal(err)
 	}
-	pr, err := probe.New(cfg, noPush{t}, probe.Options{StackName: d.Name, Repository: repo})
+	pr, err := probe.New(probe.NewClients(cfg), noPush{t}, probe.Options{StackName: d.Name, Repository: repo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestProbeWithoutItsPermissions(t *testing.T) {
 	}
 	weak := cfg.Copy()
 	weak.Credentials = credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
-	pr, err := probe.New(weak, noPush{t}, probe.Options{StackName: d.Name, Repository: mototest.UniqueName("probe-perm")})
+	pr, err := probe.New(probe.NewClients(weak), noPush{t}, probe.Options{StackName: d.Name, Repository: mototest.UniqueName("probe-perm")})
 	if err != nil {
 		t.Fatal(err)
 	}

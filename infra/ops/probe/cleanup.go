@@ -83,7 +83,7 @@ func (r *run) unsubscribe(ctx context.Context) error {
 	if r.temp.subscription == "" {
 		return nil
 	}
-	_, err := r.p.sns.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(r.temp.subscription)})
+	_, err := r.p.c.SNS.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(r.temp.subscription)})
 	return err
 }
 
@@ -94,10 +94,10 @@ func (r *run) deleteRule(ctx context.Context) error {
 	if r.temp.rule == "" {
 		return nil
 	}
-	if _, err := r.p.ev.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(r.temp.rule), EventBusName: aws.String(r.temp.bus), Ids: []string{"probe"}}); err != nil {
+	if _, err := r.p.c.Events.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(r.temp.rule), EventBusName: aws.String(r.temp.bus), Ids: []string{"probe"}}); err != nil {
 		return err
 	}
-	_, err := r.p.ev.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(r.temp.rule), EventBusName: aws.String(r.temp.bus)})
+	_, err := r.p.c.Events.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(r.temp.rule), EventBusName: aws.String(r.temp.bus)})
 	return err
 }
 
@@ -105,7 +105,7 @@ func (r *run) deleteQueue(ctx context.Context) error {
 	if r.temp.queueURL == "" {
 		return nil
 	}
-	_, err := r.p.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(r.temp.queueURL)})
+	_, err := r.p.c.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(r.temp.queueURL)})
 	return err
 }
 
@@ -119,7 +119,7 @@ func (r *run) deleteImage(ctx context.Context) error {
 			ids = append(ids, ecrtypes.ImageIdentifier{ImageDigest: aws.String(d)})
 		}
 	}
-	out, err := r.p.ecr.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String(r.ref.Repository), ImageIds: ids})
+	out, err := r.p.c.ECR.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String(r.ref.Repository), ImageIds: ids})
 	if err != nil {
 		var noRepo *ecrtypes.RepositoryNotFoundException
 		if errors.As(err, &noRepo) {
@@ -138,7 +138,7 @@ func (r *run) deleteImage(ctx context.Context) error {
 // deleteRecord deletes the probe digest's scan record; the digest is the
 // run's own (its image holds the run ID), so no other image shares it.
 func (r *run) deleteRecord(ctx context.Context) error {
-	_, err := r.p.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	_, err := r.p.c.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(r.physical("ScansTable")),
 		Key:       map[string]ddbtypes.AttributeValue{"digest": &ddbtypes.AttributeValueMemberS{Value: r.ref.Digest.String()}},
 	})
@@ -151,7 +151,7 @@ func (r *run) deleteArchive(ctx context.Context) error {
 		return err
 	}
 	for _, k := range keys {
-		if _, err := r.p.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.physical("ResultsBucket")), Key: aws.String(k)}); err != nil {
+		if _, err := r.p.c.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.physical("ResultsBucket")), Key: aws.String(k)}); err != nil {
 			return err
 		}
 	}

@@ -112,7 +112,7 @@ func (r *run) checks() map[string]check {
 
 // record reads the probe digest's scan record; false while there is none.
 func (r *run) record(ctx context.Context) (domain.ScanRecord, bool) {
-	out, err := r.p.ddb.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := r.p.c.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(r.physical("ScansTable")), ConsistentRead: aws.Bool(true),
 		Key: map[string]ddbtypes.AttributeValue{"digest": &ddbtypes.AttributeValueMemberS{Value: r.ref.Digest.String()}},
 	})

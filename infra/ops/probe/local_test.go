@@ -93,7 +93,7 @@ func runProbe(t *testing.T, p *local.Pipeline, reg *local.Registry, timeout time
 
 func runProbeCtx(t *testing.T, ctx context.Context, p *local.Pipeline, reg probe.Registry, timeout time.Duration) (probe.Report, error) {
 	t.Helper()
-	pr, err := probe.New(operator(t), reg, probe.Options{
+	pr, err := probe.New(probe.NewClients(operator(t)), reg, probe.Options{
 		StackName: p.Deployment.Name, Timeout: timeout, Poll: 500 * time.Millisecond,
 		NoTraces: "moto has no X-Ray API (BatchGetTraces)",
 	})

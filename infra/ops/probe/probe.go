@@ -16,22 +16,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/xray"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"ecrscanner/domain"
-	"ecrscanner/infra/awsconfig"
 	"ecrscanner/infra/ops/deployer"
 	"ecrscanner/infra/ops/stack"
 )
@@ -70,26 +60,22 @@ type Options struct {
 	NoTraces string
 }
 
-// Prober runs probes against one account and region.
+// Prober runs probes against one account and region. It is not safe for
+// concurrent use.
 type Prober struct {
-	cfn  *cloudformation.Client
-	ddb  *dynamodb.Client
-	s3   *s3.Client
-	ecr  *ecr.Client
-	sqs  *sqs.Client
-	sns  *sns.Client
-	ev   *eventbridge.Client
-	hub  *securityhub.Client
-	xray *xray.Client
+	c    Clients
 	reg  Registry
 	opts Options
 }
 
-// New returns a Prober using cfg's credentials (the operator's) and reg for
-// the push.
-func New(cfg aws.Config, reg Registry, opts Options) (*Prober, error) {
+// New returns a Prober calling AWS through c (NewClients: the operator's
+// credentials) and pushing through reg.
+func New(c Clients, reg Registry, opts Options) (*Prober, error) {
 	if reg == nil {
 		return nil, errors.New("probe: no registry to push to")
+	}
+	if m := c.missing(); len(m) > 0 {
+		return nil, fmt.Errorf("probe: nil clients: %s", strings.Join(m, ", "))
 	}
 	if opts.StackName == "" {
 		return nil, errors.New("probe: no stack name")
@@ -103,12 +89,7 @@ func New(cfg aws.Config, reg Registry, opts Options) (*Prober, error) {
 	if opts.Poll <= 0 {
 		opts.Poll = 2 * time.Second
 	}
-	return &Prober{
-		cfn: cloudformation.NewFromConfig(cfg), ddb: dynamodb.NewFromConfig(cfg),
-		s3: s3.NewFromConfig(cfg, awsconfig.S3Options(cfg)), ecr: ecr.NewFromConfig(cfg),
-		sqs: sqs.NewFromConfig(cfg), sns: sns.NewFromConfig(cfg), ev: eventbridge.NewFromConfig(cfg),
-		hub: securityhub.NewFromConfig(cfg), xray: xray.NewFromConfig(cfg), reg: reg, opts: opts,
-	}, nil
+	return &Prober{c: c, reg: reg, opts: opts}, nil
 }
 
 // run is the state of one probe run.
@@ -128,7 +109,7 @@ type run struct {
 func (p *Prober) Run(ctx context.Context) (rep Report, err error) {
 	r := &run{p: p, id: newRunID()}
 	rep = Report{Stack: p.opts.StackName, Run: r.id}
-	st, err := stack.Describe(ctx, p.cfn, p.opts.StackName, nil)
+	st, err := stack.Describe(ctx, p.c.CloudFormation, p.opts.StackName, nil)
 	if err != nil {
 		rep.add(StageStack, deployer.Fail, 0, "%v", err)
 		rep.Stages[0].Cause = "the probe's own permissions: cloudformation:DescribeStacks, ListStackResources and GetTemplate (README: verify --probe)"
@@ -139,7 +120,7 @@ func (p *Prober) Run(ctx context.Context) (rep Report, err error) {
 	}
 	// The template resolves names moto's CloudFormation does not list (the
 	// bus), as it resolved them for CloudFormation.
-	st.ReadTemplate(ctx, p.cfn)
+	st.ReadTemplate(ctx, p.c.CloudFormation)
 	r.st = st
 	rep.add(StageStack, deployer.Pass, 0, "%s is %s in %s", st.Name, st.Status, st.Region)
 	// rep is a named result so that the clean-up's line reaches the caller.

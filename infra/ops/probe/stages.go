@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
@@ -36,7 +35,7 @@ type observations struct {
 // drain reads the temporary queue and notes what arrived. A message is
 // deleted once read; the queue is the probe's alone.
 func (r *run) drain(ctx context.Context) {
-	out, err := r.p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.temp.queueURL), MaxNumberOfMessages: 10})
+	out, err := r.p.c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.temp.queueURL), MaxNumberOfMessages: 10})
 	if err != nil {
 		return
 	}
@@ -46,7 +45,7 @@ func (r *run) drain(ctx context.Context) {
 		del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: m.ReceiptHandle})
 	}
 	if len(del) > 0 {
-		_, _ = r.p.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(r.temp.queueURL), Entries: del})
+		_, _ = r.p.c.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(r.temp.queueURL), Entries: del})
 	}
 }
 
@@ -93,7 +92,7 @@ func (r *run) archivePrefix() string {
 }
 
 func (r *run) archiveKeys(ctx context.Context) ([]string, error) {
-	out, err := r.p.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(r.physical("ResultsBucket")), Prefix: aws.String(r.archivePrefix())})
+	out, err := r.p.c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(r.physical("ResultsBucket")), Prefix: aws.String(r.archivePrefix())})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +113,7 @@ func (r *run) checkArchive(ctx context.Context) (deployer.Result, string) {
 
 // checkTags: the tag function labelled the probe repository with this scan.
 func (r *run) checkTags(ctx context.Context) (deployer.Result, string) {
-	out, err := r.p.ecr.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(r.st.ARN("ecr", "repository/"+r.ref.Repository))})
+	out, err := r.p.c.ECR.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(r.st.ARN("ecr", "repository/"+r.ref.Repository))})
 	if err != nil {
 		return "", ""
 	}
@@ -139,7 +138,7 @@ func (r *run) checkReferrer(ctx context.Context) (deployer.Result, string) {
 // hub reads and archives findings under the account's default product, the
 // one the Security Hub function imports under.
 func (r *run) hub() (*securityhubstore.Hub, error) {
-	return securityhubstore.New(r.p.hub, fmt.Sprintf("arn:%s:securityhub:%s:%s:product/%s/default", r.st.Partition, r.st.Region, r.st.Account, r.st.Account))
+	return securityhubstore.New(r.p.c.SecurityHub, fmt.Sprintf("arn:%s:securityhub:%s:%s:product/%s/default", r.st.Partition, r.st.Region, r.st.Account, r.st.Account))
 }
 
 // findingPrefix is the Id prefix of the probe image's findings (the
@@ -190,7 +189,7 @@ func (r *run) checkTrace(ctx context.Context) (deployer.Result, string) {
 	if root == "" {
 		return deployer.Skip, "the scan record has no trace header (tracing is off)"
 	}
-	out, err := r.p.xray.BatchGetTraces(ctx, &xray.BatchGetTracesInput{TraceIds: []string{root}})
+	out, err := r.p.c.XRay.BatchGetTraces(ctx, &xray.BatchGetTracesInput{TraceIds: []string{root}})
 	if err != nil || len(out.Traces) == 0 {
 		return "", ""
 	}
@@ -216,6 +215,3 @@ func traceRoot(header string) string {
 	}
 	return ""
 }
-
-// securityhubAPI is checked at compile time to be what securityhubstore needs.
-var _ securityhubstore.API = (*securityhub.Client)(nil)

@@ -31,7 +31,7 @@ const lifecyclePolicy = `{"rules":[{"rulePriority":1,"description":"ecrscan prob
 // ensureRepository creates the probe repository if it is missing, tagged as
 // the probe's, and (re)applies its lifecycle policy.
 func (p *Prober) ensureRepository(ctx context.Context, st *stack.Deployed) error {
-	_, err := p.ecr.CreateRepository(ctx, &ecr.CreateRepositoryInput{
+	_, err := p.c.ECR.CreateRepository(ctx, &ecr.CreateRepositoryInput{
 		RepositoryName: aws.String(p.opts.Repository),
 		Tags:           []ecrtypes.Tag{{Key: aws.String(TagProbe), Value: aws.String("repository")}, {Key: aws.String("ecrscan:stack"), Value: aws.String(st.Name)}},
 	})
@@ -44,7 +44,7 @@ func (p *Prober) ensureRepository(ctx context.Context, st *stack.Deployed) error
 	case err != nil:
 		return fmt.Errorf("create probe repository %s: %w", p.opts.Repository, err)
 	}
-	if _, err := p.ecr.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String(p.opts.Repository), LifecyclePolicyText: aws.String(lifecyclePolicy)}); err != nil {
+	if _, err := p.c.ECR.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String(p.opts.Repository), LifecyclePolicyText: aws.String(lifecyclePolicy)}); err != nil {
 		return fmt.Errorf("lifecycle policy of %s: %w", p.opts.Repository, err)
 	}
 	return nil
@@ -54,7 +54,7 @@ func (p *Prober) ensureRepository(ctx context.Context, st *stack.Deployed) error
 // the probe tag): the probe pushes to, deletes from and sets the lifecycle
 // policy of its own repository only.
 func (p *Prober) ownRepository(ctx context.Context, st *stack.Deployed) error {
-	out, err := p.ecr.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(st.ARN("ecr", "repository/"+p.opts.Repository))})
+	out, err := p.c.ECR.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(st.ARN("ecr", "repository/"+p.opts.Repository))})
 	if err != nil {
 		return fmt.Errorf("probe repository %s: %w", p.opts.Repository, err)
 	}
@@ -86,12 +86,12 @@ func (r *run) watch(ctx context.Context) error {
 	tags := map[string]string{TagProbe: r.id, "ecrscan:stack": r.st.Name}
 	// Encrypted at rest with SQS's own keys (SSE-SQS), which neither
 	// EventBridge nor SNS needs a key grant to send to.
-	q, err := r.p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Tags: tags, Attributes: map[string]string{"SqsManagedSseEnabled": "true"}})
+	q, err := r.p.c.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Tags: tags, Attributes: map[string]string{"SqsManagedSseEnabled": "true"}})
 	if err != nil {
 		return fmt.Errorf("create probe queue %s: %w", name, err)
 	}
 	r.temp.queueURL = aws.ToString(q.QueueUrl)
-	attrs, err := r.p.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	attrs, err := r.p.c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
 		return fmt.Errorf("probe queue %s: %w", name, err)
 	}
@@ -122,7 +122,7 @@ func (r *run) allowSenders(ctx context.Context, ruleARN, topicARN string) error 
 	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{
 		statement("ProbeRule", "events.amazonaws.com", ruleARN), statement("AlertTopic", "sns.amazonaws.com", topicARN),
 	}})
-	if _, err := r.p.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(r.temp.queueURL), Attributes: map[string]string{"Policy": string(policy)}}); err != nil {
+	if _, err := r.p.c.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(r.temp.queueURL), Attributes: map[string]string{"Policy": string(policy)}}); err != nil {
 		return fmt.Errorf("probe queue policy: %w", err)
 	}
 	return nil
@@ -136,14 +136,14 @@ func (r *run) busRule(ctx context.Context, bus, name string, tags map[string]str
 	for k, v := range tags {
 		ebTags = append(ebTags, ebtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
-	if _, err := r.p.ev.PutRule(ctx, &eventbridge.PutRuleInput{
+	if _, err := r.p.c.Events.PutRule(ctx, &eventbridge.PutRuleInput{
 		Name: aws.String(name), EventBusName: aws.String(bus), EventPattern: aws.String(string(pattern)),
 		Description: aws.String("ecrscan verify --probe run " + r.id + " (temporary; removed by the probe)"), Tags: ebTags,
 	}); err != nil {
 		return fmt.Errorf("create probe rule %s on %s: %w", name, bus, err)
 	}
 	r.temp.rule, r.temp.bus = name, bus
-	if out, err := r.p.ev.PutTargets(ctx, &eventbridge.PutTargetsInput{
+	if out, err := r.p.c.Events.PutTargets(ctx, &eventbridge.PutTargetsInput{
 		Rule: aws.String(name), EventBusName: aws.String(bus), Targets: []ebtypes.Target{{Id: aws.String("probe"), Arn: aws.String(r.temp.queueARN)}},
 	}); err != nil || out.FailedEntryCount > 0 {
 		return fmt.Errorf("target of probe rule %s: %v (%d failed)", name, err, failedTargets(out))
@@ -167,7 +167,7 @@ func failedTargets(out *eventbridge.PutTargetsOutput) int32 {
 // https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html
 func (r *run) subscribe(ctx context.Context, topic string) error {
 	filter, _ := json.Marshal(map[string][]string{"repository": {r.ref.Repository}})
-	out, err := r.p.sns.Subscribe(ctx, &sns.SubscribeInput{
+	out, err := r.p.c.SNS.Subscribe(ctx, &sns.SubscribeInput{
 		TopicArn: aws.String(topic), Protocol: aws.String("sqs"), Endpoint: aws.String(r.temp.queueARN),
 		Attributes: map[string]string{"FilterPolicy": string(filter)}, ReturnSubscriptionArn: true,
 	})
