@@ -138,8 +138,8 @@ validate: lint-template ## Validate CloudFormation: cfn-lint, checkov and the Go
 	$(GO) test -count=1 ./infra/ops/stack/...
 
 .PHONY: verify
-verify: ## Verify the stack and the Qualys integration (PASS/FAIL/SKIP, exit 1 on FAIL)
-	$(ECRSCAN) verify $(ARGS)
+verify: ## Verify the stack and the Qualys integration (PASS/FAIL/SKIP, exit 1 on FAIL); PROBE=1 also follows a probe image end to end
+	$(ECRSCAN) verify $(if $(filter 1 true yes,$(PROBE)),--probe) $(ARGS)
 
 .PHONY: destroy
 destroy: ## Delete the stack, emptying its deletable buckets first (asks unless FORCE=1)

@@ -27,7 +27,7 @@ func TestOpsHelp(t *testing.T) {
 		{"update", []string{"UpdateFunctionCode", "-function"}},
 		{"logs", []string{"-follow", "-since", "-function"}},
 		{"stack-status", []string{"resources", "outputs"}},
-		{"verify", []string{"PASS/FAIL/SKIP", "qualys gateway", "never printed"}},
+		{"verify", []string{"PASS/FAIL/SKIP", "qualys gateway", "never printed", "-probe", "-keep", "-json", "PROBE=1"}},
 		{"destroy", []string{"--yes", "FORCE=1", "Retain"}},
 	}
 	for _, tt := range tests {

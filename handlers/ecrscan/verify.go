@@ -5,8 +5,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"ecrscanner/infra/ops/deployer"
+	"ecrscanner/infra/ops/probe"
 )
 
 func init() {
@@ -30,6 +32,14 @@ Checks the deployment and prints a PASS/FAIL/SKIP table:
 The token is never printed. With AWS_ENDPOINT_URL set (moto), checks that need
 AWS itself or a Qualys account are skipped with the reason. Exit 1 on any FAIL.
 
+With --probe (make verify PROBE=1) it then pushes a tiny probe image, holding a
+planted fake credential, to its own repository (ecrscan-probe) and follows it
+through every stage, each with the time since the push: scan started, scan
+completed, bus event, archive, repository tags, referrer, alert, security hub,
+trace. A FAIL names its likely cause and where to look. The probe's image,
+record, archive objects, temporary rule, queue and subscription are removed and
+its Security Hub findings archived, also after Ctrl-C; --keep leaves them.
+
 Settings: STACK_NAME, QUALYS_TOKEN_SECRET_ARN, QUALYS_ACCESS_TOKEN, QUALYS_POD,
 QUALYS_GATEWAY_URL (a private platform), QSCANNER_LAYER_BIN.
 
@@ -40,6 +50,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := opsFlags("verify", stderr, verifyHelp)
 	stackName := opsStackFlag(fs)
 	qscanner := fs.String("qscanner", os.Getenv("QSCANNER_LAYER_BIN"), "local QScanner binary to run (default: build/layer/bin/qscanner if present, else the deployed layer's)")
+	var pf probeFlags
+	fs.BoolVar(&pf.on, "probe", false, "follow a probe image through the pipeline (make verify PROBE=1)")
+	fs.BoolVar(&pf.keep, "keep", false, "with --probe: leave the probe's image, record and temporary resources for inspection")
+	fs.DurationVar(&pf.timeout, "probe-timeout", 5*time.Minute, "with --probe: how long to wait for the stages after the push")
+	fs.StringVar(&pf.repository, "probe-repository", probe.DefaultRepository, "with --probe: the probe's own repository")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if code, done := parseOpsFlags(fs, args); done {
 		return code
 	}
@@ -57,10 +73,18 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			GatewayURL:     os.Getenv("QUALYS_GATEWAY_URL"),
 			QScannerBinary: bin,
 		})
-		if rerr := report.Render(stdout); rerr != nil && err == nil {
+		var pr *probe.Report
+		if err == nil && pf.on {
+			rep, perr := runProbe(ctx, *stackName, pf)
+			if len(rep.Stages) > 0 { // an interrupted probe still reports what it saw
+				pr = &rep
+			}
+			err, failed = perr, rep.Failed()
+		}
+		if rerr := renderVerify(stdout, *asJSON, report, pr); rerr != nil && err == nil {
 			err = rerr
 		}
-		failed = report.Failed()
+		failed = failed || report.Failed()
 		return err
 	})
 	if code == 0 && failed {
