@@ -142,8 +142,13 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 		h.abandon(ctx, log, key)
 		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
 	}
+	// Composed before the attempt is marked: reading the report can take a
+	// while, and an attempt that dies here has published nothing.
+	a := compose()
+	pubCtx, cancel := h.publishContext(ctx)
+	defer cancel()
 	attempt := key + publishAttemptSuffix
-	switch err := h.marks.Start(ctx, attempt, h.cfg.Retention); {
+	switch err := h.marks.Start(pubCtx, attempt, h.cfg.Retention); {
 	case errors.Is(err, domain.ErrAlreadyDone), errors.Is(err, domain.ErrInProgress):
 		log.WarnContext(ctx, "an earlier attempt died while publishing this alert; not sent again, as SNS may have published it")
 		h.finish(ctx, log, key)
@@ -155,8 +160,7 @@ func (h *Handler) publishOnce(ctx context.Context, ev events.ScanEvent, repo eve
 		h.abandon(ctx, log, key)
 		return fmt.Errorf("alert %s for %s: idempotency check: %w", ev.Digest, repo.Name, err)
 	}
-	a := compose()
-	err := h.pub.Publish(ctx, a)
+	err := h.pub.Publish(pubCtx, a)
 	if errors.Is(err, snsnotify.ErrOutcomeUnknown) {
 		log.WarnContext(ctx, "alert publish got no answer; not sent again, as SNS may have published it", attr.Err(err))
 		err = nil
@@ -199,9 +203,33 @@ func (h *Handler) lease(ctx context.Context) time.Duration {
 	return h.cfg.Lease
 }
 
+// bookkeepingReserve is the time kept back from the invocation's deadline
+// for recording the outcome of a publish: a marker left behind by a
+// deadline would, for the attempt marker, make the retry take an unsent
+// alert for a sent one.
+const bookkeepingReserve = 5 * time.Second
+
+// publishContext is the context marking and publishing run under: ctx, ending
+// bookkeepingReserve before its deadline when there is room for that.
+func (h *Handler) publishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 2*bookkeepingReserve {
+		return context.WithDeadline(ctx, dl.Add(-bookkeepingReserve))
+	}
+	return context.WithCancel(ctx)
+}
+
+// bookkeeping is the context for recording an outcome: not ended by ctx's
+// deadline or cancellation (the outcome must be written whatever happened
+// to the work), but bounded.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), bookkeepingReserve)
+}
+
 // finish records key as done; the alert went out (or may have), so failing
 // now would only send it again.
 func (h *Handler) finish(ctx context.Context, log *slog.Logger, key string) {
+	ctx, cancel := bookkeeping(ctx)
+	defer cancel()
 	if err := h.marks.Finish(ctx, key, h.cfg.Retention); err != nil {
 		log.WarnContext(ctx, "alert marker not finished; a redelivery may repeat the alert", slog.String("marker", key), attr.Err(err))
 	}
@@ -210,6 +238,8 @@ func (h *Handler) finish(ctx context.Context, log *slog.Logger, key string) {
 // abandon drops key's in-progress marker so that the retry can go ahead at
 // once.
 func (h *Handler) abandon(ctx context.Context, log *slog.Logger, key string) {
+	ctx, cancel := bookkeeping(ctx)
+	defer cancel()
 	if err := h.marks.Abandon(ctx, key); err != nil {
 		log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", slog.String("marker", key), attr.Err(err))
 	}

@@ -630,3 +630,58 @@ func TestLeaseFollowsTheInvocationDeadline(t *testing.T) {
 		t.Errorf("lease without a deadline = %v, want %v", got, DefaultLease)
 	}
 }
+
+// deadlineStore fails Finish and Abandon under an ended context, as a real
+// store's requests would.
+type deadlineStore struct{ *testkit.MemoryIdempotencyStore }
+
+func (d deadlineStore) Finish(ctx context.Context, key string, retention time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.MemoryIdempotencyStore.Finish(ctx, key, retention)
+}
+
+func (d deadlineStore) Abandon(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.MemoryIdempotencyStore.Abandon(ctx, key)
+}
+
+// blockingPublisher answers only when the context ends (a throttled publish
+// whose backoff outlives the invocation): nothing was published.
+type blockingPublisher struct{ calls int }
+
+func (b *blockingPublisher) Publish(ctx context.Context, _ snsnotify.Alert) error {
+	b.calls++
+	if b.calls == 1 {
+		<-ctx.Done()
+		return fmt.Errorf("publish: Throttling, retry quota exceeded: %w", ctx.Err())
+	}
+	return nil
+}
+
+// TestAPublishThatRanOutOfTimeIsSentByTheRetry: the markers of a publish
+// that failed at the invocation's deadline are dropped all the same, so the
+// redelivery sends the alert instead of taking it for sent.
+func TestAPublishThatRanOutOfTimeIsSentByTheRetry(t *testing.T) {
+	marks := deadlineStore{testkit.NewMemoryIdempotencyStore(nil)}
+	pub := &blockingPublisher{}
+	h, err := NewHandler(pub, &fakeReports{report: testkit.ThresholdReport()}, marks, testConfig(), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := testkit.CompletedEvent(testkit.ThresholdReport(), testkit.MustRef(t, "team/app", "v1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := h.Handle(ctx, ev); err == nil {
+		t.Fatal("Handle succeeded although the publish ran out of time")
+	}
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if pub.calls != 2 {
+		t.Errorf("%d publishes, want the redelivery to publish (2 calls)", pub.calls)
+	}
+}

@@ -1,13 +1,13 @@
 package snsnotify
 
 import (
-	"context"
 	"errors"
 	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -39,6 +39,12 @@ func RetrySentOnlyOnAnswer(o *sns.Options) {
 // published: no answer from SNS, and not a failure to connect or a context
 // that ended before the call.
 func outcomeUnknown(err error) bool {
+	// A context that ended while the request was under way (Publish refuses
+	// one that ended before): the request may have gone out.
+	var canceled *smithy.CanceledError
+	if errors.As(err, &canceled) {
+		return true
+	}
 	// The SDK wraps a failure to send a request, or to read its answer, in
 	// RequestSendError; anything else came with SNS's answer.
 	var sendErr *smithyhttp.RequestSendError
@@ -53,5 +59,5 @@ func outcomeUnknown(err error) bool {
 	if errors.As(err, &dns) {
 		return false
 	}
-	return !errors.Is(err, context.Canceled)
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -41,6 +42,10 @@ func faultyProxy(t *testing.T, fault string) (string, *atomic.Int32) {
 			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 				conn.Close()
 			}
+		case n == 1 && fault == "hang":
+			// Published, then the answer comes after the caller gave up.
+			proxy.ServeHTTP(httptest.NewRecorder(), r)
+			time.Sleep(2 * time.Second)
 		case n == 1 && fault == "throttle":
 			w.Header().Set("Content-Type", "text/xml")
 			w.WriteHeader(http.StatusBadRequest)
@@ -87,5 +92,34 @@ func TestAPublishWithoutAnAnswerIsNotSentAgain(t *testing.T) {
 				t.Errorf("Publish = %v; want outcome unknown: %v", err, tc.wantUnknown)
 			}
 		})
+	}
+}
+
+// TestAPublishCutOffByItsDeadlineIsAnUnknownOutcome: a context that ends
+// while the request is out may have let it publish; one that ended before
+// sends nothing and says so plainly.
+func TestAPublishCutOffByItsDeadlineIsAnUnknownOutcome(t *testing.T) {
+	ctx := context.Background()
+	cfg := mototest.Config(t)
+	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(mototest.UniqueName("alerts"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint, publishes := faultyProxy(t, "hang")
+	c := cfg.Copy()
+	c.BaseEndpoint = aws.String(endpoint)
+	n, err := New(sns.NewFromConfig(c, RetrySentOnlyOnAnswer), aws.ToString(topic.TopicArn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := n.Publish(short, Alert{Subject: "s", Body: "b"}); !errors.Is(err, ErrOutcomeUnknown) || publishes.Load() != 1 {
+		t.Errorf("Publish cut off mid-flight = %v after %d requests; want outcome unknown after 1", err, publishes.Load())
+	}
+	done, cancelNow := context.WithCancel(ctx)
+	cancelNow()
+	if err := n.Publish(done, Alert{Subject: "s", Body: "b"}); err == nil || errors.Is(err, ErrOutcomeUnknown) || publishes.Load() != 1 {
+		t.Errorf("Publish with an ended context = %v after %d requests; want a plain error and no request", err, publishes.Load())
 	}
 }

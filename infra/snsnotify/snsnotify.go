@@ -88,6 +88,11 @@ func (n *Notifier) Publish(ctx context.Context, a Alert) error {
 			in.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 		}
 	}
+	// A context already ended publishes nothing; a cancellation after this
+	// point may have let the request out (ErrOutcomeUnknown).
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish %q to %s: %w", a.Subject, n.topic, err)
+	}
 	if _, err := n.client.Publish(ctx, in); err != nil {
 		var param *types.InvalidParameterException
 		var value *types.InvalidParameterValueException
