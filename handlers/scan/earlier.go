@@ -20,12 +20,19 @@ type reportStore interface {
 	FindReport(ctx context.Context, d domain.Digest, scanID string) (*domain.Report, domain.ReportLocation, error)
 }
 
+// failedReportID is the ID a failed scan's report (a partial one, or the
+// full report of a scan QScanner's policy denied) is stored under: never
+// the scan's own ID, which only a completed scan's report uses and a
+// takeover looks for.
+func failedReportID(scanID string) string { return scanID + "-failed" }
+
 // recordEarlierReport records, instead of running QScanner, the complete
 // report an attempt a took over stored before it died between the upload
 // and the record write (or failed both that write and the release). ok is
-// false when there is none to record: no earlier attempt, no report, a
-// partial one (a failure's), or a read that failed (QScanner then runs, as
-// it would have anyway).
+// false when there is none to record: no earlier attempt, no report under
+// its scan ID (a failure's report is stored apart, see failedReportID), a
+// partial one, or a read that failed (QScanner then runs, as it would have
+// anyway).
 func (h *Handler) recordEarlierReport(ctx context.Context, a *attempt) (Outcome, bool, error) {
 	if a.earlier == "" {
 		return "", false, nil

@@ -383,7 +383,9 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f domain.Failure, partia
 	ref := domain.ImageRef{Digest: d}
 	var res *domain.ScanResult
 	if partial != nil {
-		loc, err := h.upload(ctx, ref, a.scanID, partial)
+		// Stored apart from a completed scan's report (failedReportID), so
+		// that a takeover never mistakes it for a result to record.
+		loc, err := h.upload(ctx, ref, failedReportID(a.scanID), partial)
 		if err == nil {
 			res = &domain.ScanResult{Summary: domain.Summarize(partial), Report: loc, Platform: partial.Platform, QScannerVersion: partial.QScannerVersion}
 		} else {

@@ -219,10 +219,14 @@ func TestCrashAfterTheUploadIsRecordedWithoutASecondRun(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		stored   func() *domain.Report
+		failed   bool // stored as a failed scan's report (fail uploads those)
 		wantRuns int32
 	}{
 		{name: "complete report stored", stored: sampleReport, wantRuns: 0},
 		{name: "partial report stored", stored: func() *domain.Report { r := sampleReport(); r.Partial = true; return r }, wantRuns: 1},
+		// QScanner's policy deny (exit 42) gives a full report and a
+		// failure; the attempt died before recording the failure.
+		{name: "a failed scan's full report stored", stored: sampleReport, failed: true, wantRuns: 1},
 		{name: "nothing stored", stored: func() *domain.Report { return nil }, wantRuns: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -240,7 +244,11 @@ func TestCrashAfterTheUploadIsRecordedWithoutASecondRun(t *testing.T) {
 			}
 			if rep := tc.stored(); rep != nil {
 				rep.Digest = ref.Digest
-				if _, err := r.reports.PutReport(ctx, dead, rep); err != nil {
+				id := dead
+				if tc.failed {
+					id = failedReportID(dead)
+				}
+				if _, err := r.reports.PutReport(ctx, id, rep); err != nil {
 					t.Fatal(err)
 				}
 			}
