@@ -37,21 +37,32 @@ var iamPropagation = regexp.MustCompile(`(?i)cannot access (the )?stream|not aut
 // resource failure; the failures after it are CloudFormation cancelling
 // the rest.
 func (d *Deployer) retryableFailure(ctx context.Context, stackID, marker string) (string, bool, error) {
-	out, err := d.c.CloudFormation.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID)})
-	if err != nil {
-		return "", false, fmt.Errorf("read events of stack %s: %w", stackID, err)
-	}
+	// A rollback of a hundred resources writes hundreds of events, newest
+	// first: the cause is pages back, so read up to the marker (or the
+	// stack's first event), as waitStack does.
 	var cause *cfntypes.StackEvent
-	for i := range out.StackEvents { // newest first
-		ev := &out.StackEvents[i]
-		if aws.ToString(ev.EventId) == marker {
-			break
+	var next *string
+	for page := 0; page < maxEventPages; page++ {
+		out, err := d.c.CloudFormation.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stackID), NextToken: next})
+		if err != nil {
+			return "", false, fmt.Errorf("read events of stack %s: %w", stackID, err)
 		}
-		switch ev.ResourceStatus {
-		case cfntypes.ResourceStatusCreateFailed, cfntypes.ResourceStatusUpdateFailed:
-			if aws.ToString(ev.LogicalResourceId) != aws.ToString(ev.StackName) {
-				cause = ev
+		reached := false
+		for i := range out.StackEvents {
+			ev := &out.StackEvents[i]
+			if aws.ToString(ev.EventId) == marker {
+				reached = true
+				break
 			}
+			switch ev.ResourceStatus {
+			case cfntypes.ResourceStatusCreateFailed, cfntypes.ResourceStatusUpdateFailed:
+				if aws.ToString(ev.LogicalResourceId) != aws.ToString(ev.StackName) {
+					cause = ev
+				}
+			}
+		}
+		if next = out.NextToken; reached || next == nil {
+			break
 		}
 	}
 	if cause == nil {

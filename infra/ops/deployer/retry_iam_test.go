@@ -61,8 +61,20 @@ func (f *scriptedStacks) DescribeStacks(_ context.Context, in *cloudformation.De
 	return &cloudformation.DescribeStacksOutput{Stacks: []cfntypes.Stack{{StackId: in.StackName, StackStatus: st.status}}}, nil
 }
 
+// DescribeStackEvents pages the events two at a time, so that the cause
+// (the third event) is on a later page, as in a large rollback.
 func (f *scriptedStacks) DescribeStackEvents(_ context.Context, in *cloudformation.DescribeStackEventsInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error) {
-	return &cloudformation.DescribeStackEventsOutput{StackEvents: f.stacks[aws.ToString(in.StackName)].events}, nil
+	evs := f.stacks[aws.ToString(in.StackName)].events
+	start := 0
+	if in.NextToken != nil {
+		fmt.Sscan(aws.ToString(in.NextToken), &start)
+	}
+	end := min(start+2, len(evs))
+	out := &cloudformation.DescribeStackEventsOutput{StackEvents: evs[start:end]}
+	if end < len(evs) {
+		out.NextToken = aws.String(fmt.Sprint(end))
+	}
+	return out, nil
 }
 
 func (f *scriptedStacks) DeleteStack(_ context.Context, in *cloudformation.DeleteStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error) {
