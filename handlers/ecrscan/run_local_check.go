@@ -21,9 +21,17 @@ func (r *localRun) checkSamples(ctx context.Context, st *localStack, samples []s
 		return nil, err
 	}
 	explained := make([]bool, len(letters))
+	scanned := map[domain.Digest]bool{}
+	for _, s := range samples {
+		if s.want == wantScanned {
+			if req, err := events.DecodePush(s.delivered); err == nil {
+				scanned[req.Ref.Digest] = true
+			}
+		}
+	}
 	var problems []string
 	for _, s := range samples {
-		got, err := r.outcome(ctx, obs, s, letters, explained)
+		got, err := r.outcome(ctx, obs, s, letters, explained, scanned)
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +62,7 @@ func (r *localRun) checkSamples(ctx context.Context, st *localStack, samples []s
 // dead-lettered if ScanDLQ holds it (marked explained when that was the
 // expectation), else what it was
 // expected to be when nothing contradicts that.
-func (r *localRun) outcome(ctx context.Context, obs *local.Observer, s sample, letters []local.DeadLetter, explained []bool) (string, error) {
+func (r *localRun) outcome(ctx context.Context, obs *local.Observer, s sample, letters []local.DeadLetter, explained []bool, scanned map[domain.Digest]bool) (string, error) {
 	for i, l := range letters {
 		if l.Queue == "ScanDLQ" && sameDetail(l.Body, s.delivered) {
 			// Only a sample meant to be dead-lettered explains its letter.
@@ -81,9 +89,43 @@ func (r *localRun) outcome(ctx context.Context, obs *local.Observer, s sample, l
 	case wantDeadLettered:
 		return "not in ScanDLQ", nil
 	}
-	// Refused, not routed or skipped: nothing to see, which is the point;
-	// that it is in no dead-letter queue was checked above.
+	// Refused, not routed or skipped: in no dead-letter queue (checked
+	// above), and no scan record for the digest it names, unless another
+	// sample should have scanned that digest.
+	if d, ok := namedDigest(s.body); ok && !scanned[d] {
+		if _, found, err := obs.Record(ctx, d); err != nil {
+			return "", err
+		} else if found {
+			return "scanned", nil
+		}
+	}
 	return s.want, nil
+}
+
+// namedDigest is the image digest an ECR or CloudTrail push event names,
+// when it names a valid one.
+func namedDigest(body []byte) (domain.Digest, bool) {
+	var ev struct {
+		Detail struct {
+			ImageDigest string `json:"image-digest"`
+			Response    struct {
+				Image struct {
+					ImageID struct {
+						ImageDigest string `json:"imageDigest"`
+					} `json:"imageId"`
+				} `json:"image"`
+			} `json:"responseElements"`
+		} `json:"detail"`
+	}
+	if json.Unmarshal(body, &ev) != nil {
+		return "", false
+	}
+	for _, s := range []string{ev.Detail.ImageDigest, ev.Detail.Response.Image.ImageID.ImageDigest} {
+		if d, err := domain.ParseDigest(s); err == nil {
+			return d, true
+		}
+	}
+	return "", false
 }
 
 // sameDetail reports whether a dead-lettered message body (an EventBridge

@@ -48,7 +48,7 @@ func expectSample(st *localStack, name string, body []byte) (sample, error) {
 	s := sample{name: name, body: body}
 	s.delivered = deliveredAs(body, time.Now())
 	if s.delivered == nil {
-		s.want, s.why = wantRefused, "EventBridge PutEvents needs source, detail-type and a JSON object as detail"
+		s.want, s.why = wantRefused, "not sent: EventBridge PutEvents refuses an entry without source, detail-type and a JSON object as detail"
 		return s, nil
 	}
 	routed, err := routedToScan(st, s.delivered)
