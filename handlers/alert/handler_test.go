@@ -633,7 +633,9 @@ func TestLeaseFollowsTheInvocationDeadline(t *testing.T) {
 
 // deadlineStore fails Finish and Abandon under an ended context, as a real
 // store's requests would.
-type deadlineStore struct{ *testkit.MemoryIdempotencyStore }
+type deadlineStore struct {
+	*testkit.MemoryIdempotencyStore
+}
 
 func (d deadlineStore) Finish(ctx context.Context, key string, retention time.Duration) error {
 	if err := ctx.Err(); err != nil {
