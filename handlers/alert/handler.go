@@ -218,17 +218,10 @@ func (h *Handler) publishContext(ctx context.Context) (context.Context, context.
 	return context.WithCancel(ctx)
 }
 
-// bookkeeping is the context for recording an outcome: not ended by ctx's
-// deadline or cancellation (the outcome must be written whatever happened
-// to the work), but bounded.
-func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), bookkeepingReserve)
-}
-
 // finish records key as done; the alert went out (or may have), so failing
 // now would only send it again.
 func (h *Handler) finish(ctx context.Context, log *slog.Logger, key string) {
-	ctx, cancel := bookkeeping(ctx)
+	ctx, cancel := consume.RecordingContext(ctx)
 	defer cancel()
 	if err := h.marks.Finish(ctx, key, h.cfg.Retention); err != nil {
 		log.WarnContext(ctx, "alert marker not finished; a redelivery may repeat the alert", slog.String("marker", key), attr.Err(err))
@@ -238,7 +231,7 @@ func (h *Handler) finish(ctx context.Context, log *slog.Logger, key string) {
 // abandon drops key's in-progress marker so that the retry can go ahead at
 // once.
 func (h *Handler) abandon(ctx context.Context, log *slog.Logger, key string) {
-	ctx, cancel := bookkeeping(ctx)
+	ctx, cancel := consume.RecordingContext(ctx)
 	defer cancel()
 	if err := h.marks.Abandon(ctx, key); err != nil {
 		log.WarnContext(ctx, "alert marker not dropped; the retry waits for it to expire", slog.String("marker", key), attr.Err(err))

@@ -57,27 +57,51 @@ func Dedupe(store domain.IdempotencyStore, cfg DedupeConfig, logger *slog.Logger
 			case errors.Is(err, domain.ErrInProgress):
 				return fmt.Errorf("%s event %s: %w", cfg.Handler, ev.EventID, ErrBusy)
 			case err != nil:
+				// The marker's write may have landed (a timeout): drop it, so
+				// that the retry need not wait for its lease.
+				abandon(ctx, store, key, ev, logger)
 				return fmt.Errorf("%s event %s: idempotency check: %w", cfg.Handler, ev.EventID, err)
 			}
 			defer func() {
 				// A panic is recovered further out; drop the marker first so
 				// that the redelivery need not wait for the lease to expire.
 				if r := recover(); r != nil {
-					_ = store.Abandon(ctx, key)
+					abandon(ctx, store, key, ev, logger)
 					panic(r)
 				}
 			}()
 			if err := next(ctx, ev); err != nil {
-				if aerr := store.Abandon(ctx, key); aerr != nil {
-					logger.WarnContext(ctx, "idempotency marker not dropped; the retry waits for it to expire", slog.String(attr.EventID, ev.EventID), attr.Err(aerr))
-				}
+				abandon(ctx, store, key, ev, logger)
 				return err
 			}
-			if err := store.Finish(ctx, key, cfg.Retention); err != nil {
+			rctx, cancel := RecordingContext(ctx)
+			defer cancel()
+			if err := store.Finish(rctx, key, cfg.Retention); err != nil {
 				// The effect happened; failing now would only repeat it.
 				logger.WarnContext(ctx, "idempotency marker not finished", slog.String(attr.EventID, ev.EventID), attr.Err(err))
 			}
 			return nil
 		}
+	}
+}
+
+// recordingTimeout bounds the write of an outcome made under
+// RecordingContext.
+const recordingTimeout = 5 * time.Second
+
+// RecordingContext is the context for recording the outcome of work done
+// under ctx (finishing or dropping an idempotency marker): not ended by
+// ctx's deadline or cancellation, since the outcome must be written whatever
+// ended the work, but bounded by recordingTimeout.
+func RecordingContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordingTimeout)
+}
+
+// abandon drops key's marker under RecordingContext, logging a failure.
+func abandon(ctx context.Context, store domain.IdempotencyStore, key string, ev events.ScanEvent, logger *slog.Logger) {
+	rctx, cancel := RecordingContext(ctx)
+	defer cancel()
+	if err := store.Abandon(rctx, key); err != nil {
+		logger.WarnContext(ctx, "idempotency marker not dropped; the retry waits for it to expire", slog.String(attr.EventID, ev.EventID), attr.Err(err))
 	}
 }

@@ -3,6 +3,7 @@ package consume_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,10 @@ func TestDedupe(t *testing.T) {
 			wantIs: consume.ErrBusy, key: live, after: testkit.MarkerInProgress, calls: []string{"start " + live},
 		},
 		{
+			// The failed Start's write may have landed (a timeout): the
+			// marker is dropped so the retry need not wait for its lease.
 			name: "store failure is retried", store: func(m *testkit.MemoryIdempotencyStore) { m.FailStart(storeErr) },
-			wantIs: storeErr, key: live, calls: []string{"start " + live},
+			wantIs: storeErr, key: live, calls: []string{"start " + live, "abandon " + live},
 		},
 		{
 			name: "handler failure drops the marker", handlerErr: handlerErr, ran: true,
@@ -204,5 +207,54 @@ func TestDedupeAcrossDeliveries(t *testing.T) {
 	}
 	if n := len(logs.find(t, "duplicate event skipped")); n != 2 {
 		t.Errorf("logged %d skipped duplicates, want 2", n)
+	}
+}
+
+// ctxStore fails Finish and Abandon under an ended context, as a real
+// store's requests would.
+type ctxStore struct {
+	*testkit.MemoryIdempotencyStore
+}
+
+func (c ctxStore) Finish(ctx context.Context, key string, retention time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.MemoryIdempotencyStore.Finish(ctx, key, retention)
+}
+
+func (c ctxStore) Abandon(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.MemoryIdempotencyStore.Abandon(ctx, key)
+}
+
+// TestDedupeRecordsTheOutcomeAfterTheDeadline: work that ends as the
+// invocation's deadline passes still has its marker finished (or dropped),
+// so a redelivery neither repeats the effect nor waits out the lease.
+func TestDedupeRecordsTheOutcomeAfterTheDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		marker string
+	}{
+		{name: "done at the deadline", marker: testkit.MarkerDone},
+		{name: "failed at the deadline", err: errors.New("throttled until the deadline"), marker: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := ctxStore{testkit.NewMemoryIdempotencyStore(nil)}
+			mw := consume.Dedupe(store, consume.DedupeConfig{Handler: "archive", Lease: time.Minute, Retention: time.Hour}, slog.New(slog.DiscardHandler))
+			ev := events.ScanEvent{EventID: "evt-deadline"}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_ = mw(func(ctx context.Context, _ events.ScanEvent) error {
+				<-ctx.Done()
+				return tc.err
+			})(ctx, ev)
+			if got := store.Marker("archive#evt-deadline"); got != tc.marker {
+				t.Errorf("marker %q, want %q", got, tc.marker)
+			}
+		})
 	}
 }
