@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"ecrscanner/domain"
 	"ecrscanner/infra/attr"
-	"ecrscanner/infra/tracing"
 )
 
 // reportStore keeps reports and finds the one an earlier attempt of a scan
@@ -47,18 +45,7 @@ func (h *Handler) recordEarlierReport(ctx context.Context, a *attempt) (Outcome,
 	case report.Partial:
 		return "", false, nil
 	}
-	summary := domain.Summarize(report)
-	a.stored = &domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion}
-	err = step(ctx, "record write", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) error {
-		return h.complete(ctx, a, *a.stored)
-	}, domain.ErrLeaseLost)
-	if errors.Is(err, domain.ErrLeaseLost) {
-		return h.leaseLostOnComplete(ctx, a, OutcomeScanned), true, nil
-	}
-	if err != nil {
-		return "", true, fmt.Errorf("record scan of %s: %w", a.ref.Digest, err)
-	}
-	a.log.InfoContext(ctx, "recorded the report an earlier attempt stored before it died; QScanner not run again", slog.String("earlier_scan_id", a.earlier))
-	h.completed(ctx, a.log, summary, loc, -1)
-	return OutcomeScanned, true, nil
+	a.log.InfoContext(ctx, "recording the report an earlier attempt stored before it died; QScanner not run again", slog.String("earlier_scan_id", a.earlier))
+	out, err := h.recordReport(ctx, a, report, loc, -1)
+	return out, true, err
 }

@@ -318,9 +318,16 @@ func (h *Handler) run(ctx context.Context, a *attempt, platform string) (Outcome
 	if err != nil {
 		return h.fail(ctx, a, domain.Failure{Class: domain.FailureInternal, Reason: "store report: " + err.Error()}, nil)
 	}
+	return h.recordReport(ctx, a, report, loc, h.now().Sub(start))
+}
+
+// recordReport records report, stored at loc, as the result of a's scan.
+// took is how long the scan took; negative when this attempt did not time
+// it (see completed).
+func (h *Handler) recordReport(ctx context.Context, a *attempt, report *domain.Report, loc domain.ReportLocation, took time.Duration) (Outcome, error) {
 	summary := domain.Summarize(report)
 	a.stored = &domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion}
-	err = step(ctx, "record write", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) error {
+	err := step(ctx, "record write", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) error {
 		return h.complete(ctx, a, *a.stored)
 	}, domain.ErrLeaseLost)
 	if errors.Is(err, domain.ErrLeaseLost) {
@@ -329,7 +336,7 @@ func (h *Handler) run(ctx context.Context, a *attempt, platform string) (Outcome
 	if err != nil {
 		return "", fmt.Errorf("record scan of %s: %w", a.ref.Digest, err)
 	}
-	h.completed(ctx, a.log, summary, loc, h.now().Sub(start))
+	h.completed(ctx, a.log, summary, loc, took)
 	return OutcomeScanned, nil
 }
 
