@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,31 +17,41 @@ import (
 	"ecrscanner/infra/ops/mototest"
 )
 
-// loseFirstReply forwards every request to moto, but for the first request
-// whose target ends in op it drops the connection once moto has answered:
-// the write lands, the client sees a transport error and retries.
+// loseFirstReply loses moto's reply to the first request whose target
+// ends in op: the write lands, the client sees a transport error and
+// retries.
 func loseFirstReply(t *testing.T, op string) (string, *atomic.Int32) {
 	t.Helper()
-	target, err := url.Parse(mototest.Endpoint(t))
+	var lost atomic.Int32
+	endpoint := mototest.Interpose(t, func(w http.ResponseWriter, r *http.Request, forward func(http.ResponseWriter)) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), op) && lost.CompareAndSwap(0, 1) {
+			mototest.LoseReply(w, forward)
+			return
+		}
+		forward(w)
+	})
+	return endpoint, &lost
+}
+
+// lostReplyStore is an idempotency store on a fresh table whose first
+// PutItem reply is lost; attempts, when set, caps the SDK's attempts.
+func lostReplyStore(t *testing.T, attempts int) (*dynamostore.IdempotencyStore, *atomic.Int32) {
+	t.Helper()
+	name := mototest.UniqueName("idempotency")
+	if err := mototest.CreateIdempotencyTable(context.Background(), dynamoClient(t), name); err != nil {
+		t.Fatal(err)
+	}
+	endpoint, lost := loseFirstReply(t, ".PutItem")
+	cfg := mototest.Config(t)
+	cfg.BaseEndpoint = aws.String(endpoint)
+	if attempts > 0 {
+		cfg.RetryMaxAttempts = attempts
+	}
+	s, err := dynamostore.NewIdempotencyStore(dynamodb.NewFromConfig(cfg), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var lost atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), op) && lost.CompareAndSwap(0, 1) {
-			rec := httptest.NewRecorder()
-			proxy.ServeHTTP(rec, r)
-			conn, _, err := w.(http.Hijacker).Hijack()
-			if err == nil {
-				conn.Close()
-			}
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, &lost
+	return s, lost
 }
 
 // TestStartSurvivesALostReply: the SDK retries a PutItem whose reply was
@@ -53,17 +60,7 @@ func loseFirstReply(t *testing.T, op string) (string, *atomic.Int32) {
 // it in progress elsewhere (and Finish then completes it).
 func TestStartSurvivesALostReply(t *testing.T) {
 	ctx := context.Background()
-	name := mototest.UniqueName("idempotency")
-	if err := mototest.CreateIdempotencyTable(ctx, dynamoClient(t), name); err != nil {
-		t.Fatal(err)
-	}
-	endpoint, lost := loseFirstReply(t, ".PutItem")
-	cfg := mototest.Config(t)
-	cfg.BaseEndpoint = aws.String(endpoint)
-	s, err := dynamostore.NewIdempotencyStore(dynamodb.NewFromConfig(cfg), name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, lost := lostReplyStore(t, 0)
 	if err := s.Start(ctx, "alert#evt-1", time.Minute); err != nil {
 		t.Fatalf("Start after a lost reply = %v, want the key held", err)
 	}
@@ -83,18 +80,7 @@ func TestStartSurvivesALostReply(t *testing.T) {
 // is not held off by (or mistaken about) a marker nobody holds.
 func TestAbandonDropsAMarkerWhoseStartTimedOut(t *testing.T) {
 	ctx := context.Background()
-	name := mototest.UniqueName("idempotency")
-	if err := mototest.CreateIdempotencyTable(ctx, dynamoClient(t), name); err != nil {
-		t.Fatal(err)
-	}
-	endpoint, lost := loseFirstReply(t, ".PutItem")
-	cfg := mototest.Config(t)
-	cfg.BaseEndpoint = aws.String(endpoint)
-	cfg.RetryMaxAttempts = 1 // the lost reply is the end of this Start
-	s, err := dynamostore.NewIdempotencyStore(dynamodb.NewFromConfig(cfg), name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, lost := lostReplyStore(t, 1) // the lost reply is the end of this Start
 	if err := s.Start(ctx, "alert#evt-2#publish", time.Hour); err == nil || lost.Load() != 1 {
 		t.Fatalf("Start = %v after %d lost replies; want an error from the one lost reply", err, lost.Load())
 	}

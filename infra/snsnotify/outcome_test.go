@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,44 +17,35 @@ import (
 	"ecrscanner/infra/ops/mototest"
 )
 
-// faultyProxy forwards to moto; the first Publish either has its reply
-// dropped after moto published it ("lose"), or is answered with SNS's
-// throttling error without reaching moto ("throttle").
+// faultyProxy forwards to moto; the first Publish has its reply dropped
+// after moto published it ("lose"), is answered with SNS's throttling error
+// without reaching moto ("throttle"), or is published and answered only
+// after the caller gave up ("hang").
 func faultyProxy(t *testing.T, fault string) (string, *atomic.Int32) {
 	t.Helper()
-	target, err := url.Parse(mototest.Endpoint(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	var publishes atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	endpoint := mototest.Interpose(t, func(w http.ResponseWriter, r *http.Request, forward func(http.ResponseWriter)) {
 		body, _ := httputil.DumpRequest(r, true)
 		if !strings.Contains(string(body), "Action=Publish") {
-			proxy.ServeHTTP(w, r)
+			forward(w)
 			return
 		}
 		n := publishes.Add(1)
 		switch {
 		case n == 1 && fault == "lose":
-			proxy.ServeHTTP(httptest.NewRecorder(), r)
-			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-				conn.Close()
-			}
+			mototest.LoseReply(w, forward)
 		case n == 1 && fault == "hang":
-			// Published, then the answer comes after the caller gave up.
-			proxy.ServeHTTP(httptest.NewRecorder(), r)
+			forward(httptest.NewRecorder())
 			time.Sleep(2 * time.Second)
 		case n == 1 && fault == "throttle":
 			w.Header().Set("Content-Type", "text/xml")
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>`))
 		default:
-			proxy.ServeHTTP(w, r)
+			forward(w)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, &publishes
+	})
+	return endpoint, &publishes
 }
 
 // TestAPublishWithoutAnAnswerIsNotSentAgain: a lost reply is reported as an
