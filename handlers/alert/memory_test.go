@@ -15,7 +15,7 @@ import (
 // the handler's real path (s3store reading an in-memory bucket) and returns
 // the peak heap while the handler ran. The report has secrets, so the
 // handler reads it to list them.
-func peakHeapOf(tb testing.TB, rep *domain.Report) uint64 {
+func peakHeapOf(tb testing.TB, rep *domain.Report) (uint64, error) {
 	tb.Helper()
 	objects := testkit.NewMemoryObjects()
 	reports, err := s3store.NewReports(objects, testkit.Bucket)
@@ -32,42 +32,27 @@ func peakHeapOf(tb testing.TB, rep *domain.Report) uint64 {
 	var herr error
 	peak := testkit.PeakHeap(func() { herr = h.Handle(context.Background(), ev) })
 	if herr != nil {
-		tb.Fatal(herr)
+		return 0, herr
 	}
 	if len(pub.sent) != 1 {
 		tb.Fatalf("%d alerts sent, want 1", len(pub.sent))
 	}
-	return peak
+	return peak, nil
 }
 
 // BenchmarkAlertMemory reports the alert function's peak heap on a
 // 100,000-finding report next to its memory setting.
-// Its time per op includes building and storing the report: peak-MB is
-// the figure (testkit.PeakHeap says how it is measured).
-func BenchmarkAlertMemory(b *testing.B) {
-	var peak uint64
-	for b.Loop() {
-		peak = max(peak, peakHeapOf(b, testkit.LargeReport(testkit.RealisticFindings)))
-	}
-	testkit.ReportPeakHeap(b, "alert", peak)
-}
+func BenchmarkAlertMemory(b *testing.B) { testkit.BenchPeakHeap(b, "alert", peakHeapOf) }
 
-// TestAlertLargeReportFitsHalfMemory: an alert on a 100,000-finding report
-// is sent within half the function's memory.
+// TestAlertLargeReportFitsHalfMemory: a 100,000-finding report is handled
+// within half the function's memory.
 func TestAlertLargeReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and reads a 40 MB report")
-	}
-	testkit.CheckPeakHeap(t, "alert", peakHeapOf(t, testkit.LargeReport(testkit.RealisticFindings)))
+	testkit.CheckReportFitsHalfMemory(t, "alert", peakHeapOf, testkit.Large)
 }
 
-// TestAlertHostileReportFitsHalfMemory: so is one on a hostile
-// 180,000-finding report.
+// TestAlertHostileReportFitsHalfMemory: so is a hostile 180,000-finding one.
 func TestAlertHostileReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and reads a 90 MB report")
-	}
-	testkit.CheckPeakHeap(t, "alert", peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings)))
+	testkit.CheckReportFitsHalfMemory(t, "alert", peakHeapOf, testkit.Hostile)
 }
 
 // TestShownSecretsKeepWhatSortingTheWholeReportWould: kept as they are

@@ -42,42 +42,15 @@ func peakHeapOf(tb testing.TB, rep *domain.Report) (uint64, error) {
 
 // BenchmarkArchiveMemory reports the archive function's peak heap on a
 // 100,000-finding report next to its memory setting.
-// Its time per op includes building and storing the report: peak-MB is
-// the figure (testkit.PeakHeap says how it is measured).
-func BenchmarkArchiveMemory(b *testing.B) {
-	var peak uint64
-	for b.Loop() {
-		p, err := peakHeapOf(b, testkit.LargeReport(testkit.RealisticFindings))
-		if err != nil {
-			b.Fatal(err)
-		}
-		peak = max(peak, p)
-	}
-	testkit.ReportPeakHeap(b, "archive", peak)
-}
+func BenchmarkArchiveMemory(b *testing.B) { testkit.BenchPeakHeap(b, "archive", peakHeapOf) }
 
-// TestArchiveLargeReportFitsHalfMemory: a 100,000-finding report is archived
+// TestArchiveLargeReportFitsHalfMemory: a 100,000-finding report is handled
 // within half the function's memory.
 func TestArchiveLargeReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and archives a 40 MB report")
-	}
-	peak, err := peakHeapOf(t, testkit.LargeReport(testkit.RealisticFindings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.CheckPeakHeap(t, "archive", peak)
+	testkit.CheckReportFitsHalfMemory(t, "archive", peakHeapOf, testkit.Large)
 }
 
-// TestArchiveHostileReportFitsHalfMemory: so is a hostile 180,000-finding
-// one, whose findings encode to 165 MB.
+// TestArchiveHostileReportFitsHalfMemory: so is a hostile 180,000-finding one.
 func TestArchiveHostileReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and archives a 165 MB report")
-	}
-	peak, err := peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.CheckPeakHeap(t, "archive", peak)
+	testkit.CheckReportFitsHalfMemory(t, "archive", peakHeapOf, testkit.Hostile)
 }

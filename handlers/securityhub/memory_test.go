@@ -36,10 +36,6 @@ func (d *discardingHubAPI) GetFindings(context.Context, *securityhub.GetFindings
 	return &securityhub.GetFindingsOutput{}, nil
 }
 
-func (d *discardingHubAPI) BatchUpdateFindings(context.Context, *securityhub.BatchUpdateFindingsInput, ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error) {
-	return &securityhub.BatchUpdateFindingsOutput{}, nil
-}
-
 // peakHeapOf imports rep, stored as the scan function stores it, through
 // the handler's real path (s3store reading an in-memory bucket,
 // securityhubstore encoding each batch) and returns the peak heap while the
@@ -71,44 +67,17 @@ func peakHeapOf(t testing.TB, rep *domain.Report) (uint64, error) {
 	return peak, herr
 }
 
-// BenchmarkSecurityHubMemory reports the Security Hub function's peak heap
-// on a 100,000-finding report next to its memory setting.
-// Its time per op includes building and storing the report: peak-MB is
-// the figure (testkit.PeakHeap says how it is measured).
-func BenchmarkSecurityHubMemory(b *testing.B) {
-	var peak uint64
-	for b.Loop() {
-		p, err := peakHeapOf(b, testkit.LargeReport(testkit.RealisticFindings))
-		if err != nil {
-			b.Fatal(err)
-		}
-		peak = max(peak, p)
-	}
-	testkit.ReportPeakHeap(b, "securityhub", peak)
-}
+// BenchmarkSecurityHubMemory reports the securityhub function's peak heap on a
+// 100,000-finding report next to its memory setting.
+func BenchmarkSecurityHubMemory(b *testing.B) { testkit.BenchPeakHeap(b, "securityhub", peakHeapOf) }
 
-// TestSecurityHubLargeReportFitsHalfMemory: a 100,000-finding report is
-// imported within half the function's memory.
+// TestSecurityHubLargeReportFitsHalfMemory: a 100,000-finding report is handled
+// within half the function's memory.
 func TestSecurityHubLargeReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and imports a 40 MB report")
-	}
-	peak, err := peakHeapOf(t, testkit.LargeReport(testkit.RealisticFindings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.CheckPeakHeap(t, "securityhub", peak)
+	testkit.CheckReportFitsHalfMemory(t, "securityhub", peakHeapOf, testkit.Large)
 }
 
-// TestSecurityHubHostileReportFitsHalfMemory: so is a hostile
-// 180,000-finding one.
+// TestSecurityHubHostileReportFitsHalfMemory: so is a hostile 180,000-finding one.
 func TestSecurityHubHostileReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and imports a 90 MB report")
-	}
-	peak, err := peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.CheckPeakHeap(t, "securityhub", peak)
+	testkit.CheckReportFitsHalfMemory(t, "securityhub", peakHeapOf, testkit.Hostile)
 }

@@ -15,7 +15,7 @@ import (
 // peak heap while the handler ran. The handler needs only the event's
 // summary: the report, stored as the scan function stores it, is there to
 // read but is never read.
-func peakHeapOf(tb testing.TB, rep *domain.Report) uint64 {
+func peakHeapOf(tb testing.TB, rep *domain.Report) (uint64, error) {
 	tb.Helper()
 	objects := testkit.NewMemoryObjects()
 	reports, err := s3store.NewReports(objects, testkit.Bucket)
@@ -32,40 +32,25 @@ func peakHeapOf(tb testing.TB, rep *domain.Report) uint64 {
 	var herr error
 	peak := testkit.PeakHeap(func() { herr = h.Handle(context.Background(), ev) })
 	if herr != nil {
-		tb.Fatal(herr)
+		return 0, herr
 	}
 	if len(tagger.written) != 1 {
 		tb.Fatalf("%d repositories tagged, want 1", len(tagger.written))
 	}
-	return peak
+	return peak, nil
 }
 
-// BenchmarkTagMemory reports the tag function's peak heap on the event of a
+// BenchmarkTagMemory reports the tag function's peak heap on a
 // 100,000-finding report next to its memory setting.
-// Its time per op includes building and storing the report: peak-MB is
-// the figure (testkit.PeakHeap says how it is measured).
-func BenchmarkTagMemory(b *testing.B) {
-	var peak uint64
-	for b.Loop() {
-		peak = max(peak, peakHeapOf(b, testkit.LargeReport(testkit.RealisticFindings)))
-	}
-	testkit.ReportPeakHeap(b, "tag", peak)
-}
+func BenchmarkTagMemory(b *testing.B) { testkit.BenchPeakHeap(b, "tag", peakHeapOf) }
 
-// TestTagLargeReportFitsHalfMemory: tagging for a 100,000-finding report
-// stays within half the function's memory.
+// TestTagLargeReportFitsHalfMemory: a 100,000-finding report is handled
+// within half the function's memory.
 func TestTagLargeReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 40 MB report")
-	}
-	testkit.CheckPeakHeap(t, "tag", peakHeapOf(t, testkit.LargeReport(testkit.RealisticFindings)))
+	testkit.CheckReportFitsHalfMemory(t, "tag", peakHeapOf, testkit.Large)
 }
 
-// TestTagHostileReportFitsHalfMemory: so does tagging for a hostile
-// 180,000-finding one.
+// TestTagHostileReportFitsHalfMemory: so is a hostile 180,000-finding one.
 func TestTagHostileReportFitsHalfMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 90 MB report")
-	}
-	testkit.CheckPeakHeap(t, "tag", peakHeapOf(t, testkit.HostileReport(testkit.HostileFindings)))
+	testkit.CheckReportFitsHalfMemory(t, "tag", peakHeapOf, testkit.Hostile)
 }

@@ -2,6 +2,8 @@ package testkit
 
 import (
 	"testing"
+
+	"ecrscanner/domain"
 )
 
 // HeapBound is the most heap a function may hold while it handles one
@@ -28,3 +30,42 @@ func ReportPeakHeap(b *testing.B, handlerDir string, peak uint64) {
 	b.ReportMetric(float64(peak)/1e6, "peak-MB")
 	b.ReportMetric(float64(FunctionMemoryMB(b, handlerDir)), "mem-setting-MB")
 }
+
+// PeakOf runs a handler's real path on rep and returns the peak heap while
+// it ran (PeakHeap); an error is the handler's.
+type PeakOf func(tb testing.TB, rep *domain.Report) (uint64, error)
+
+// BenchPeakHeap reports the highest peak heap of the function built from
+// handlers/<handlerDir> over the benchmark's runs on a LargeReport of
+// RealisticFindings, next to its memory setting. Its time per op includes
+// building and storing the report: peak-MB is the figure.
+func BenchPeakHeap(b *testing.B, handlerDir string, peakOf PeakOf) {
+	var peak uint64
+	for b.Loop() {
+		p, err := peakOf(b, LargeReport(RealisticFindings))
+		if err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, p)
+	}
+	ReportPeakHeap(b, handlerDir, peak)
+}
+
+// CheckReportFitsHalfMemory fails t unless the function built from
+// handlers/<handlerDir> handles the report build makes within HeapBound.
+// Skipped under -short: the reports run to tens of megabytes.
+func CheckReportFitsHalfMemory(t *testing.T, handlerDir string, peakOf PeakOf, build func() *domain.Report) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and handles a report of tens of megabytes")
+	}
+	peak, err := peakOf(t, build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	CheckPeakHeap(t, handlerDir, peak)
+}
+
+// Large and Hostile build the two reports the memory checks use.
+func Large() *domain.Report   { return LargeReport(RealisticFindings) }
+func Hostile() *domain.Report { return HostileReport(HostileFindings) }
