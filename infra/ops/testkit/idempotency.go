@@ -70,8 +70,8 @@ func (s *MemoryIdempotencyStore) Peer() *MemoryIdempotencyStore {
 }
 
 // Start implements domain.IdempotencyStore.
-func (s *MemoryIdempotencyStore) Start(_ context.Context, key string, lease time.Duration) error {
-	if err := s.record("start", key, lease); err != nil {
+func (s *MemoryIdempotencyStore) Start(ctx context.Context, key string, lease time.Duration) error {
+	if err := s.record(ctx, "start", key, lease); err != nil {
 		return err
 	}
 	if lease <= 0 {
@@ -96,8 +96,8 @@ func (s *MemoryIdempotencyStore) Start(_ context.Context, key string, lease time
 
 // Finish implements domain.IdempotencyStore: the effect has happened,
 // whoever held the lease.
-func (s *MemoryIdempotencyStore) Finish(_ context.Context, key string, retention time.Duration) error {
-	if err := s.record("finish", key, retention); err != nil {
+func (s *MemoryIdempotencyStore) Finish(ctx context.Context, key string, retention time.Duration) error {
+	if err := s.record(ctx, "finish", key, retention); err != nil {
 		return err
 	}
 	s.release(key)
@@ -108,8 +108,8 @@ func (s *MemoryIdempotencyStore) Finish(_ context.Context, key string, retention
 }
 
 // Abandon implements domain.IdempotencyStore.
-func (s *MemoryIdempotencyStore) Abandon(_ context.Context, key string) error {
-	if err := s.record("abandon", key, 0); err != nil {
+func (s *MemoryIdempotencyStore) Abandon(ctx context.Context, key string) error {
+	if err := s.record(ctx, "abandon", key, 0); err != nil {
 		return err
 	}
 	holder, ok := s.release(key)

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"time"
 )
 
@@ -18,8 +19,9 @@ type spy struct {
 	fail               map[string]error // by operation: start, finish, abandon
 }
 
-// record logs a call of op and returns the failure set for op, if any.
-func (s *MemoryIdempotencyStore) record(op, key string, d time.Duration) error {
+// record logs a call of op and returns the failure set for op, if any, or
+// ctx's error when it has ended: a real store's request fails then too.
+func (s *MemoryIdempotencyStore) record(ctx context.Context, op, key string, d time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.spy.calls = append(s.spy.calls, op+" "+key)
@@ -29,7 +31,10 @@ func (s *MemoryIdempotencyStore) record(op, key string, d time.Duration) error {
 	case "finish":
 		s.spy.retentions = append(s.spy.retentions, d)
 	}
-	return s.spy.fail[op]
+	if err := s.spy.fail[op]; err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // FailStart makes every later Start of this handle return err itself and
