@@ -113,11 +113,11 @@ func TestNewReports(t *testing.T) {
 		bucket  string
 		wantErr string
 	}{
-		{"ok", newFakeObjects(), "scan-reports-123", ""},
+		{"ok", testkit.NewMemoryObjects(), "scan-reports-123", ""},
 		{"nil client", nil, "scan-reports", "nil S3 client"},
-		{"empty bucket", newFakeObjects(), "", "invalid bucket name"},
-		{"uppercase bucket", newFakeObjects(), "Reports", "invalid bucket name"},
-		{"bucket with slash", newFakeObjects(), "a/b", "invalid bucket name"},
+		{"empty bucket", testkit.NewMemoryObjects(), "", "invalid bucket name"},
+		{"uppercase bucket", testkit.NewMemoryObjects(), "Reports", "invalid bucket name"},
+		{"bucket with slash", testkit.NewMemoryObjects(), "a/b", "invalid bucket name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,7 +136,7 @@ func TestNewReports(t *testing.T) {
 }
 
 func TestPutReportWritesEncryptedGzipUnderDeterministicKey(t *testing.T) {
-	fake := newFakeObjects()
+	fake := testkit.NewMemoryObjects()
 	store, err := NewReports(fake, testBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -149,10 +149,10 @@ func TestPutReportWritesEncryptedGzipUnderDeterministicKey(t *testing.T) {
 	if loc != (domain.ReportLocation{Bucket: testBucket, Key: wantKey}) {
 		t.Errorf("location = %+v, want bucket %s key %s", loc, testBucket, wantKey)
 	}
-	if len(fake.puts) != 1 {
-		t.Fatalf("%d puts, want 1", len(fake.puts))
+	if len(fake.Puts()) != 1 {
+		t.Fatalf("%d puts, want 1", len(fake.Puts()))
 	}
-	in := fake.puts[0]
+	in := fake.Puts()[0]
 	if in.ServerSideEncryption != types.ServerSideEncryptionAes256 {
 		t.Errorf("ServerSideEncryption = %q, want AES256", in.ServerSideEncryption)
 	}
@@ -163,7 +163,7 @@ func TestPutReportWritesEncryptedGzipUnderDeterministicKey(t *testing.T) {
 		t.Errorf("ContentEncoding = %q", got)
 	}
 	var r domain.Report
-	if err := json.Unmarshal(gunzip(t, fake.get(testBucket, wantKey)), &r); err != nil {
+	if err := json.Unmarshal(gunzip(t, object(t, fake, testBucket, wantKey)), &r); err != nil {
 		t.Fatalf("stored object is not gzip JSON of a report: %v", err)
 	}
 	if !reflect.DeepEqual(&r, sampleReport()) {
@@ -172,14 +172,14 @@ func TestPutReportWritesEncryptedGzipUnderDeterministicKey(t *testing.T) {
 }
 
 func TestPutReportTwiceIsIdempotent(t *testing.T) {
-	fake := newFakeObjects()
+	fake := testkit.NewMemoryObjects()
 	store, _ := NewReports(fake, testBucket)
 	ctx := context.Background()
 	loc1, err := store.PutReport(ctx, "scan-1", sampleReport())
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := fake.get(loc1.Bucket, loc1.Key)
+	first := object(t, fake, loc1.Bucket, loc1.Key)
 	loc2, err := store.PutReport(ctx, "scan-1", sampleReport())
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestPutReportTwiceIsIdempotent(t *testing.T) {
 	if loc1 != loc2 {
 		t.Errorf("second put went to %+v, first to %+v", loc2, loc1)
 	}
-	if !bytes.Equal(first, fake.get(loc2.Bucket, loc2.Key)) {
+	if !bytes.Equal(first, object(t, fake, loc2.Bucket, loc2.Key)) {
 		t.Error("second put changed the object's bytes")
 	}
 }
@@ -209,22 +209,22 @@ func TestPutReportRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakeObjects()
+			fake := testkit.NewMemoryObjects()
 			store, _ := NewReports(fake, testBucket)
 			_, err := store.PutReport(context.Background(), tc.scanID, tc.r)
 			if !errors.Is(err, domain.ErrInvalid) {
 				t.Errorf("PutReport error = %v, want one wrapping domain.ErrInvalid", err)
 			}
-			if len(fake.puts) != 0 {
-				t.Errorf("bad input still wrote %d objects", len(fake.puts))
+			if len(fake.Puts()) != 0 {
+				t.Errorf("bad input still wrote %d objects", len(fake.Puts()))
 			}
 		})
 	}
 }
 
 func TestPutReportWrapsClientError(t *testing.T) {
-	fake := newFakeObjects()
-	fake.putErr = errors.New("access denied")
+	fake := testkit.NewMemoryObjects()
+	fake.FailPuts(errors.New("access denied"))
 	store, _ := NewReports(fake, testBucket)
 	_, err := store.PutReport(context.Background(), "scan-1", sampleReport())
 	if err == nil || !strings.Contains(err.Error(), "access denied") || !strings.Contains(err.Error(), "s3://"+testBucket+"/reports/") {
@@ -254,14 +254,14 @@ func TestGetReport(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakeObjects()
+			fake := testkit.NewMemoryObjects()
 			store, _ := NewReports(fake, testBucket)
 			loc := tc.loc
 			if tc.name != "empty location" {
 				loc = domain.ReportLocation{Bucket: testBucket, Key: "reports/x/scan.json.gz"}
 			}
 			if tc.body != nil {
-				fake.set(testBucket, "reports/x/scan.json.gz", tc.body)
+				fake.Put(testBucket, "reports/x/scan.json.gz", tc.body)
 			}
 			got, err := store.GetReport(context.Background(), loc)
 			if tc.want != nil {
@@ -308,8 +308,8 @@ func TestGetReportStopsAGzipBomb(t *testing.T) {
 	_, _ = io.WriteString(zw, `"}`)
 	_ = zw.Close()
 
-	fake := newFakeObjects()
-	fake.set(testBucket, "bomb.json.gz", buf.Bytes())
+	fake := testkit.NewMemoryObjects()
+	fake.Put(testBucket, "bomb.json.gz", buf.Bytes())
 	store, _ := NewReports(fake, testBucket)
 	store.maxBytes = 1 << 20
 	_, err := store.GetReport(context.Background(), domain.ReportLocation{Bucket: testBucket, Key: "bomb.json.gz"})

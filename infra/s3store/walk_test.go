@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"ecrscanner/infra/ops/testkit"
 	"encoding/json"
 	"errors"
 	"io"
@@ -84,11 +85,11 @@ func TestWalkReportReadsWhatGetReportReads(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakeObjects()
+			fake := testkit.NewMemoryObjects()
 			store, _ := NewReports(fake, testBucket)
 			loc := domain.ReportLocation{Bucket: testBucket, Key: "reports/x/scan.json.gz"}
 			if tc.body != nil {
-				fake.set(testBucket, loc.Key, tc.body)
+				fake.Put(testBucket, loc.Key, tc.body)
 			}
 			got, err := collect(t, store, loc)
 			if tc.want != nil {
@@ -117,7 +118,7 @@ func TestWalkReportReadsWhatGetReportReads(t *testing.T) {
 }
 
 func TestWalkReportRefusesAnEmptyLocation(t *testing.T) {
-	store, _ := NewReports(newFakeObjects(), testBucket)
+	store, _ := NewReports(testkit.NewMemoryObjects(), testBucket)
 	err := store.WalkReport(context.Background(), domain.ReportLocation{Key: "k"}, domain.ReportVisitor{})
 	if !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), "bucket and key are required") {
 		t.Fatalf("error = %v, want ErrInvalid naming the missing parts", err)
@@ -138,8 +139,8 @@ func TestWalkReportStopsAGzipBomb(t *testing.T) {
 			_, _ = zw.Write(bytes.Repeat([]byte("0"), 4<<20))
 			_, _ = io.WriteString(zw, `"}]}`)
 			_ = zw.Close()
-			fake := newFakeObjects()
-			fake.set(testBucket, "bomb.json.gz", buf.Bytes())
+			fake := testkit.NewMemoryObjects()
+			fake.Put(testBucket, "bomb.json.gz", buf.Bytes())
 			store, _ := NewReports(fake, testBucket)
 			store.maxBytes = 1 << 20
 			err := store.WalkReport(context.Background(), domain.ReportLocation{Bucket: testBucket, Key: "bomb.json.gz"}, domain.ReportVisitor{})
@@ -154,7 +155,7 @@ func TestWalkReportStopsAGzipBomb(t *testing.T) {
 // walk and comes back as it is, with no findings after it; ErrStopWalk ends
 // the walk with no error.
 func TestWalkReportReturnsTheVisitorsError(t *testing.T) {
-	fake := newFakeObjects()
+	fake := testkit.NewMemoryObjects()
 	store, _ := NewReports(fake, testBucket)
 	loc, err := store.PutReport(context.Background(), "scan-1", sampleReport())
 	if err != nil {
@@ -183,7 +184,7 @@ func TestWalkReportReturnsTheVisitorsError(t *testing.T) {
 // TestWalkReportHandsOverFreshFindings: no finding shares memory with the
 // next, so a visitor may keep them.
 func TestWalkReportHandsOverFreshFindings(t *testing.T) {
-	fake := newFakeObjects()
+	fake := testkit.NewMemoryObjects()
 	store, _ := NewReports(fake, testBucket)
 	rep := sampleReport()
 	rep.Vulnerabilities[1].CVEs = []string{"CVE-2024-9999"}
@@ -205,10 +206,10 @@ func TestWalkReportHandsOverFreshFindings(t *testing.T) {
 // TestWalkReportHeadDecodesAsAWholeReport: head fields decode with
 // domain.Report's rules (a field it lacks is dropped, a bad value refused).
 func TestWalkReportHeadDecodesAsAWholeReport(t *testing.T) {
-	fake := newFakeObjects()
+	fake := testkit.NewMemoryObjects()
 	store, _ := NewReports(fake, testBucket)
 	loc := domain.ReportLocation{Bucket: testBucket, Key: "r.json"}
-	fake.set(testBucket, loc.Key, []byte(`{"digest":"`+string(testDigest)+`","unknown":{"deep":[1,2,3]},"os":"alpine","partial":true,"scanTypes":["os"]}`))
+	fake.Put(testBucket, loc.Key, []byte(`{"digest":"`+string(testDigest)+`","unknown":{"deep":[1,2,3]},"os":"alpine","partial":true,"scanTypes":["os"]}`))
 	got, err := collect(t, store, loc)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +218,7 @@ func TestWalkReportHeadDecodesAsAWholeReport(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("walked %+v, want %+v", got, want)
 	}
-	fake.set(testBucket, loc.Key, []byte(`{"partial":"yes"}`))
+	fake.Put(testBucket, loc.Key, []byte(`{"partial":"yes"}`))
 	if _, err := collect(t, store, loc); err == nil || !strings.Contains(err.Error(), "decode report") {
 		t.Errorf("a bad head value: error = %v, want a decode error", err)
 	}

@@ -23,6 +23,8 @@ type MemoryObjects struct {
 	objects   map[string][]byte
 	sizes     map[string]int64
 	sizesOnly bool
+	puts      []*s3.PutObjectInput
+	putErr    error
 }
 
 // NewMemoryObjects returns an empty bucket.
@@ -43,8 +45,11 @@ func (m *MemoryObjects) KeepSizesOnly() {
 func (m *MemoryObjects) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	name := aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
 	m.mu.Lock()
-	sizesOnly := m.sizesOnly
+	sizesOnly, putErr := m.sizesOnly, m.putErr
 	m.mu.Unlock()
+	if putErr != nil {
+		return nil, putErr
+	}
 	var body []byte
 	var n int64
 	var err error
@@ -63,6 +68,7 @@ func (m *MemoryObjects) PutObject(_ context.Context, in *s3.PutObjectInput, _ ..
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sizes[name] = n
+	m.puts = append(m.puts, in)
 	if !sizesOnly {
 		m.objects[name] = body
 	}
@@ -94,4 +100,26 @@ func (m *MemoryObjects) Object(bucket, key string) ([]byte, bool) {
 	defer m.mu.Unlock()
 	b, ok := m.objects[bucket+"/"+key]
 	return b, ok
+}
+
+// Put stores body at bucket/key as if it had been put (a test's fixture).
+func (m *MemoryObjects) Put(bucket, key string, body []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.objects[bucket+"/"+key] = body
+	m.sizes[bucket+"/"+key] = int64(len(body))
+}
+
+// Puts are the PutObject requests that succeeded, in order.
+func (m *MemoryObjects) Puts() []*s3.PutObjectInput {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*s3.PutObjectInput(nil), m.puts...)
+}
+
+// FailPuts makes every later PutObject return err; nil lets them through.
+func (m *MemoryObjects) FailPuts(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.putErr = err
 }
