@@ -272,7 +272,11 @@ func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, name string
 	var s sample
 	if custom != nil {
 		var err error
-		if s, err = expectSample(st, name, custom); err != nil {
+		rules, err := scanRules(st)
+		if err != nil {
+			return err
+		}
+		if s, err = expectSample(rules, name, custom); err != nil {
 			return err
 		}
 		if s.want != wantScanned {

@@ -43,15 +43,16 @@ type sample struct {
 	why       string
 }
 
-// expectSample reads what should become of body, sent to the local stack.
-func expectSample(st *localStack, name string, body []byte) (sample, error) {
+// expectSample reads what should become of body, sent to a stack whose
+// default-bus rules to a queue are rules (scanRules).
+func expectSample(rules []*eventpattern.Pattern, name string, body []byte) (sample, error) {
 	s := sample{name: name, body: body}
 	s.delivered = deliveredAs(body, time.Now())
 	if s.delivered == nil {
 		s.want, s.why = wantRefused, "not sent: EventBridge PutEvents refuses an entry without source, detail-type and a JSON object as detail"
 		return s, nil
 	}
-	routed, err := routedToScan(st, s.delivered)
+	routed, err := anyMatch(rules, s.delivered)
 	if err != nil {
 		return s, err
 	}
@@ -105,18 +106,27 @@ func isJSONObject(raw json.RawMessage) bool {
 	return json.Unmarshal(raw, &m) == nil && m != nil
 }
 
-// routedToScan reports whether a rule of the deployed stack on the default
-// bus sends the event to a queue.
-func routedToScan(st *localStack, delivered []byte) (bool, error) {
+// scanRules compiles the patterns of the deployed stack's rules that send
+// default-bus events to a queue.
+func scanRules(st *localStack) ([]*eventpattern.Pattern, error) {
 	d := st.pipeline.Deployment
+	var out []*eventpattern.Pattern
 	for _, rule := range d.Template.BusRules("default") {
 		if rule.Queue == "" || !d.Created(rule.LogicalID) {
 			continue
 		}
 		p, err := eventpattern.Compile(rule.Pattern)
 		if err != nil {
-			return false, fmt.Errorf("rule %s: %w", rule.LogicalID, err)
+			return nil, fmt.Errorf("rule %s: %w", rule.LogicalID, err)
 		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// anyMatch reports whether one of rules matches the delivered event.
+func anyMatch(rules []*eventpattern.Pattern, delivered []byte) (bool, error) {
+	for _, p := range rules {
 		if ok, err := p.Match(delivered); err != nil || ok {
 			return ok, err
 		}
@@ -140,7 +150,8 @@ func (r *localRun) runSamples(ctx context.Context, dir string, timeout time.Dura
 		if err != nil {
 			return err
 		}
-		groups[isCloudTrail(body)] = append(groups[isCloudTrail(body)], f)
+		ct := isCloudTrail(body)
+		groups[ct] = append(groups[ct], f)
 	}
 	var problems []string
 	for _, cloudtrail := range []bool{false, true} {
@@ -184,13 +195,17 @@ func (r *localRun) runSampleGroup(ctx context.Context, files []string, cloudtrai
 		return nil, err
 	}
 	defer st.stop()
+	rules, err := scanRules(st)
+	if err != nil {
+		return nil, err
+	}
 	samples := make([]sample, 0, len(files))
 	for _, f := range files {
 		body, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		s, err := expectSample(st, filepath.Base(f), body)
+		s, err := expectSample(rules, filepath.Base(f), body)
 		if err != nil {
 			return nil, err
 		}

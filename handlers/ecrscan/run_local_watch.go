@@ -125,22 +125,6 @@ func (r *localRun) summary(e effects) {
 	}
 }
 
-// awaitScanInvocation waits until the scan function has handled a message,
-// or the time is up.
-func (r *localRun) awaitScanInvocation(ctx context.Context, within time.Duration) {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		r.mu.Lock()
-		n := len(r.timings["ScanFunction"])
-		r.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.say("no rule of the stack routed the event to the scan queue")
-}
-
 func (r *localRun) invoked(function string, received, failed int, took time.Duration, err error) {
 	r.mu.Lock()
 	if r.timings == nil {
