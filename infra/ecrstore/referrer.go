@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -291,22 +292,31 @@ func (r *Referrers) authenticator(ctx context.Context, region string) (authn.Aut
 	if len(out.AuthorizationData) == 0 || out.AuthorizationData[0].AuthorizationToken == nil {
 		return nil, fmt.Errorf("get ECR authorization token in %s: no token returned", region)
 	}
-	data := out.AuthorizationData[0]
-	raw, err := base64.StdEncoding.DecodeString(aws.ToString(data.AuthorizationToken))
+	auth, expires, err := Login(out.AuthorizationData[0])
 	if err != nil {
-		return nil, fmt.Errorf("decode ECR authorization token: %w", err)
+		return nil, err
 	}
-	user, pass, ok := strings.Cut(string(raw), ":")
-	if !ok || user == "" || pass == "" {
-		return nil, errors.New("decode ECR authorization token: want user:password")
-	}
-	expires := aws.ToTime(data.ExpiresAt)
 	if expires.IsZero() {
 		expires = now.Add(referrerTokenDefaultLife)
 	}
-	auth := &authn.Basic{Username: user, Password: pass}
 	r.tokens[region] = referrerToken{auth: auth, expires: expires}
 	return auth, nil
+}
+
+// Login reads the credentials in one of GetAuthorizationToken's answers: a
+// base64 "user:password" for the registry, and when it expires (zero when
+// the answer does not say). Its errors never quote the token.
+// https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_AuthorizationData.html
+func Login(data ecrtypes.AuthorizationData) (*authn.Basic, time.Time, error) {
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(data.AuthorizationToken))
+	if err != nil {
+		return nil, time.Time{}, errors.New("decode ECR authorization token: not base64")
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user == "" || pass == "" {
+		return nil, time.Time{}, errors.New("decode ECR authorization token: want user:password")
+	}
+	return &authn.Basic{Username: user, Password: pass}, aws.ToTime(data.ExpiresAt), nil
 }
 
 // referrerDocument is the summary JSON, the artifact's one layer. Its fields

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"ecrscanner/domain"
+	"ecrscanner/infra/ecrstore"
 )
 
 // ECRRegistry pushes to the caller's ECR registry, which emits the push
@@ -49,17 +49,12 @@ func (e *ECRRegistry) login(ctx context.Context) (string, authn.Authenticator, e
 		return "", nil, errors.New("ECR login: no authorization data")
 	}
 	d := out.AuthorizationData[0]
-	raw, err := base64.StdEncoding.DecodeString(aws.ToString(d.AuthorizationToken))
+	auth, expires, err := ecrstore.Login(d)
 	if err != nil {
-		return "", nil, errors.New("ECR login: the token is not base64") // the token stays out of the message
-	}
-	user, pass, ok := strings.Cut(string(raw), ":")
-	if !ok {
-		return "", nil, errors.New("ECR login: the token is not user:password")
+		return "", nil, fmt.Errorf("ECR login: %w", err)
 	}
 	e.host = strings.TrimSuffix(strings.TrimPrefix(aws.ToString(d.ProxyEndpoint), "https://"), "/")
-	e.auth = &authn.Basic{Username: user, Password: pass}
-	e.expires = aws.ToTime(d.ExpiresAt)
+	e.auth, e.expires = auth, expires
 	return e.host, e.auth, nil
 }
 
