@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +21,10 @@ import (
 	"ecrscanner/infra/qscanner/qscannertest"
 )
 
-var (
-	adminOnce sync.Once
-	adminCfg  aws.Config
-	adminErr  error
-)
-
 // operator is the configuration the probe runs with: an admin user of the
 // package's moto, as an operator's credentials are, which keeps working
 // once a pipeline enforces IAM.
-func operator(t *testing.T) aws.Config {
-	t.Helper()
-	adminOnce.Do(func() {
-		adminCfg, adminErr = local.AdminConfig(context.Background(), mototest.Server(t), mototest.Config(t), "ecrscan-probe-test")
-	})
-	if adminErr != nil {
-		t.Fatal(adminErr)
-	}
-	return adminCfg
-}
+func operator(t *testing.T) aws.Config { return mototest.Admin(t) }
 
 // localStack starts the whole stack on moto under enforced IAM, with the
 // QScanner stand-in and the tag function writing to reg.
