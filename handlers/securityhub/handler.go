@@ -98,8 +98,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		return fmt.Errorf("security hub %s: %w", ev.Digest, err)
 	}
 
+	counts := &qidCounts{}
 	for _, repo := range ev.Repositories() {
-		if err := h.sync(ctx, log.With(slog.String(attr.Repository, repo.Name)), ev, repo, rep, observedAt.UTC()); err != nil {
+		if err := h.sync(ctx, log.With(slog.String(attr.Repository, repo.Name)), ev, repo, rep, observedAt.UTC(), counts); err != nil {
 			// Repositories already done are rewritten identically on retry.
 			return err
 		}
@@ -110,7 +111,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 // sync makes Security Hub show rep for the event's image in one repository,
 // then resolves the findings of the repository's other images that no tag
 // points at any more.
-func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEvent, repo events.Repository, rep domain.ReportHead, observedAt time.Time) error {
+func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEvent, repo events.Repository, rep domain.ReportHead, observedAt time.Time, counts *qidCounts) error {
 	fail := func(what string, err error) error {
 		err = fmt.Errorf("security hub %s for %s: %s: %w", ev.Digest, repo.Name, what, err)
 		if errors.Is(err, domain.ErrInvalid) || errors.Is(err, securityhubstore.ErrNotEnabled) {
@@ -135,7 +136,7 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 			slog.Time("observed_at", observedAt), slog.Time("latest_update", latest), slog.Time("shown_scan_time", shown.ScannedAt))
 		return nil
 	}
-	current, err := h.importReport(ctx, ev, im, existing, observedAt)
+	current, err := h.importReport(ctx, ev, im, existing, observedAt, counts)
 	if err != nil {
 		return fail("import findings", err)
 	}

@@ -57,8 +57,8 @@ type imported struct {
 // a QID listed once (every QID, as the scan function writes reports) is
 // imported as soon as it is met, and the entries of the others merged until
 // their last one.
-func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im image, existing []securityhubstore.Finding, observedAt time.Time) (imported, error) {
-	entries, err := h.countQIDs(ctx, ev)
+func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im image, existing []securityhubstore.Finding, observedAt time.Time, counts *qidCounts) (imported, error) {
+	entries, err := counts.of(ctx, h, ev)
 	if err != nil {
 		return imported{}, err
 	}
@@ -110,6 +110,24 @@ func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im imag
 	}
 	res.seen, res.findings = b.seen, b.added
 	return res, err
+}
+
+// qidCounts holds the entries of each QID of one event's report, counted
+// at most once however many repositories the event's image is in: the count
+// depends on the report alone. The zero value is ready to use.
+type qidCounts struct {
+	entries map[string]int
+	err     error
+	done    bool
+}
+
+// of counts ev's report's QIDs the first time it is asked.
+func (c *qidCounts) of(ctx context.Context, h *Handler, ev events.ScanEvent) (map[string]int, error) {
+	if !c.done {
+		c.entries, c.err = h.countQIDs(ctx, ev)
+		c.done = true
+	}
+	return c.entries, c.err
 }
 
 // countQIDs walks ev's report and counts the entries of each QID (by
