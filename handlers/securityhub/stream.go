@@ -53,10 +53,10 @@ type imported struct {
 
 // importReport imports ev's report as im's findings, one finding per QID
 // and per secret, carrying each existing finding's first sighting over.
-// It walks the report twice: once to count the entries of each QID, so that
-// a QID listed once (every QID, as the scan function writes reports) is
-// imported as soon as it is met, and the entries of the others merged until
-// their last one.
+// It walks the report once, after counts has had it counted (once per
+// event, see qidCounts), so that a QID listed once (every QID, as the scan
+// function writes reports) is imported as soon as it is met, and the
+// entries of the others merged until their last one.
 func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im image, existing []securityhubstore.Finding, observedAt time.Time, counts *qidCounts) (imported, error) {
 	entries, err := counts.of(ctx, h, ev)
 	if err != nil {
