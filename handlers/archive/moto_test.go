@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"ecrscanner/infra/ops/mototest"
@@ -60,15 +58,7 @@ func TestHandleWithRealS3(t *testing.T) {
 		t.Fatalf("document of %d bytes, want more than %d", len(want), 2*chunkSize)
 	}
 
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(fake.puts[0].key)})
-	if err != nil {
-		t.Fatalf("GetObject: %v", err)
-	}
-	got, err := io.ReadAll(out.Body)
-	out.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mototest.Object(t, client, bucket, fake.puts[0].key)
 	if !bytes.Equal(got, want) {
 		t.Errorf("stored %d bytes, want the %d the handler encoded", len(got), len(want))
 	}

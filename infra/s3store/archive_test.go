@@ -216,15 +216,7 @@ func TestMotoArchivePut(t *testing.T) {
 		t.Errorf("ContentLength = %d, want %d", got, len(body))
 	}
 
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject: %v", err)
-	}
-	got, err := io.ReadAll(out.Body)
-	out.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mototest.Object(t, client, bucket, key)
 	if !bytes.Equal(got, body) {
 		t.Errorf("stored body %q, want %q", got, body)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -61,4 +63,20 @@ func CreateBucket(ctx context.Context, client BucketAPI, name, region string) er
 		return fmt.Errorf("block public access on bucket %s: %w", name, err)
 	}
 	return nil
+}
+
+// Object reads the whole object at bucket/key through client, failing t if
+// it cannot.
+func Object(t testing.TB, client *s3.Client, bucket, key string) []byte {
+	t.Helper()
+	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("GetObject s3://%s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatalf("read s3://%s/%s: %v", bucket, key, err)
+	}
+	return b
 }
