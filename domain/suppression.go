@@ -274,9 +274,9 @@ const maxListed = 20
 // memory: it keeps counts, the TopFindings worst unsuppressed
 // vulnerabilities and at most maxListed suppressed findings.
 type Sifter struct {
-	rules  Suppressions
-	out    Sifted
-	worst  Report // bounded: trimmed to TopFindings after each add
+	rules Suppressions
+	out   Sifted
+	worst Report // bounded: trimmed to TopFindings after each add
 }
 
 // NewSifter returns a sifter for rules (already Scoped).
