@@ -58,10 +58,6 @@ func parseImageArg(s string) (imageArg, error) {
 		d, err := domain.ParseDigest(s)
 		return imageArg{digest: d}, err
 	}
-	if _, dg, ok := strings.Cut(s, "@"); ok {
-		d, err := domain.ParseDigest(dg)
-		return imageArg{digest: d}, err
-	}
 	var a imageArg
 	name := s
 	if host, rest, ok := strings.Cut(s, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
@@ -70,6 +66,15 @@ func parseImageArg(s string) (imageArg, error) {
 			return imageArg{}, fmt.Errorf("%q is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)", host)
 		}
 		a.registryID, a.region, name = m[1], m[2], rest
+	}
+	// repo@digest keeps its repository too: the gate needs it.
+	if repo, dg, ok := strings.Cut(name, "@"); ok {
+		d, err := domain.ParseDigest(dg)
+		if err != nil {
+			return imageArg{}, err
+		}
+		a.digest, a.repository = d, repo
+		return a, domain.ValidateRepository(repo)
 	}
 	a.repository, a.tag = name, "latest"
 	if i := strings.LastIndex(name, ":"); i >= 0 {
