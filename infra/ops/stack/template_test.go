@@ -968,7 +968,7 @@ func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
 			t.Errorf("%s grants Security Hub actions; only SecurityHubRole may", s.where)
 		}
 	}
-	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:GetFindings"}) {
+	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}) {
 		t.Errorf("SecurityHubRole may call %v", got)
 	}
 	if r := granted["securityhub:BatchImportFindings"].body["Resource"]; !reflect.DeepEqual(r, product) {
