@@ -643,7 +643,7 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
 		{"EnrichFunction", "enrich", "arm64", []string{"SCANS_TABLE_ARN"}},
 		{"ArchiveFunction", "archive", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS", "RESULTS_BUCKET"}},
 		{"AlertFunction", "alert", "arm64", []string{
 			"TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
 		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
