@@ -122,7 +122,7 @@ func openSuppressions(ctx context.Context, f suppressFlags) (*suppressionstore.S
 			return nil, nil, fmt.Errorf("stack %s has no ResultsBucket: is it the scanner's stack?", f.stack)
 		}
 	}
-	store, err := suppressionstore.New(s3.NewFromConfig(cfg, awsconfig.S3Options(cfg)), bucket)
+	store, err := suppressionstore.New(s3.NewFromConfig(cfg, awsconfig.S3Options(cfg), quietChecksums), bucket)
 	return store, d, err
 }
 
