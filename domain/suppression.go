@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -181,6 +182,12 @@ func (s Suppression) Target() string {
 		return "package " + s.Package
 	}
 	return s.Vulnerability
+}
+
+// SuppressionSource reads the rule set as it stands, with the version
+// (an ETag) a writer would write against. Safe for concurrent use.
+type SuppressionSource interface {
+	Load(ctx context.Context) (Suppressions, string, error)
 }
 
 // Suppressions is a rule set as read at one moment. The zero value

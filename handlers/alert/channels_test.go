@@ -16,16 +16,6 @@ import (
 	"ecrscanner/infra/snsnotify"
 )
 
-// fakeRules is a hand-written ruleSource.
-type fakeRules struct {
-	rules domain.Suppressions
-	err   error
-}
-
-func (f fakeRules) Load(context.Context) (domain.Suppressions, string, error) {
-	return f.rules, "", f.err
-}
-
 var rulesNow = time.Date(2025, 3, 5, 0, 0, 0, 0, time.UTC)
 
 func suppression(id string, change func(*domain.Suppression)) domain.Suppression {
@@ -47,7 +37,7 @@ func thresholdRules() domain.Suppressions {
 	}}
 }
 
-func rigWithRules(t *testing.T, src ruleSource) *testRig {
+func rigWithRules(t *testing.T, src domain.SuppressionSource) *testRig {
 	t.Helper()
 	r := newRig(t, testConfig())
 	r.h.UseSuppressions(src, func() time.Time { return rulesNow })
@@ -85,7 +75,7 @@ func TestChannelGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := rigWithRules(t, fakeRules{rules: thresholdRules()})
+			r := rigWithRules(t, &testkit.SuppressionSource{Rules: thresholdRules()})
 			if err := r.h.Handle(context.Background(), tc.ev(t)); err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +101,7 @@ func TestChannelGolden(t *testing.T) {
 }
 
 func TestSuppressedFindingsAreListedApart(t *testing.T) {
-	r := rigWithRules(t, fakeRules{rules: thresholdRules()})
+	r := rigWithRules(t, &testkit.SuppressionSource{Rules: thresholdRules()})
 	if err := r.h.Handle(context.Background(), completedEvent(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -146,15 +136,15 @@ func TestSuppressionEdges(t *testing.T) {
 		suppression("s4", func(s *domain.Suppression) { s.SecretRule, s.Reason = "generic-api-key", "r" }))}
 	tests := []struct {
 		name     string
-		src      fakeRules
+		src      *testkit.SuppressionSource
 		alerts   bool
 		note     string
 		critical bool // the OpenSSL finding is alerted on
 	}{
-		{"expired rules suppress nothing", fakeRules{rules: expired}, true, "", true},
-		{"rules scoped elsewhere", fakeRules{rules: otherRepo}, true, "", true},
-		{"rules unreadable: every finding, and a note", fakeRules{err: errors.New("AccessDenied")}, true, noteRulesUnreadable, true},
-		{"everything suppressed: no alert", fakeRules{rules: everything}, false, "", false},
+		{"expired rules suppress nothing", &testkit.SuppressionSource{Rules: expired}, true, "", true},
+		{"rules scoped elsewhere", &testkit.SuppressionSource{Rules: otherRepo}, true, "", true},
+		{"rules unreadable: every finding, and a note", &testkit.SuppressionSource{Err: errors.New("AccessDenied")}, true, noteRulesUnreadable, true},
+		{"everything suppressed: no alert", &testkit.SuppressionSource{Rules: everything}, false, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,7 +178,7 @@ func TestSuppressionEdges(t *testing.T) {
 // A report that cannot be read when rules apply: the alert goes out on
 // the event's summary, saying no suppression could be applied.
 func TestSuppressionReportUnreadable(t *testing.T) {
-	r := rigWithRules(t, fakeRules{rules: thresholdRules()})
+	r := rigWithRules(t, &testkit.SuppressionSource{Rules: thresholdRules()})
 	r.reports.err = errors.New("SlowDown")
 	if err := r.h.Handle(context.Background(), completedEvent(t)); err != nil {
 		t.Fatal(err)
@@ -220,7 +210,7 @@ func TestChannelsStayWithinSNSLimit(t *testing.T) {
 	}
 	ev := testkit.CompletedEvent(rep, refs...)
 	ev.Summary = &sum
-	r := rigWithRules(t, fakeRules{rules: rules})
+	r := rigWithRules(t, &testkit.SuppressionSource{Rules: rules})
 	r.reports.report = rep
 	if err := r.h.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ type Handler struct {
 	logger  *slog.Logger
 	// rules and now, when set (UseSuppressions), apply the suppressions in
 	// force when the handler acts.
-	rules ruleSource
+	rules domain.SuppressionSource
 	now   func() time.Time
 }
 

@@ -12,16 +12,10 @@ import (
 	"ecrscanner/infra/attr"
 )
 
-// ruleSource reads the suppression rules (suppressionstore.Store, or its
-// per-invocation cache).
-type ruleSource interface {
-	Load(ctx context.Context) (domain.Suppressions, string, error)
-}
-
 // UseSuppressions makes the handler apply the rules src holds, as they
 // stand at now() when it acts: a suppressed finding stops alerting and is
 // listed apart with its reason; an expired rule suppresses nothing.
-func (h *Handler) UseSuppressions(src ruleSource, now func() time.Time) {
+func (h *Handler) UseSuppressions(src domain.SuppressionSource, now func() time.Time) {
 	h.rules, h.now = src, now
 }
 

@@ -114,19 +114,9 @@ func parseGateArgs(args []string) (gateOptions, error) {
 	fs.DurationVar(&o.wait, "wait", 10*time.Minute, "")
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.StringVar(&o.stack, "stack", stackFromEnv(), "")
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return o, err
-			}
-			return o, fmt.Errorf("%v; see ecrscan gate -h", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return o, err
 	}
 	if len(positional) != 1 {
 		return o, fmt.Errorf("want exactly one IMAGE, got %d; see ecrscan gate -h", len(positional))

@@ -134,19 +134,9 @@ func parseStatusArgs(args []string) (statusOptions, error) {
 	fs.SetOutput(io.Discard)
 	stackName := fs.String("stack", stackFromEnv(), "")
 	asJSON := fs.Bool("json", false, "")
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return statusOptions{}, err
-			}
-			return statusOptions{}, fmt.Errorf("%v; see ecrscan status -h", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return statusOptions{}, err
 	}
 	if len(positional) != 1 {
 		return statusOptions{}, fmt.Errorf("want exactly one IMAGE_OR_DIGEST, got %d; see ecrscan status -h", len(positional))
@@ -156,6 +146,26 @@ func parseStatusArgs(args []string) (statusOptions, error) {
 		return statusOptions{}, err
 	}
 	return statusOptions{stack: *stackName, json: *asJSON, image: img}, nil
+}
+
+// parseInterspersed parses fs's flags before, between and after the
+// positional arguments, which it returns. -h is flag.ErrHelp; any other
+// error points at the command's help.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%v; see ecrscan %s -h", err, fs.Name())
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
 }
 
 // lookupStatus finds the stack and the image's scan record, resolving a tag

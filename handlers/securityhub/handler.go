@@ -56,7 +56,7 @@ type Handler struct {
 	product securityhubstore.Product
 	logger  *slog.Logger
 	// rules and now, when set (UseSuppressions), mark suppressed findings.
-	rules ruleSource
+	rules domain.SuppressionSource
 	now   func() time.Time
 }
 

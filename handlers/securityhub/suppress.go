@@ -11,18 +11,12 @@ import (
 	"ecrscanner/infra/securityhubstore"
 )
 
-// ruleSource reads the suppression rules (suppressionstore.Store, or its
-// per-invocation cache).
-type ruleSource interface {
-	Load(ctx context.Context) (domain.Suppressions, string, error)
-}
-
 // UseSuppressions makes the handler set the workflow of suppressed findings
 // to SUPPRESSED, with the rule's reason as the note, as the rules src holds
 // stand at now() when it acts; a finding it suppressed whose rule has
 // expired or gone is set back to NEW. Findings an analyst suppressed (a
 // note not written by noteAuthor) are left alone.
-func (h *Handler) UseSuppressions(src ruleSource, now func() time.Time) {
+func (h *Handler) UseSuppressions(src domain.SuppressionSource, now func() time.Time) {
 	h.rules, h.now = src, now
 }
 

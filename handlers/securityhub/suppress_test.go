@@ -30,15 +30,6 @@ func (h *fakeHub) SetWorkflow(_ context.Context, ids []string, status string, no
 	return nil
 }
 
-type fakeRules struct {
-	rules domain.Suppressions
-	err   error
-}
-
-func (f *fakeRules) Load(context.Context) (domain.Suppressions, string, error) {
-	return f.rules, "", f.err
-}
-
 // opensslRule suppresses the report's QID 379201 (by its CVE) in team/*
 // until until.
 func opensslRule(until time.Time) domain.Suppression {
@@ -46,7 +37,7 @@ func opensslRule(until time.Time) domain.Suppression {
 		Owner: "alice", CreatedAt: testkit.ScannedAt.Add(-time.Hour), ExpiresAt: until}
 }
 
-func suppressEnv(t *testing.T, src *fakeRules, now *time.Time) *testEnv {
+func suppressEnv(t *testing.T, src *testkit.SuppressionSource, now *time.Time) *testEnv {
 	env := newTestEnv(t)
 	env.h.UseSuppressions(src, func() time.Time { return *now })
 	return env
@@ -55,7 +46,7 @@ func suppressEnv(t *testing.T, src *fakeRules, now *time.Time) *testEnv {
 func TestSuppressedFindingIsImportedSuppressed(t *testing.T) {
 	now := testkit.ScannedAt
 	secretRule := domain.Suppression{ID: "sup-key", SecretRule: "aws-access-key-id", Repositories: []string{"team/app"}, Reason: "fixture key", Owner: "bob", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-	env := suppressEnv(t, &fakeRules{rules: domain.Suppressions{Rules: []domain.Suppression{opensslRule(now.Add(24 * time.Hour)), secretRule}}}, &now)
+	env := suppressEnv(t, &testkit.SuppressionSource{Rules: domain.Suppressions{Rules: []domain.Suppression{opensslRule(now.Add(24 * time.Hour)), secretRule}}}, &now)
 	rep := testkit.Report()
 	if err := env.handle(t, testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), rep); err != nil {
 		t.Fatal(err)
@@ -84,7 +75,7 @@ func TestSuppressedFindingIsImportedSuppressed(t *testing.T) {
 // finding an analyst suppressed is left as it is.
 func TestSuppressionOfExistingFindingsAndExpiry(t *testing.T) {
 	now := testkit.ScannedAt
-	src := &fakeRules{}
+	src := &testkit.SuppressionSource{}
 	env := suppressEnv(t, src, &now)
 	rep := testkit.Report()
 	scan := func(id string, at time.Time) {
@@ -100,7 +91,7 @@ func TestSuppressionOfExistingFindingsAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	src.rules = domain.Suppressions{Rules: []domain.Suppression{opensslRule(testkit.ScannedAt.Add(48 * time.Hour))}}
+	src.Rules = domain.Suppressions{Rules: []domain.Suppression{opensslRule(testkit.ScannedAt.Add(48 * time.Hour))}}
 	scan("scan2", testkit.ScannedAt.Add(24*time.Hour))
 	if f := env.hub.get(t, vulnID("team/app", "379201")); f.Workflow.Status != securityhubstore.WorkflowSuppressed || !strings.Contains(f.Note.Text, "TLS server never started") {
 		t.Fatalf("after the rule: workflow %s note %+v", f.Workflow.Status, f.Note)
@@ -119,7 +110,7 @@ func TestSuppressionOfExistingFindingsAndExpiry(t *testing.T) {
 // redelivers it and the DLQ takes it in the end), nothing is imported.
 func TestSuppressionsUnreadableRetries(t *testing.T) {
 	now := testkit.ScannedAt
-	env := suppressEnv(t, &fakeRules{err: errors.New("AccessDenied")}, &now)
+	env := suppressEnv(t, &testkit.SuppressionSource{Err: errors.New("AccessDenied")}, &now)
 	rep := testkit.Report()
 	err := env.handle(t, testkit.CompletedEventOf(rep, testkit.ScanID, testkit.ScannedAt, testkit.MustRef(t, "team/app", "v1")), rep)
 	if err == nil || consume.IsPermanent(err) || !strings.Contains(err.Error(), "read suppressions") {

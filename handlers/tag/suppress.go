@@ -11,16 +11,10 @@ import (
 	"ecrscanner/infra/ecrstore"
 )
 
-// ruleSource reads the suppression rules (suppressionstore.Store, or its
-// per-invocation cache).
-type ruleSource interface {
-	Load(ctx context.Context) (domain.Suppressions, string, error)
-}
-
 // suppressions is what the handler needs to count suppressed findings
 // apart: the rules, the reports they are applied to, and the clock.
 type suppressions struct {
-	rules   ruleSource
+	rules   domain.SuppressionSource
 	reports domain.ReportStreamer
 	now     func() time.Time
 }
@@ -28,7 +22,7 @@ type suppressions struct {
 // UseSuppressions makes the labels and the summary artifact count what the
 // rules in force at now() suppress apart (qualys:suppressed) from the
 // counts they show.
-func (h *Handler) UseSuppressions(rules ruleSource, reports domain.ReportStreamer, now func() time.Time) {
+func (h *Handler) UseSuppressions(rules domain.SuppressionSource, reports domain.ReportStreamer, now func() time.Time) {
 	h.supp = &suppressions{rules: rules, reports: reports, now: now}
 }
 

@@ -13,15 +13,6 @@ import (
 	"ecrscanner/infra/ops/testkit"
 )
 
-type fakeRules struct {
-	rules domain.Suppressions
-	err   error
-}
-
-func (f fakeRules) Load(context.Context) (domain.Suppressions, string, error) {
-	return f.rules, "", f.err
-}
-
 // The labels count what a rule in force suppresses apart: team/app (in the
 // rule's scope) shows the critical as suppressed, team/mirror (outside it)
 // as it is; once the rule has expired, team/app counts it again.
@@ -45,7 +36,7 @@ func TestTagsCountSuppressedApart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, tagger, _ := newTestHandler(t)
-			h.UseSuppressions(fakeRules{rules: domain.Suppressions{Rules: []domain.Suppression{rule}}}, reports, func() time.Time { return tc.now })
+			h.UseSuppressions(&testkit.SuppressionSource{Rules: domain.Suppressions{Rules: []domain.Suppression{rule}}}, reports, func() time.Time { return tc.now })
 			if err := h.Handle(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
@@ -65,9 +56,9 @@ func TestTagsCountSuppressedApart(t *testing.T) {
 func TestTagsSuppressionErrorsAreRetried(t *testing.T) {
 	ev := scanEvent(t, domain.EventScanCompleted, digestX, t0, "team/app:v1")
 	rule := domain.Suppression{ID: "s1", Vulnerability: "1", Repositories: []string{"team/*"}, Reason: "r", Owner: "o", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	for name, src := range map[string]fakeRules{
-		"rules unreadable":  {err: errors.New("AccessDenied")},
-		"report unreadable": {rules: domain.Suppressions{Rules: []domain.Suppression{rule}}},
+	for name, src := range map[string]*testkit.SuppressionSource{
+		"rules unreadable":  {Err: errors.New("AccessDenied")},
+		"report unreadable": {Rules: domain.Suppressions{Rules: []domain.Suppression{rule}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h, tagger, _ := newTestHandler(t)

@@ -8,18 +8,13 @@ import (
 	"ecrscanner/domain"
 )
 
-// Loader reads the rules; Store is one.
-type Loader interface {
-	Load(ctx context.Context) (domain.Suppressions, string, error)
-}
-
 // PerInvocation reads the rules once per Lambda invocation: every message
 // of a batch is handled under the invocation's context, whose deadline is
 // the same for all of them and differs from the next invocation's. A read
 // that fails is not kept, so the next message tries again. A context with
 // no deadline (tests, tools) reads every time. Safe for concurrent use.
 type PerInvocation struct {
-	src      Loader
+	src      domain.SuppressionSource
 	mu       sync.Mutex
 	deadline time.Time
 	rules    domain.Suppressions
@@ -27,7 +22,7 @@ type PerInvocation struct {
 }
 
 // NewPerInvocation caches src per invocation.
-func NewPerInvocation(src Loader) *PerInvocation { return &PerInvocation{src: src} }
+func NewPerInvocation(src domain.SuppressionSource) *PerInvocation { return &PerInvocation{src: src} }
 
 // Load returns the rules read for this invocation, reading them first if
 // need be.

@@ -49,6 +49,8 @@ type API interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
+var _ domain.SuppressionSource = (*Store)(nil)
+
 // Store reads and writes the rules document. Safe for concurrent use.
 type Store struct {
 	client API
