@@ -307,6 +307,9 @@ func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, name string
 	}
 	// Where everything ended, dead letters included, is shown either way.
 	settled := r.settleSamples(ctx, st, []sample{s}, 0)
+	if custom == nil && settled == nil { // suppressions, the gate and the alert channels: run_local_suppress.go
+		settled = r.demoSuppression(ctx, st, ref, timeout)
+	}
 	if !seen.complete() {
 		return errors.Join(fmt.Errorf("not every effect appeared within %v: %s", timeout, seen.missing()), settled)
 	}

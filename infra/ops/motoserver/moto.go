@@ -228,7 +228,7 @@ func (m *Moto) Stop() error {
 const serializeRequests = `
 import io, json, sys, threading
 from moto.server import main
-` + iamPatches + eventsPatches + `
+` + iamPatches + eventsPatches + securityhubPatches + `
 try:
     control, json_errors = _ecrscan_iam()
 except Exception as e:

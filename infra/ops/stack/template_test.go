@@ -643,7 +643,7 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
 		{"EnrichFunction", "enrich", "arm64", []string{"SCANS_TABLE_ARN"}},
 		{"ArchiveFunction", "archive", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS", "RESULTS_BUCKET"}},
 		{"AlertFunction", "alert", "arm64", []string{
 			"TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
 		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
@@ -968,7 +968,7 @@ func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
 			t.Errorf("%s grants Security Hub actions; only SecurityHubRole may", s.where)
 		}
 	}
-	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:GetFindings"}) {
+	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}) {
 		t.Errorf("SecurityHubRole may call %v", got)
 	}
 	if r := granted["securityhub:BatchImportFindings"].body["Resource"]; !reflect.DeepEqual(r, product) {
