@@ -15,3 +15,9 @@ func (im image) findingAccount() string {
 	}
 	return im.account
 }
+
+// ServeMembers makes h import the findings of images in other accounts and
+// regions too, as an organization's hub does (ORGANIZATION_ID set). A
+// single-account stack keeps refusing them: such an event means a
+// misrouted rule, not an image of its own.
+func (h *Handler) ServeMembers(on bool) { h.members = on }

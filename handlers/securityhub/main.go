@@ -36,5 +36,9 @@ func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	}
 	tags, err := ecrstore.NewImageTags(ecr.NewFromConfig(d.AWS))
 	d.Env.Check(err)
-	return NewHandler(reports, hub, tags, hub.Product(), d.Logger)
+	h, err := NewHandler(reports, hub, tags, hub.Product(), d.Logger)
+	if err == nil {
+		h.ServeMembers(d.Env.String("ORGANIZATION_ID", "") != "") // account.go
+	}
+	return h, err
 }
