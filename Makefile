@@ -125,6 +125,10 @@ FORCE    ?=
 deploy: ## Build, package (QScanner layer) and upload, then create or update the stack
 	$(ECRSCAN) deploy $(ARGS)
 
+.PHONY: deploy-spoke
+deploy-spoke: ## Deploy the spoke stack in a member account and region (HUB_ACCOUNT=…, HUB_REGION=…, with the member's credentials)
+	$(ECRSCAN) deploy-spoke $(ARGS)
+
 .PHONY: update
 update: ## Update Lambda code only (UpdateFunctionCode; FUNCTION=scan for one)
 	$(ECRSCAN) update $(if $(FUNCTION),--function $(FUNCTION)) $(ARGS)
