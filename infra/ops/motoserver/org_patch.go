@@ -1,5 +1,7 @@
 package motoserver
 
+import "context"
+
 // orgPatches make moto hold an organization's hub and spokes to what AWS
 // documents, where moto is looser, so that the multi-account tests cannot
 // pass on behaviour AWS refuses. moto keeps accounts apart by the account
@@ -132,3 +134,9 @@ try:
 except Exception as e:
     print("moto organization patches not loaded:", e, file=sys.stderr)
 `
+
+// CreateAdminAt creates an admin user in account on the moto_server at
+// endpoint, one this process did not start (make run's member account).
+func CreateAdminAt(ctx context.Context, endpoint, account, name string) (AccessKey, error) {
+	return (&Moto{endpoint: endpoint}).CreateAdmin(ctx, account, name)
+}
