@@ -38,3 +38,49 @@ func TestDeploySpokeCreatesThenUpdates(t *testing.T) {
 		t.Errorf("a bad hub account: %v", err)
 	}
 }
+
+// VerifySpoke passes for a spoke deployed for this hub, and fails the trust
+// check for a hub whose roles the spoke does not name.
+func TestVerifySpokeChecksForwardingAndTrust(t *testing.T) {
+	ctx := context.Background()
+	d, cfg := motoDeployer(t, newTestOut(t))
+	o := SpokeOptions{StackName: mototest.UniqueName("spoke"), HubAccount: "210987654321", HubRegion: cfg.Region, HubStackName: mototest.UniqueName("hub"), RoleName: mototest.UniqueName("spoke-role")}
+	if _, err := d.DeploySpoke(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	c := NewSpokeClients(cfg)
+	r, err := VerifySpoke(ctx, c, "", o, cfg.Region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, ch := range r.Checks {
+		names[ch.Name] = true
+		if ch.Result != Pass {
+			t.Errorf("%s %s: %s", ch.Name, ch.Result, ch.Detail)
+		}
+	}
+	for _, want := range []string{"spoke stack", "forwarding rule", "forwarding target", "forwarding DLQ", "spoke role trust"} {
+		if !names[want] {
+			t.Errorf("no %q check in %+v", want, r.Checks)
+		}
+	}
+	other := o
+	other.HubStackName = "another-hub"
+	r, err = VerifySpoke(ctx, c, "", other, cfg.Region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, ch := range r.Checks {
+		if ch.Name == "spoke role trust" && ch.Result == Fail {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("a hub whose roles the trust does not name: %d trust FAILs, want 2 (%+v)", failed, r.Checks)
+	}
+	if _, err := VerifySpoke(ctx, c, "999999999999", o, cfg.Region); err == nil {
+		t.Error("credentials of another account than --member were accepted")
+	}
+}
