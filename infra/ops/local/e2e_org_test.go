@@ -30,12 +30,13 @@ import (
 // the allow-list and pushes from memberRegion; outsider is in the
 // organization (its spoke forwards) but not in the allow-list; roleless is
 // in the allow-list but its spoke has no role (deployed outside the hub's
-// region only).
+// region only); mistrusting's spoke role trusts another hub stack's roles.
 const (
 	orgID        = "o-exampleorg01"
 	member       = "111122223333"
 	outsider     = "444455556666"
 	roleless     = "777788889999"
+	mistrusting  = "222233334444"
 	memberRegion = "us-west-2"
 	unserved     = "eu-west-1"
 )
@@ -49,7 +50,8 @@ const (
 // and the alerts and Security Hub findings name account and region. Then
 // the refusals: an account outside the allow-list and a region the hub does
 // not serve end in ScanDLQ with their reasons, unscanned; a member without
-// the spoke role ends in ScanFailed naming the role.
+// the spoke role, and one whose role trusts another hub's roles, end in a
+// final ScanFailed naming the role.
 //
 //	ECRSCAN_BUILD_CACHE=shared go test ./infra/ops/local -run TestOrganizationEndToEnd -count=1 -v
 func TestOrganizationEndToEnd(t *testing.T) {
@@ -63,21 +65,24 @@ func TestOrganizationEndToEnd(t *testing.T) {
 	}, func(o *local.PipelineOptions) {
 		stackName = o.StackName
 		o.Params["OrganizationId"] = orgID
-		o.Params["MemberAccounts"] = member + "," + roleless
+		o.Params["MemberAccounts"] = member + "," + roleless + "," + mistrusting
 		o.Params["ServedRegions"] = local.Region + "," + memberRegion
 	})
-	spoke := func(account, region string) aws.Config {
+	spokeFor := func(account, region, trusted string) aws.Config {
 		cfg := memberAdmin(t, e, account, region)
 		d, err := deployer.New(deployer.NewClients(cfg, nil), deployer.Options{Region: region, Out: io.Discard, PollInterval: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.DeploySpoke(e.ctx, deployer.SpokeOptions{HubAccount: local.Account, HubRegion: local.Region, HubStackName: stackName}); err != nil {
+		o := deployer.SpokeOptions{HubAccount: local.Account, HubRegion: local.Region, HubStackName: trusted, HubEventBus: stackName + "-ingress"}
+		if _, err := d.DeploySpoke(e.ctx, o); err != nil {
 			t.Fatalf("spoke in %s/%s: %v", account, region, err)
 		}
 		return cfg
 	}
-	spoke(member, local.Region) // the spoke role (IAM is global) and forwarding from the hub's region
+	spoke := func(account, region string) aws.Config { return spokeFor(account, region, stackName) }
+	spokeFor(mistrusting, local.Region, "another-hub") // its role trusts another stack's roles
+	spoke(member, local.Region)                        // the spoke role (IAM is global) and forwarding from the hub's region
 	memberCfg := spoke(member, memberRegion)
 
 	// One content, pushed first in the member's registry in another region,
@@ -102,6 +107,7 @@ func TestOrganizationEndToEnd(t *testing.T) {
 	checkTagsInOwnAccount(t, e, memberCfg, memberRef, hubRef)
 	checkAlertsAndFindings(t, e, memberRef, hubRef)
 	checkRefusals(t, e, spoke)
+	checkRoleFailure(t, e, spoke(mistrusting, memberRegion), mistrusting)
 }
 
 // memberAdmin is an admin of account in region: moto puts its requests in
@@ -275,29 +281,36 @@ func checkRefusals(t *testing.T, e *e2e, spoke func(account, region string) aws.
 		pushIn(t, e, c.cfg, retagIn(t, e, c.cfg, src, c.account, c.region, mototest.UniqueName("org/refused")))
 		e.eventually("ScanDLQ: "+c.reason, 60*time.Second, func() bool { return dlqHolds(e, "ScanDLQ", c.reason) })
 	}
+	checkRoleFailure(t, e, rolelessCfg, roleless)
+	if n := e.qscannerRuns(); n != runs {
+		t.Errorf("QScanner ran %d more times for refused or failed events, want none", n-runs)
+	}
+}
+
+// checkRoleFailure: a push in account, whose spoke role the hub cannot
+// assume, ends in a final ScanFailed naming the role after one attempt.
+func checkRoleFailure(t *testing.T, e *e2e, cfg aws.Config, account string) {
+	t.Helper()
 	src, err := e.reg.PushSample(e.ctx, e.ecr, local.Account, local.Region, mototest.UniqueName("org/src"), "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := retagIn(t, e, rolelessCfg, src, roleless, memberRegion, mototest.UniqueName("org/roleless"))
-	pushIn(t, e, rolelessCfg, ref)
+	ref := retagIn(t, e, cfg, src, account, memberRegion, mototest.UniqueName("org/norole"))
+	pushIn(t, e, cfg, ref)
 	var rec domain.ScanRecord
-	e.eventually("ScanFailed for the member without a spoke role", 60*time.Second, func() bool {
+	e.eventually("ScanFailed for "+account+"'s spoke role", 60*time.Second, func() bool {
 		r, ok, err := e.obs.Record(e.ctx, ref.Digest)
 		rec = r
 		return err == nil && ok && r.Status == domain.StatusFailed
 	})
-	role := "arn:aws:iam::" + roleless + ":role/qualys-ecr-scanner-spoke"
+	role := "arn:aws:iam::" + account + ":role/qualys-ecr-scanner-spoke"
 	if rec.Failure == nil || rec.Failure.Class != domain.FailureRegistryAuth || !strings.Contains(rec.Failure.Reason, role) || !rec.FinalFailure {
 		t.Errorf("failure %+v (final %v), want a final %s naming %s", rec.Failure, rec.FinalFailure, domain.FailureRegistryAuth, role)
 	}
 	if rec.Attempts != 1 {
-		t.Errorf("%d attempts for a missing spoke role, want 1 (no retries)", rec.Attempts)
+		t.Errorf("%d attempts for a spoke role the hub cannot assume, want 1 (no retries)", rec.Attempts)
 	}
-	if n := e.qscannerRuns(); n != runs {
-		t.Errorf("QScanner ran %d more times for refused or failed events, want none", n-runs)
-	}
-	t.Logf("refused and failed as expected; reason: %s", rec.Failure.Reason)
+	t.Logf("%s: %s", account, rec.Failure.Reason)
 }
 
 // dlqHolds reports whether a message parked in the queue carries reason
