@@ -95,7 +95,7 @@ func (r *localRun) watchMember(ctx context.Context, st *localStack, member aws.C
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline) && !(scanned && tagged); time.Sleep(200 * time.Millisecond) {
 		if rec, ok, err := obs.Record(ctx, ref.Digest); !scanned && err == nil && ok && rec.Status == domain.StatusCompleted {
 			scanned = true
-			r.say("org      +%v scanned by the hub (scan %s): QScanner pulled with the spoke role's credentials for %s", time.Since(start).Round(time.Millisecond), short(rec.ScanID), ref.Registry())
+			r.say("org      +%v scanned by the hub (scan %s): QScanner (without QSCANNER_BIN, the test stand-in) was given the spoke role's credentials for %s in its environment", time.Since(start).Round(time.Millisecond), short(rec.ScanID), ref.Registry())
 		}
 		out, err := ecr.NewFromConfig(member).ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
 		if err != nil || tagged {
