@@ -117,28 +117,24 @@ func registryEnv(access *ecrstore.RegistryAccess) func(ctx context.Context, ref 
 	}
 }
 
-// loadOrganization reads the hub's settings; all empty for a single-account
-// stack.
-func loadOrganization(env *lambdaenv.Env, region string) Organization {
-	o := Organization{
-		HomeRegion: region,
-		RoleName:   env.String("SPOKE_ROLE_NAME", ""),
-		Members:    env.List("MEMBER_ACCOUNTS", nil),
-		Regions:    env.List("SERVED_REGIONS", nil),
+// loadOrganization reads the hub's settings (beside access's); all empty
+// for a single-account stack.
+func loadOrganization(env *lambdaenv.Env, access ecrstore.RegistryAccessConfig) Organization {
+	return Organization{
+		HomeAccount: access.HomeAccount,
+		HomeRegion:  access.HomeRegion,
+		RoleName:    access.RoleName,
+		Members:     env.List("MEMBER_ACCOUNTS", nil),
+		Regions:     env.List("SERVED_REGIONS", nil),
 	}
-	if o.RoleName != "" {
-		o.HomeAccount = env.Required("HUB_ACCOUNT")
-	}
-	return o
 }
 
 // organize wires the hub's reach into member registries: inspection and
 // QScanner's pull in each image's own registry. home inspects the hub's.
 func organize(d startup.Deps, runner *qscanner.Runner, home domain.ImageInspector) (domain.ImageInspector, Organization) {
-	org := loadOrganization(d.Env, d.AWS.Region)
-	access, err := ecrstore.NewRegistryAccess(sts.NewFromConfig(d.AWS), d.AWS, ecrstore.RegistryAccessConfig{
-		HomeAccount: org.HomeAccount, HomeRegion: org.HomeRegion, RoleName: org.RoleName, Function: "scan",
-	})
+	settings := ecrstore.RegistryAccessSettings(d.Env, d.AWS.Region, "scan")
+	org := loadOrganization(d.Env, settings)
+	access, err := ecrstore.NewRegistryAccess(sts.NewFromConfig(d.AWS), d.AWS, settings)
 	d.Env.Check(err)
 	if err != nil || home == nil || runner == nil {
 		return home, org

@@ -59,14 +59,7 @@ func (t registryTags) TagsOf(ctx context.Context, ref domain.ImageRef) ([]string
 
 // memberTags wraps home to read each registry's tags where it is.
 func memberTags(d startup.Deps, home imageTags) imageTags {
-	role := d.Env.String("SPOKE_ROLE_NAME", "")
-	var account string
-	if role != "" {
-		account = d.Env.Required("HUB_ACCOUNT")
-	}
-	access, err := ecrstore.NewRegistryAccess(sts.NewFromConfig(d.AWS), d.AWS, ecrstore.RegistryAccessConfig{
-		HomeAccount: account, HomeRegion: d.AWS.Region, RoleName: role, Function: "securityhub",
-	})
+	access, err := ecrstore.NewRegistryAccess(sts.NewFromConfig(d.AWS), d.AWS, ecrstore.RegistryAccessSettings(d.Env, d.AWS.Region, "securityhub"))
 	d.Env.Check(err)
 	if err != nil {
 		return home

@@ -91,14 +91,7 @@ func roleErr(err error) error {
 
 // organize wraps the home tagger and referrers to act in each registry.
 func organize(d startup.Deps, tagger RepositoryTagger, referrers SummaryAttacher, cfg ecrstore.ReferrersConfig) (RepositoryTagger, SummaryAttacher) {
-	role := d.Env.String("SPOKE_ROLE_NAME", "")
-	var home string
-	if role != "" {
-		home = d.Env.Required("HUB_ACCOUNT")
-	}
-	access, err := ecrstore.NewRegistryAccess(sts.NewFromConfig(d.AWS), d.AWS, ecrstore.RegistryAccessConfig{
-		HomeAccount: home, HomeRegion: d.AWS.Region, RoleName: role, Function: "tag",
-	})
+	access, err := ecrstore.NewRegistryAccess(sts.NewFromConfig(d.AWS), d.AWS, ecrstore.RegistryAccessSettings(d.Env, d.AWS.Region, "tag"))
 	d.Env.Check(err)
 	if err != nil {
 		return tagger, referrers

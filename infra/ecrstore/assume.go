@@ -250,3 +250,20 @@ func (i RegistryInspector) Inspect(ctx context.Context, ref domain.ImageRef) (do
 	info, err := (&Inspector{client: ecr.NewFromConfig(cfg)}).Inspect(ctx, ref)
 	return info, i.access.AsRoleError(ref.Account, ref.Region, err)
 }
+
+// Settings is what a function's RegistryAccess is configured by in its
+// environment: SPOKE_ROLE_NAME (empty: a single-account stack) and, when
+// that is set, HUB_ACCOUNT; region is the function's own.
+type Settings interface {
+	String(name, def string) string
+	Required(name string) string
+}
+
+// RegistryAccessSettings reads a RegistryAccessConfig for function.
+func RegistryAccessSettings(env Settings, region, function string) RegistryAccessConfig {
+	c := RegistryAccessConfig{HomeRegion: region, RoleName: env.String("SPOKE_ROLE_NAME", ""), Function: function}
+	if c.RoleName != "" {
+		c.HomeAccount = env.Required("HUB_ACCOUNT")
+	}
+	return c
+}
