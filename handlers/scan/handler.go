@@ -41,6 +41,7 @@ type Handler struct {
 	metrics   *metrics.Publisher
 	now       func() time.Time
 	owner     func(ctx context.Context) string
+	org       Organization // see registry.go
 }
 
 // NewHandler rejects missing dependencies at start-up.
@@ -123,6 +124,9 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 	}
 	annotateRef(span, req.Ref)
 	span.End(nil)
+	if err := h.refuse(ctx, req.Ref); err != nil {
+		return OutcomeRefused, err
+	}
 	return h.Scan(ctx, req.Ref)
 }
 
@@ -131,6 +135,9 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error) {
 	log := h.logger.With(slog.String(attr.ImageDigest, ref.Digest.String()), slog.String(attr.Repository, ref.Repository), slog.String(attr.Tag, ref.Tag))
 	info, out, err := h.inspect(ctx, log, ref)
+	if out, ok, err := h.spokeRoleFailed(ctx, ref, log, err); ok {
+		return out, err
+	}
 	if out != "" || err != nil {
 		return out, err
 	}

@@ -54,6 +54,7 @@ type Handler struct {
 	hub     findingStore
 	tags    imageTags
 	product securityhubstore.Product
+	members bool // an organization's hub: see account.go
 	logger  *slog.Logger
 	// rules and now, when set (UseSuppressions), mark suppressed findings.
 	rules domain.SuppressionSource
@@ -128,7 +129,7 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		}
 		return err
 	}
-	if repo.Account != h.product.Account || repo.Region != h.product.Region {
+	if !h.members && (repo.Account != h.product.Account || repo.Region != h.product.Region) {
 		return fail("route", fmt.Errorf("%w: the image is in account %s region %s, findings go to account %s region %s",
 			domain.ErrInvalid, repo.Account, repo.Region, h.product.Account, h.product.Region))
 	}

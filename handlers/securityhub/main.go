@@ -40,10 +40,11 @@ func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	}
 	tags, err := ecrstore.NewImageTags(ecr.NewFromConfig(d.AWS))
 	d.Env.Check(err)
-	h, err := NewHandler(reports, hub, tags, hub.Product(), d.Logger)
+	h, err := NewHandler(reports, hub, memberTags(d, tags), hub.Product(), d.Logger) // account.go
 	if err != nil {
 		return nil, err
 	}
+	h.ServeMembers(d.Env.String("ORGANIZATION_ID", "") != "") // account.go
 	rules, err := suppressionstore.New(s3c, bucket)
 	if err != nil {
 		return nil, err

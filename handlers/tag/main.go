@@ -25,9 +25,11 @@ func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	client := ecr.NewFromConfig(d.AWS)
 	tagger, err := ecrstore.NewTagger(client)
 	d.Env.Check(err)
-	referrers, err := ecrstore.NewReferrers(client, ecrstore.ReferrersConfig{Endpoint: d.Env.String("REGISTRY_ENDPOINT", "")})
+	rcfg := ecrstore.ReferrersConfig{Endpoint: d.Env.String("REGISTRY_ENDPOINT", "")}
+	referrers, err := ecrstore.NewReferrers(client, rcfg)
 	d.Env.Check(err)
-	h, err := NewHandler(tagger, referrers, d.Logger)
+	registryTagger, registryReferrers := organize(d, tagger, referrers, rcfg) // registry.go
+	h, err := NewHandler(registryTagger, registryReferrers, d.Logger)
 	if err != nil {
 		return nil, err
 	}

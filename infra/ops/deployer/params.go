@@ -47,6 +47,11 @@ var ParameterEnv = []struct{ Param, Env string }{
 	{"ScanPlatforms", "SCAN_PLATFORMS"},
 	{"LogRetentionDays", "LOG_RETENTION_DAYS"},
 	{"EnableSecurityHub", "ENABLE_SECURITY_HUB"},
+	// ---- organization (README, "Organization")
+	{"OrganizationId", "ORGANIZATION_ID"},
+	{"MemberAccounts", "MEMBER_ACCOUNTS"},
+	{"ServedRegions", "SERVED_REGIONS"},
+	{"SpokeRoleName", "SPOKE_ROLE_NAME"},
 }
 
 // Parameters the deployer fills in itself.

@@ -228,7 +228,7 @@ func (m *Moto) Stop() error {
 const serializeRequests = `
 import io, json, sys, threading
 from moto.server import main
-` + iamPatches + eventsPatches + securityhubPatches + `
+` + iamPatches + eventsPatches + securityhubPatches + orgPatches + `
 try:
     control, json_errors = _ecrscan_iam()
 except Exception as e:
@@ -378,4 +378,7 @@ var CloudFormationSkips = map[string]bool{
 	"AWS::SNS::Subscription":      true,
 	"AWS::SQS::QueuePolicy":       true,
 	"AWS::S3::BucketPolicy":       true,
+	// The hub's ingress bus policy: moto evaluates no bus policy either
+	// (see orgPatches).
+	"AWS::Events::EventBusPolicy": true,
 }

@@ -640,13 +640,14 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 	}{
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
 			"SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "QUALYS_TOKEN_SECRET_KEY", "SCAN_TYPES",
-			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
+			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL",
+			"SPOKE_ROLE_NAME", "HUB_ACCOUNT", "MEMBER_ACCOUNTS", "SERVED_REGIONS"}},
 		{"EnrichFunction", "enrich", "arm64", []string{"SCANS_TABLE_ARN"}},
 		{"ArchiveFunction", "archive", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS", "RESULTS_BUCKET"}},
+		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS", "RESULTS_BUCKET", "SPOKE_ROLE_NAME", "HUB_ACCOUNT"}},
 		{"AlertFunction", "alert", "arm64", []string{
 			"TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
+		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS", "ORGANIZATION_ID", "SPOKE_ROLE_NAME", "HUB_ACCOUNT"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
