@@ -29,6 +29,7 @@ import (
 type options struct {
 	runs                      int
 	pushes                    int
+	pushInterval              time.Duration
 	burstEvents, burstDigests int
 	only                      map[string]bool
 }
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs.IntVar(&o.runs, "runs", 11, "cold starts per binary (the median is reported)")
 	fs.IntVar(&o.pushes, "pushes", 200, "pushes whose push-to-all-effects latency is measured, one distinct image each")
+	fs.DurationVar(&o.pushInterval, "push-interval", 250*time.Millisecond, "time between two latency pushes")
 	fs.IntVar(&o.burstEvents, "burst-events", 1000, "push events of the burst")
 	fs.IntVar(&o.burstDigests, "burst-digests", 200, "distinct images the burst's events are spread over (each must be scanned exactly once)")
 	only := fs.String("only", "", "comma-separated measures to run (size, coldstart, ingest, memory, pipeline, cost); default all")
@@ -123,6 +125,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.runs < 1:
 		return o, flagErr(stderr, "-runs must be at least 1")
+	case o.pushInterval <= 0:
+		return o, flagErr(stderr, "-push-interval must be positive")
 	case o.pushes < 0 || o.burstEvents < 0 || o.burstDigests < 0:
 		return o, flagErr(stderr, "-pushes, -burst-events and -burst-digests cannot be negative")
 	case o.burstDigests > o.burstEvents:
