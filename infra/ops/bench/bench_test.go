@@ -176,7 +176,7 @@ func TestParseFlagsRefusesNonsense(t *testing.T) {
 		}
 	}
 	o, err := parseFlags([]string{"-only", "size, ingest"}, io.Discard)
-	if err != nil || !o.only["size"] || !o.only["ingest"] || len(o.only) != 2 || o.runs != 11 || o.burstEvents != 1000 || o.burstDigests != 200 {
+	if err != nil || !o.only["size"] || !o.only["ingest"] || len(o.only) != 2 || o.runs != 11 || o.burstEvents != 250 || o.burstDigests != 50 {
 		t.Errorf("parsed %+v, %v", o, err)
 	}
 }

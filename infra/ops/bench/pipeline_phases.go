@@ -274,9 +274,13 @@ func (b *bench) burst(ctx context.Context, st *localStack, res *pipelineResult) 
 		res.scans += runs[d]
 	}
 	b.progress("pipeline: burst done in %v, %d scans; replaying its %d AWS requests straight to moto for the floor", res.burstTook.Round(time.Millisecond), res.scans, len(kept))
-	res.floorTook = st.proxy.replay(ctx, kept, 4)
+	res.floorTook = st.proxy.replay(ctx, kept, floorWorkers)
 	return nil
 }
+
+// floorWorkers is how many replayed requests are in flight at once: moto
+// serves them in threads, and more than this gains nothing on two cores.
+const floorWorkers = 8
 
 // burstEvents spreads n push events over refs: each ref once, the rest
 // repeats, shuffled with a fixed seed so every run sends the same order.
