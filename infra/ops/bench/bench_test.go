@@ -49,10 +49,11 @@ func TestPrintTableShowsEachRowOnce(t *testing.T) {
 }
 
 func TestParseMemoryBench(t *testing.T) {
-	out := []byte("goos: linux\nBenchmarkAlertMemory-2   \t       1\t1234567 ns/op\t        61.20 peak-MB\t       256.0 mem-setting-MB\nPASS\n" +
-		"BenchmarkSecurityHubMemory-2 1 99 ns/op 120.5 peak-MB 512 mem-setting-MB\n")
+	out := []byte("goos: linux\nBenchmarkAlertMemory-2   \t       1\t1234567 ns/op\t       256.0 mem-setting-MB\t        61.20 peak-MB\nPASS\n" +
+		"BenchmarkSecurityHubMemory-2 1 99 ns/op 120.5 peak-MB 512 mem-setting-MB\n" +
+		"BenchmarkTagMemory-2\ntime=x level=INFO msg=\"scan summary attached\"\n       1\t4056518245 ns/op\t        12.50 peak-MB\t       256.0 mem-setting-MB\n")
 	got := parseMemoryBench(out)
-	if len(got) != 2 || got[0] != (memoryPeak{"alert", 61.2, 256}) || got[1] != (memoryPeak{"securityhub", 120.5, 512}) {
+	if len(got) != 3 || got[0] != (memoryPeak{"alert", 61.2, 256}) || got[1] != (memoryPeak{"securityhub", 120.5, 512}) || got[2] != (memoryPeak{"tag", 12.5, 256}) {
 		t.Errorf("parsed %+v", got)
 	}
 }
@@ -170,13 +171,13 @@ func TestPriceBurst(t *testing.T) {
 }
 
 func TestParseFlagsRefusesNonsense(t *testing.T) {
-	for _, args := range [][]string{{"-runs", "0"}, {"-pushes", "-1"}, {"-burst-events", "10", "-burst-digests", "20"}, {"-push-interval", "0s"}} {
+	for _, args := range [][]string{{"-runs", "0"}, {"-pushes", "-1"}, {"-burst-events", "10", "-burst-digests", "20"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
 	}
 	o, err := parseFlags([]string{"-only", "size, ingest"}, io.Discard)
-	if err != nil || !o.only["size"] || !o.only["ingest"] || len(o.only) != 2 || o.runs != 11 || o.burstEvents != 250 || o.burstDigests != 50 {
+	if err != nil || !o.only["size"] || !o.only["ingest"] || len(o.only) != 2 || o.runs != 11 || o.burstEvents != 150 || o.burstDigests != 30 || o.pushes != 15 {
 		t.Errorf("parsed %+v, %v", o, err)
 	}
 }

@@ -45,22 +45,35 @@ type memoryPeak struct {
 	peakMB, settingMB float64
 }
 
-var memoryLineRE = regexp.MustCompile(`^Benchmark(\w+)Memory\S*\s+\d+\s+.*?([0-9.]+) peak-MB\s+([0-9.]+) mem-setting-MB`)
+var (
+	benchNameRE = regexp.MustCompile(`Benchmark(\w+)Memory`)
+	// The testing package prints extra metrics sorted by unit.
+	peakFigure    = regexp.MustCompile(`\s([0-9.]+) peak-MB`)
+	settingFigure = regexp.MustCompile(`\s([0-9.]+) mem-setting-MB`)
+)
 
 // parseMemoryBench reads the benchmark lines testkit.ReportPeakHeap writes.
+// A benchmark that logs prints its name on a line of its own, its figures
+// after the log: the figures belong to the last name seen.
 func parseMemoryBench(out []byte) []memoryPeak {
 	var peaks []memoryPeak
+	name := ""
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		m := memoryLineRE.FindStringSubmatch(sc.Text())
-		if m == nil {
+		line := sc.Text()
+		if m := benchNameRE.FindStringSubmatch(line); m != nil && strings.HasPrefix(strings.TrimSpace(line), "Benchmark") {
+			name = strings.ToLower(m[1])
+		}
+		p, m := peakFigure.FindStringSubmatch(line), settingFigure.FindStringSubmatch(line)
+		if p == nil || m == nil || name == "" {
 			continue
 		}
-		peak, err1 := strconv.ParseFloat(m[2], 64)
-		setting, err2 := strconv.ParseFloat(m[3], 64)
+		peak, err1 := strconv.ParseFloat(p[1], 64)
+		setting, err2 := strconv.ParseFloat(m[1], 64)
 		if err1 == nil && err2 == nil {
-			peaks = append(peaks, memoryPeak{strings.ToLower(m[1]), peak, setting})
+			peaks = append(peaks, memoryPeak{name, peak, setting})
 		}
+		name = ""
 	}
 	return peaks
 }

@@ -24,10 +24,10 @@ import (
 // findings — every effect make run waits for.
 var pushEffects = []string{"record", "archive", "tags", "referrer", "alert", "findings"}
 
-// latencyPushes sends opts.pushes pushes of new images, one every
-// opts.pushInterval (a steady stream, as a registry sends them), each to a
-// repository of its own, and measures each from its PutEvents to the last of
-// its effects.
+// latencyPushes sends opts.pushes pushes of new images one at a time, each
+// to a repository of its own, and measures each from its PutEvents to the
+// last of its effects before sending the next: the latency of one push on an
+// idle pipeline, without queueing behind others (the burst measures load).
 func (b *bench) latencyPushes(ctx context.Context, st *localStack) ([]time.Duration, error) {
 	n := b.opts.pushes
 	if n == 0 {
@@ -42,25 +42,20 @@ func (b *bench) latencyPushes(ctx context.Context, st *localStack) ([]time.Durat
 	if err != nil {
 		return nil, err
 	}
-	b.progress("pipeline: %d pushes, one every %v; waiting for every effect of each", n, b.opts.pushInterval)
+	b.progress("pipeline: %d pushes, one at a time; waiting for every effect of each", n)
 	w := newEffectWatch(st)
-	done := make(chan error, 1)
-	go func() { done <- w.run(ctx, n, 3*time.Minute+time.Duration(n)*b.opts.pushInterval) }()
-	tick := time.NewTicker(b.opts.pushInterval)
-	defer tick.Stop()
 	for i, ref := range refs {
 		sent := time.Now()
 		if err := putPushes(ctx, st.cfg, []domain.ImageRef{ref}); err != nil {
 			return nil, err
 		}
 		w.add(ref, sent)
-		if i%50 == 49 {
-			b.progress("pipeline: %d pushes sent, %d complete", i+1, w.completed())
+		if err := w.run(ctx, i+1, 2*time.Minute); err != nil {
+			return nil, err
 		}
-		<-tick.C
-	}
-	if err := <-done; err != nil {
-		return nil, err
+		if i%5 == 4 {
+			b.progress("pipeline: %d of %d pushes complete, last in %.1f s", i+1, n, w.latencies()[i].Seconds())
+		}
 	}
 	return w.latencies(), nil
 }

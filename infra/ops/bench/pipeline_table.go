@@ -30,7 +30,7 @@ func pipelineSection(res *pipelineResult, o options) section {
 		for _, n := range res.calls {
 			total += n
 		}
-		s.notes = append(s.notes, fmt.Sprintf("pipeline: moto with IAM enforced, QScanner stand-in (zero-time test tool); latency pushes one every %v, each to a repository of its own; burst floor = the functions' %d AWS requests of the burst replayed straight to moto, %d at a time (the Pipe's and the pollers' own calls, which AWS makes, are in neither)", o.pushInterval, total, floorWorkers))
+		s.notes = append(s.notes, fmt.Sprintf("pipeline: moto with IAM enforced, QScanner stand-in (zero-time test tool); latency pushes one at a time, each to a repository of its own; burst floor = the functions' %d AWS requests of the burst replayed straight to moto, %d at a time (the Pipe's and the pollers' own calls, which AWS makes, are in neither)", total, floorWorkers))
 	}
 	return s
 }
