@@ -181,3 +181,23 @@ func TestParseFlagsRefusesNonsense(t *testing.T) {
 		t.Errorf("parsed %+v, %v", o, err)
 	}
 }
+
+// TestCostInputsReadTheTemplate holds the model to the template: every
+// function has a memory setting, the scan function's from its parameter.
+func TestCostInputsReadTheTemplate(t *testing.T) {
+	in, err := costInputsOf(&pipelineResult{scans: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.memoryMB) < 6 {
+		t.Errorf("memory settings of %d functions, want every function's: %v", len(in.memoryMB), in.memoryMB)
+	}
+	for fn, mb := range in.memoryMB {
+		if mb < 128 {
+			t.Errorf("%s: memory %d MB", fn, mb)
+		}
+	}
+	if in.memoryMB["ScanFunction"] != 2048 || in.arm64["ScanFunction"] || !in.arm64["TagFunction"] {
+		t.Errorf("scan function %d MB arm64=%v, tag arm64=%v", in.memoryMB["ScanFunction"], in.arm64["ScanFunction"], in.arm64["TagFunction"])
+	}
+}
