@@ -36,15 +36,16 @@ func TestPrintTableShowsEachRowOnce(t *testing.T) {
 		ratioRow("binary size scan", 9.6, 7.0, "%.1f MB", 1.3),
 		{Measure: "pipeline p95", Figure: "2.10 s"},
 		errRow("memory", io.ErrUnexpectedEOF),
+		ratioRow("cost", 0.33, 90, "$%.2f", 0),
 	})
 	text := out.String()
-	for _, want := range []string{"MEASURE", "binary size scan", "9.6 MB", "7.0 MB", "1.37×", "≤1.3×", "OVER", "pipeline p95", "info", "unexpected EOF", "ERROR"} {
+	for _, want := range []string{"MEASURE", "binary size scan", "9.6 MB", "7.0 MB", "1.37×", "≤1.3×", "OVER", "pipeline p95", "info", "unexpected EOF", "ERROR", "0.0037×"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("table lacks %q:\n%s", want, text)
 		}
 	}
-	if n := strings.Count(text, "\n"); n != 4 {
-		t.Errorf("%d lines, want a header and three rows:\n%s", n, text)
+	if n := strings.Count(text, "\n"); n != 5 {
+		t.Errorf("%d lines, want a header and four rows:\n%s", n, text)
 	}
 }
 

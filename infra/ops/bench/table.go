@@ -56,8 +56,11 @@ func PrintTable(w io.Writer, rows []Row) {
 			continue
 		}
 		ratio, budget := "—", "—"
-		if r.Ratio > 0 {
+		switch {
+		case r.Ratio >= 0.1:
 			ratio = fmt.Sprintf("%.2f×", r.Ratio)
+		case r.Ratio > 0:
+			ratio = fmt.Sprintf("%.4f×", r.Ratio)
 		}
 		if r.Budget > 0 {
 			budget = fmt.Sprintf("≤%.2g×", r.Budget)
