@@ -35,31 +35,22 @@ func (b *bench) measureIngest(ctx context.Context) section {
 	size, _ := fileSize(sarif)
 	b.progress("ingest: %d findings, %.1f MB of SARIF; benchmarking qscanner.ParseDir and a generic decode", IngestFindings, mb(size))
 	testing.Init()
-	var parseErr error
-	parse := testing.Benchmark(func(tb *testing.B) {
-		tb.ReportAllocs()
-		for tb.Loop() {
-			rep, err := qscanner.ParseDir(dir)
-			if err == nil && len(rep.Vulnerabilities) != IngestFindings {
-				err = fmt.Errorf("parsed %d findings, want %d", len(rep.Vulnerabilities), IngestFindings)
-			}
-			if err != nil {
-				parseErr = err
-				return
-			}
+	// Three rounds, the two benchmarks alternating, and the fastest of
+	// each kept: on a shared machine the others' load only ever slows a
+	// round down.
+	var parse, generic testing.BenchmarkResult
+	for round := range ingestRounds {
+		p, err1 := benchParse(dir)
+		g, err2 := benchGeneric(sarif)
+		if err := firstErr(err1, err2); err != nil {
+			return section{rows: []Row{errRow("ingest", err)}}
 		}
-	})
-	generic := testing.Benchmark(func(tb *testing.B) {
-		tb.ReportAllocs()
-		for tb.Loop() {
-			if err := genericDecode(sarif); err != nil {
-				parseErr = err
-				return
-			}
+		if round == 0 || p.NsPerOp() < parse.NsPerOp() {
+			parse = p
 		}
-	})
-	if parseErr != nil {
-		return section{rows: []Row{errRow("ingest", parseErr)}}
+		if round == 0 || g.NsPerOp() < generic.NsPerOp() {
+			generic = g
+		}
 	}
 	peak := testkit.PeakHeap(func() { _, _ = qscanner.ParseDir(dir) })
 	genericPeak := testkit.PeakHeap(func() { _ = genericDecode(sarif) })
@@ -69,9 +60,46 @@ func (b *bench) measureIngest(ctx context.Context) section {
 			ratioRow("ingest allocations", float64(parse.AllocsPerOp()), float64(generic.AllocsPerOp()), "%.0f", IngestAllocBudget),
 			ratioRow("ingest peak heap", float64(peak)/1e6, IngestHeapLimitMB, "%.1f MB", 1),
 		},
-		notes: []string{fmt.Sprintf("ingest: floor = encoding/json Decoder into any of the same %.1f MB SARIF (%.0f MB allocated, peak heap %.1f MB); ParseDir also reads the ScanResult.json; the heap row's floor is its %d MB limit",
-			mb(size), float64(generic.AllocedBytesPerOp())/1e6, float64(genericPeak)/1e6, IngestHeapLimitMB)},
+		notes: []string{fmt.Sprintf("ingest: fastest of %d rounds each; floor = encoding/json Decoder into any of the same %.1f MB SARIF (%.0f MB allocated, peak heap %.1f MB); ParseDir also reads the ScanResult.json; the heap row's floor is its %d MB limit",
+			ingestRounds, mb(size), float64(generic.AllocedBytesPerOp())/1e6, float64(genericPeak)/1e6, IngestHeapLimitMB)},
 	}
+}
+
+// ingestRounds is how many times each ingest benchmark runs.
+const ingestRounds = 3
+
+// benchParse benchmarks qscanner.ParseDir on dir.
+func benchParse(dir string) (testing.BenchmarkResult, error) {
+	var failed error
+	r := testing.Benchmark(func(tb *testing.B) {
+		tb.ReportAllocs()
+		for tb.Loop() {
+			rep, err := qscanner.ParseDir(dir)
+			if err == nil && len(rep.Vulnerabilities) != IngestFindings {
+				err = fmt.Errorf("parsed %d findings, want %d", len(rep.Vulnerabilities), IngestFindings)
+			}
+			if err != nil {
+				failed = err
+				return
+			}
+		}
+	})
+	return r, failed
+}
+
+// benchGeneric benchmarks the floor, genericDecode of sarif.
+func benchGeneric(sarif string) (testing.BenchmarkResult, error) {
+	var failed error
+	r := testing.Benchmark(func(tb *testing.B) {
+		tb.ReportAllocs()
+		for tb.Loop() {
+			if err := genericDecode(sarif); err != nil {
+				failed = err
+				return
+			}
+		}
+	})
+	return r, failed
 }
 
 func timePerOp(r testing.BenchmarkResult) time.Duration { return time.Duration(r.NsPerOp()) }
