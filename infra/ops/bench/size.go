@@ -32,6 +32,15 @@ func (b *bench) measureSize(ctx context.Context) section {
 		}
 	}
 	s.notes = append(s.notes, "size: "+b.xrayDeps(ctx))
+	var extras []string
+	for _, fn := range b.functions {
+		if e := b.extraServices(ctx, fn); e != "" {
+			extras = append(extras, fn+": "+e)
+		}
+	}
+	if len(extras) > 0 {
+		s.notes = append(s.notes, "size: SDK service packages linked but never built, pulled in by shared start-up code — "+strings.Join(extras, "; "))
+	}
 	return s
 }
 
