@@ -85,8 +85,15 @@ CHAOS_SEED ?=
 chaos: $(VENV_STAMP) ## Run the pipeline under seeded faults, 500 pushes (CHAOS_SEED=n to reproduce a run)
 	CHAOS_SIZE=full CHAOS_SEED=$(CHAOS_SEED) $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./infra/ops/chaos
 
+# make bench prints one table: every performance figure beside its floor
+# measured in the same run (infra/ops/bench; BENCH_ARGS=-h lists its flags).
+BENCH_ARGS ?=
 .PHONY: bench
-bench: ## Run the benchmarks (parsing, decoding, report upload; peak-MB: each downstream function's peak heap on a 100,000-finding report)
+bench: $(VENV_STAMP) ## Print the performance table: cold start, size, ingest, memory, pipeline, cost per 1,000 scans, each beside its floor
+	$(GO) run ./infra/ops/bench $(BENCH_ARGS)
+
+.PHONY: bench-go
+bench-go: ## Run the Go benchmarks (parsing, decoding, report upload; peak-MB: each downstream function's peak heap on a 100,000-finding report)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: run

@@ -17,10 +17,10 @@ import (
 	"ecrscanner/infra/ops/local"
 )
 
-// workQueues maps each deployed queue that has a redrive policy (the scan
+// WorkQueues maps each deployed queue that has a redrive policy (the scan
 // queue and every handler's) to its dead-letter queue, by logical ID, as the
 // template's RedrivePolicy names it.
-func workQueues(d *local.Deployment) map[string]string {
+func WorkQueues(d *local.Deployment) map[string]string {
 	out := map[string]string{}
 	for id, res := range d.Template.Resources {
 		if res.Type != "AWS::SQS::Queue" || !d.Created(id) {
@@ -75,7 +75,7 @@ func depth(ctx context.Context, client *sqs.Client, url string) (int, error) {
 func (r *run) waitQuiescent(ctx context.Context) (bool, error) {
 	client := sqs.NewFromConfig(r.opts.Config)
 	urls := map[string]string{}
-	for q := range workQueues(r.p.Deployment) {
+	for q := range WorkQueues(r.p.Deployment) {
 		u, err := r.p.Ref(q)
 		if err != nil {
 			return false, err
@@ -122,7 +122,7 @@ type poisonMessage struct {
 // handler can read it, and marked so that the check finds it.
 func (r *run) sendPoison(ctx context.Context) ([]poisonMessage, error) {
 	client := sqs.NewFromConfig(r.opts.Config)
-	queues := workQueues(r.p.Deployment)
+	queues := WorkQueues(r.p.Deployment)
 	var out []poisonMessage
 	for _, q := range sortedKeys(queues) {
 		url, err := r.p.Ref(q)

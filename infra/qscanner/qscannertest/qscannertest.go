@@ -37,6 +37,13 @@ func BuildStandIn(t testing.TB) string {
 	return builtPath
 }
 
+// Build is BuildStandIn for a program that is not a test (the bench
+// driver, infra/ops/bench).
+func Build() (string, error) {
+	buildOnce.Do(func() { builtPath, buildErr = buildStandIn() })
+	return builtPath, buildErr
+}
+
 func buildStandIn() (string, error) {
 	root, err := moduleRoot()
 	if err != nil {

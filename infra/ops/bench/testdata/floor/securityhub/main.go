@@ -1,0 +1,24 @@
+// Command securityhub is the floor of the securityhub function (see floorstart): the SDK
+// clients handlers/securityhub builds, and nothing else.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"ecrscanner/infra/ops/bench/testdata/floor/floorstart"
+)
+
+func main() {
+	floorstart.Start(func(cfg aws.Config) {
+		_ = dynamodb.NewFromConfig(cfg)
+		_ = sqs.NewFromConfig(cfg)
+		_ = s3.NewFromConfig(cfg)
+		_ = securityhub.NewFromConfig(cfg)
+		_ = ecr.NewFromConfig(cfg)
+	})
+}

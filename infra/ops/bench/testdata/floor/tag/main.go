@@ -1,0 +1,20 @@
+// Command tag is the floor of the tag function (see floorstart): the SDK
+// clients handlers/tag builds, and nothing else.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"ecrscanner/infra/ops/bench/testdata/floor/floorstart"
+)
+
+func main() {
+	floorstart.Start(func(cfg aws.Config) {
+		_ = dynamodb.NewFromConfig(cfg)
+		_ = sqs.NewFromConfig(cfg)
+		_ = ecr.NewFromConfig(cfg)
+	})
+}
