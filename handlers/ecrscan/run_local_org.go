@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -86,13 +86,17 @@ func deploySpoke(ctx context.Context, cfg aws.Config, region, hubStack string) e
 	return err
 }
 
-// watchMember waits for the hub's record of the member's image and for the
-// scan labels on the member's repository, in the member's registry.
+// watchMember waits for the hub's record of the member's image, for the scan
+// labels on the member's repository, in the member's registry, and for the
+// alert that names the member's account and region.
 func (r *localRun) watchMember(ctx context.Context, st *localStack, member aws.Config, ref domain.ImageRef, start time.Time) error {
 	obs := st.pipeline.Observer(st.cfg)
 	arn := local.RepositoryARN(ref)
-	scanned, tagged := false, false
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline) && !(scanned && tagged); time.Sleep(200 * time.Millisecond) {
+	scanned, tagged, alerted := false, false, false
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline) && !(scanned && tagged && alerted); time.Sleep(200 * time.Millisecond) {
+		if !alerted {
+			alerted = r.sawMemberAlert(ctx, obs, ref, start)
+		}
 		if rec, ok, err := obs.Record(ctx, ref.Digest); !scanned && err == nil && ok && rec.Status == domain.StatusCompleted {
 			scanned = true
 			r.say("org      +%v scanned by the hub (scan %s): QScanner (without QSCANNER_BIN, the test stand-in) was given the spoke role's credentials for %s in its environment", time.Since(start).Round(time.Millisecond), short(rec.ScanID), ref.Registry())
@@ -108,8 +112,26 @@ func (r *localRun) watchMember(ctx context.Context, st *localStack, member aws.C
 			}
 		}
 	}
-	if !scanned || !tagged {
-		return errors.New("organization demo: the member's push was not scanned and tagged back within 90s")
+	if !scanned || !tagged || !alerted {
+		return fmt.Errorf("organization demo: within 90s the member's push was scanned: %t, tagged back: %t, alerted with its account and region: %t", scanned, tagged, alerted)
 	}
 	return nil
+}
+
+// sawMemberAlert takes the alerts that reached the observer and reports
+// whether one is about ref's image in ref's own account and region (the
+// structured JSON an SQS subscriber receives names both).
+func (r *localRun) sawMemberAlert(ctx context.Context, obs *local.Observer, ref domain.ImageRef, start time.Time) bool {
+	alerts, err := obs.Alerts(ctx)
+	if err != nil {
+		return false
+	}
+	for _, a := range alerts {
+		var m struct{ Account, Region, ImageDigest string }
+		if json.Unmarshal([]byte(a.Message), &m) == nil && m.Account == ref.Account && m.Region == ref.Region && m.ImageDigest == ref.Digest.String() {
+			r.say("org      +%v alert %q names the member's account %s and region %s", time.Since(start).Round(time.Millisecond), a.Subject, m.Account, m.Region)
+			return true
+		}
+	}
+	return false
 }
