@@ -174,9 +174,9 @@ type ScanRecord struct {
 	TraceHeader     string          `json:"traceHeader,omitempty"`
 	// Stored is a result whose report is stored but whose recording failed:
 	// the next attempt records it instead of running QScanner again.
-	Stored *StoredResult `json:"stored,omitempty"`
-	Rescan               // cause, history, difference, sweep keys (rescan.go)
-	Event  Event         `json:"event"`
+	Stored  *StoredResult `json:"stored,omitempty"`
+	Rescan                // cause, history, difference, sweep keys (rescan.go)
+	Event   Event         `json:"event"`
 	Version int64         `json:"version"` // optimistic concurrency
 }
 
