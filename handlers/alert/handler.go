@@ -87,7 +87,15 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 		if ev.Summary == nil || ev.ScannedAt.IsZero() {
 			return consume.Permanent(fmt.Errorf("alert %s: %w %s event: it needs a summary and a scan time", ev.Digest, domain.ErrInvalid, ev.EventType))
 		}
-		verdict = h.cfg.Policy.Evaluate(*ev.Summary)
+		judge, rescan := judged(ev)
+		verdict = h.cfg.Policy.Evaluate(judge)
+		if !verdict.Alert && rescan {
+			log.InfoContext(ctx, "rescan: nothing new at or above the alert policy's threshold",
+				slog.String("min_severity", h.cfg.Policy.MinSeverity.String()),
+				slog.Int("new_vulnerabilities", ev.Changes.NewVulnerabilities.Total()),
+				slog.Int("new_secrets", ev.Changes.NewSecrets))
+			return nil
+		}
 		if !verdict.Alert {
 			log.InfoContext(ctx, "scan result below the alert policy",
 				slog.String("min_severity", h.cfg.Policy.MinSeverity.String()),
