@@ -165,6 +165,7 @@ func (r *localRun) chooseQScanner(ctx context.Context, s runSetup) (done func(),
 		return nil, err
 	}
 	s.functionEnv["scan"]["QSCANNER_BIN"] = bin
+	s.functionEnv["scan"]["QSCANNER_STANDIN_VARY"] = dir // the rescan demo's second run differs (run_local_rescan.go)
 	fmt.Fprintln(r.out, "  QScanner  STAND-IN (testdata/qscanner-standin) — a test tool, NOT Qualys QScanner: its findings are canned.")
 	fmt.Fprintln(r.out, "            Set QSCANNER_BIN, QUALYS_POD and QUALYS_ACCESS_TOKEN to run the real one.")
 	return done, nil
@@ -307,6 +308,9 @@ func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, name string
 	}
 	// Where everything ended, dead letters included, is shown either way.
 	settled := r.settleSamples(ctx, st, []sample{s}, 0)
+	if custom == nil && settled == nil && seen.complete() {
+		settled = r.demoRescan(ctx, st, ref, timeout)
+	}
 	if !seen.complete() {
 		return errors.Join(fmt.Errorf("not every effect appeared within %v: %s", timeout, seen.missing()), settled)
 	}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+	"ecrscanner/infra/dynamostore"
+	"ecrscanner/infra/queue"
+)
+
+// demoRescan is make run's forced rescan of the sample image, once its
+// push has settled: a manual scan request sent to the scan queue as
+// `ecrscan rescan` sends it. The QScanner stand-in (a TEST TOOL, not
+// Qualys QScanner) was told by QSCANNER_STANDIN_VARY to vary its second run
+// of a digest, dropping two findings and adding five (one HIGH, one
+// CRITICAL), as new vulnerabilities published between scans would. The
+// run fails unless the rescan completes with a new scan ID, points at the
+// previous scan, carries what changed, and the alert says what is new.
+func (r *localRun) demoRescan(ctx context.Context, st *localStack, ref domain.ImageRef, timeout time.Duration) error {
+	fmt.Fprintln(r.out)
+	store, queueURL, err := r.rescanTargets(st)
+	if err != nil {
+		return err
+	}
+	before, err := store.Get(ctx, ref.Digest)
+	if err != nil {
+		return fmt.Errorf("rescan demo: the sample's first scan: %w", err)
+	}
+	r.pushed = time.Now()
+	r.say("rescan   forcing a new scan of %s (cause manual, as `ecrscan rescan` does); the stand-in (a test tool) reports different findings on its second run", ref.Display())
+	req := events.NewScanRequest(domain.CauseManual, ref, "make run", time.Now(), true)
+	if err := queue.SendScanRequests(ctx, sqs.NewFromConfig(st.cfg), queueURL, []events.ScanRequestMessage{req}); err != nil {
+		return err
+	}
+	s, err := awaitScan(ctx, store, ref.Digest, req.NotBefore, true, timeout)
+	if err != nil {
+		return fmt.Errorf("rescan demo: %w", err)
+	}
+	if err := checkRescan(before, s); err != nil {
+		return fmt.Errorf("rescan demo: %w", err)
+	}
+	prev, _ := s.Previous()
+	changes, _ := s.Changes()
+	r.say("record   rescan %s COMPLETED (cause %s); previous scan %s kept, its report still at s3://%s/%s", short(s.ScanID()), s.Cause(), short(prev.ScanID), prev.Report.Bucket, prev.Report.Key)
+	r.say("changes  %s", describeChanges(&changes))
+	return r.awaitRescanAlert(ctx, st, timeout)
+}
+
+// rescanTargets are the scans table's store and the scan queue's URL.
+func (r *localRun) rescanTargets(st *localStack) (domain.ScanStore, string, error) {
+	table, err := st.pipeline.Ref("ScansTable")
+	if err != nil {
+		return nil, "", err
+	}
+	queue, err := st.pipeline.Ref(scanQueueID)
+	if err != nil {
+		return nil, "", err
+	}
+	store, err := dynamostore.NewScanStore(dynamodb.NewFromConfig(st.cfg), table)
+	return store, queue, err
+}
+
+// checkRescan checks what a rescan must leave on the record.
+func checkRescan(before, after *domain.Scan) error {
+	prev, hasPrev := after.Previous()
+	changes, hasChanges := after.Changes()
+	switch {
+	case after.Status() != domain.StatusCompleted:
+		return fmt.Errorf("the rescan ended %s, want COMPLETED", after.Status())
+	case after.ScanID() == before.ScanID():
+		return fmt.Errorf("the rescan kept scan ID %s", before.ScanID())
+	case !hasPrev || prev.ScanID != before.ScanID():
+		return fmt.Errorf("the record does not point at the previous scan %s", before.ScanID())
+	case !hasChanges || changes.NewVulnerabilities.Total() == 0:
+		return fmt.Errorf("the rescan carries no new findings (changes %v), though the stand-in was told to vary", hasChanges)
+	}
+	return nil
+}
+
+// awaitRescanAlert waits for the alert that says what is new since the
+// last scan.
+func (r *localRun) awaitRescanAlert(ctx context.Context, st *localStack, timeout time.Duration) error {
+	obs := st.pipeline.Observer(st.cfg)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		alerts, err := obs.Alerts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range alerts {
+			r.say("alert    SNS %q severity=%s kind=%s\n%s", a.Subject, a.Attributes["severity"], a.Attributes["kind"], indent(a.Message))
+			if strings.Contains(a.Message, "New since the last scan") {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("rescan demo: no \"new since the last scan\" alert within %v", timeout)
+}
