@@ -165,7 +165,7 @@ func (r *localRun) chooseQScanner(ctx context.Context, s runSetup) (done func(),
 		return nil, err
 	}
 	s.functionEnv["scan"]["QSCANNER_BIN"] = bin
-	s.functionEnv["scan"]["QSCANNER_STANDIN_VARY"] = dir // the rescan demo's second run differs (run_local_rescan.go)
+	rescanDemoEnv(s, dir)
 	fmt.Fprintln(r.out, "  QScanner  STAND-IN (testdata/qscanner-standin) — a test tool, NOT Qualys QScanner: its findings are canned.")
 	fmt.Fprintln(r.out, "            Set QSCANNER_BIN, QUALYS_POD and QUALYS_ACCESS_TOKEN to run the real one.")
 	return done, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,7 +51,61 @@ func (r *localRun) demoRescan(ctx context.Context, st *localStack, ref domain.Im
 	changes, _ := s.Changes()
 	r.say("record   rescan %s COMPLETED (cause %s); previous scan %s kept, its report still at s3://%s/%s", short(s.ScanID()), s.Cause(), short(prev.ScanID), prev.Report.Bucket, prev.Report.Key)
 	r.say("changes  %s", describeChanges(&changes))
-	return r.awaitRescanAlert(ctx, st, timeout)
+	if err := r.awaitRescanAlert(ctx, st, timeout); err != nil {
+		return err
+	}
+	if err := r.awaitQuiet(ctx, st, timeout); err != nil {
+		return err
+	}
+	return r.demoSweep(ctx, st, store, ref, timeout)
+}
+
+// sweepAfter is how old a scan must be for the local run's sweep to rescan
+// it (RESCAN_AFTER; deployments count RescanAfterDays), so that the sample,
+// scanned seconds before, is due.
+const sweepAfter = "3s"
+
+// rescanDemoEnv tells the stand-in to vary its later runs of a digest
+// (keeping its counts in dir) and makes the sample due for the sweep soon.
+func rescanDemoEnv(s runSetup, dir string) {
+	s.functionEnv["scan"]["QSCANNER_STANDIN_VARY"] = dir
+	s.functionEnv["sweep"] = map[string]string{"RESCAN_AFTER": sweepAfter}
+}
+
+// demoSweep runs the continuous-rescan sweep once. moto does not run
+// EventBridge Scheduler schedules, so the run invokes the sweep function
+// directly, as SweepSchedule would, under its own role; the sweep finds the
+// sample due (RESCAN_AFTER), checks it in ECR and enqueues its rescan.
+func (r *localRun) demoSweep(ctx context.Context, st *localStack, store domain.ScanStore, ref domain.ImageRef, timeout time.Duration) error {
+	fn := st.pipeline.Functions["SweepFunction"]
+	if fn == nil {
+		return errors.New("sweep demo: the stack has no SweepFunction")
+	}
+	time.Sleep(3 * time.Second) // let the rescan age past sweepAfter
+	before, err := store.Get(ctx, ref.Digest)
+	if err != nil {
+		return err
+	}
+	r.pushed = time.Now()
+	r.say("sweep    moto does not run EventBridge Scheduler: invoking SweepFunction directly, as SweepSchedule would (scans older than %s are due in this run)", sweepAfter)
+	out, err := fn.Invoke(ctx, []byte(`{"source":"make run"}`), "")
+	if err != nil {
+		return fmt.Errorf("sweep demo: invoke: %w", err)
+	}
+	r.say("sweep    report %s", out)
+	s, err := awaitScan(ctx, store, ref.Digest, r.pushed, true, timeout)
+	switch {
+	case err != nil:
+		return fmt.Errorf("sweep demo: %w", err)
+	case s.ScanID() == before.ScanID() || s.Cause() != domain.CauseRescan:
+		return fmt.Errorf("sweep demo: no rescan by the sweep (scan %s, cause %s)", short(s.ScanID()), s.Cause())
+	}
+	changes, _ := s.Changes()
+	r.say("record   sweep rescan %s %s (cause %s); %s", short(s.ScanID()), s.Status(), s.Cause(), describeChanges(&changes))
+	if err := r.awaitRescanAlert(ctx, st, timeout); err != nil {
+		return err
+	}
+	return r.awaitQuiet(ctx, st, timeout)
 }
 
 // rescanTargets are the scans table's store and the scan queue's URL.
