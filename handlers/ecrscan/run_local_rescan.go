@@ -105,7 +105,11 @@ func (r *localRun) demoSweep(ctx context.Context, st *localStack, store domain.S
 	if err := r.awaitRescanAlert(ctx, st, timeout); err != nil {
 		return err
 	}
-	return r.awaitQuiet(ctx, st, timeout)
+	if err := r.awaitQuiet(ctx, st, timeout); err != nil {
+		return err
+	}
+	r.say("ok       forced rescan and sweep rescan: new scan IDs, previous scans kept, changes computed, alerts on what is new")
+	return nil
 }
 
 // rescanTargets are the scans table's store and the scan queue's URL.
