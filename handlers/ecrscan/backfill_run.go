@@ -129,7 +129,9 @@ func (b *backfiller) repositories(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func hasWildcard(g string) bool { return slices.ContainsFunc([]rune(g), func(r rune) bool { return r == '*' || r == '?' || r == '[' }) }
+func hasWildcard(g string) bool {
+	return slices.ContainsFunc([]rune(g), func(r rune) bool { return r == '*' || r == '?' || r == '[' })
+}
 
 // repository works through one repository's images, page by page, from
 // where the checkpoint stands.
