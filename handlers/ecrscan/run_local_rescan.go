@@ -13,6 +13,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/dynamostore"
+	"ecrscanner/infra/ecrstore"
 	"ecrscanner/infra/queue"
 )
 
@@ -57,7 +58,40 @@ func (r *localRun) demoRescan(ctx context.Context, st *localStack, ref domain.Im
 	if err := r.awaitQuiet(ctx, st, timeout); err != nil {
 		return err
 	}
+	if err := r.checkFollowers(ctx, st, ref, s); err != nil {
+		return fmt.Errorf("rescan demo: %w", err)
+	}
 	return r.demoSweep(ctx, st, store, ref, timeout)
+}
+
+// checkFollowers checks that the repository's labels and the Security Hub
+// findings follow the rescan: the labels name its time, and the active
+// findings are its vulnerabilities and secrets (those it no longer has
+// archived).
+func (r *localRun) checkFollowers(ctx context.Context, st *localStack, ref domain.ImageRef, s *domain.Scan) error {
+	obs := st.pipeline.Observer(st.cfg)
+	tags, err := obs.RepositoryTags(ctx, ref)
+	if err != nil {
+		return err
+	}
+	at, err := time.Parse(time.RFC3339Nano, tags[ecrstore.LabelScanTime])
+	if err != nil || !at.Equal(s.CompletedAt()) {
+		return fmt.Errorf("repository label %s = %q, want the rescan's time %s", ecrstore.LabelScanTime, tags[ecrstore.LabelScanTime], s.CompletedAt().Format(time.RFC3339Nano))
+	}
+	r.say("tags     %s: %s (the rescan's)", ref.Repository, formatTags(tags))
+	if st.pipeline.Functions["SecurityHubFunction"] == nil {
+		return nil
+	}
+	n, err := obs.SecurityHubFindings(ctx, ref)
+	if err != nil {
+		return err
+	}
+	sum, _ := s.Summary()
+	if want := sum.Vulnerabilities.Total() + sum.Secrets; n != want {
+		return fmt.Errorf("%d active Security Hub findings after the rescan, want %d (its vulnerabilities and secrets; the fixed ones archived)", n, want)
+	}
+	r.say("findings %d active Security Hub findings: updated to the rescan, the fixed ones archived (RecordState ARCHIVED)", n)
+	return nil
 }
 
 // sweepAfter is how old a scan must be for the local run's sweep to rescan
