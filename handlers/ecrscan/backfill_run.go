@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"ecrscanner/domain"
 	"ecrscanner/events"
 	"ecrscanner/infra/ecrstore"
+	"ecrscanner/infra/ops/replay"
 )
 
 // backfillECR is the part of the ECR API backfill enumerates with.
@@ -255,16 +255,10 @@ func (b *backfiller) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(b.path), filepath.Base(b.path)+".*.tmp")
-	if err != nil {
+	if err := replay.WriteFileAtomic(b.path, append(data, '\n')); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", b.path, err)
 	}
-	_, werr := tmp.Write(append(data, '\n'))
-	if err := errors.Join(werr, tmp.Close()); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("save checkpoint %s: %w", b.path, err)
-	}
-	return os.Rename(tmp.Name(), b.path)
+	return nil
 }
 
 func loadBackfillCheckpoint(p string) (*backfillCheckpoint, error) {
