@@ -28,7 +28,8 @@ type ScanDiff struct {
 	NewSecretSeverity Counts `json:"newSecretSeverity"`
 	FixedSecrets      int    `json:"fixedSecrets"`
 	// NewQIDs and FixedQIDs name up to MaxDiffIDs of each, most severe
-	// first; NewSecretRules the rule IDs of up to MaxDiffIDs new secrets.
+	// first; NewSecretRules up to MaxDiffIDs new secrets, as SecretDiffID
+	// names them (rule and location, never the matched text).
 	NewQIDs        []DiffID `json:"newQids,omitempty"`
 	FixedQIDs      []DiffID `json:"fixedQids,omitempty"`
 	NewSecretRules []DiffID `json:"newSecretRules,omitempty"`
@@ -119,7 +120,7 @@ func (d *Differ) Diff() ScanDiff {
 		if !d.seen[secretKey(s)] {
 			out.NewSecrets++
 			out.NewSecretSeverity.Add(s.Severity)
-			secrets.add(s.RuleID, s.Severity)
+			secrets.add(SecretDiffID(s), s.Severity)
 		}
 	}
 	out.NewQIDs, out.FixedQIDs, out.NewSecretRules = added.ids, d.fix.ids, secrets.ids
@@ -131,7 +132,7 @@ func (d *Differ) Diff() ScanDiff {
 type idList struct{ ids []DiffID }
 
 func (l *idList) add(id string, sev Severity) {
-	l.ids = append(l.ids, DiffID{ID: Truncate(id, 64, ""), Severity: sev})
+	l.ids = append(l.ids, DiffID{ID: Truncate(id, 200, ""), Severity: sev})
 	slices.SortStableFunc(l.ids, func(a, b DiffID) int {
 		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
 			return c
@@ -139,6 +140,12 @@ func (l *idList) add(id string, sev Severity) {
 		return cmp.Compare(a.ID, b.ID)
 	})
 	l.ids = l.ids[:min(len(l.ids), MaxDiffIDs)]
+}
+
+// SecretDiffID names a secret in a ScanDiff: its rule and where it is
+// ("aws-access-key-id app/.env:3"), clipped.
+func SecretDiffID(s Secret) string {
+	return Truncate(s.RuleID+" "+s.File+":"+strconv.Itoa(s.StartLine), 200, "")
 }
 
 func vulnKey(v Vulnerability) uint64 { return hashKey("v", v.QID) }

@@ -277,7 +277,12 @@ func (h *Handler) secretsOnce(ev events.ScanEvent, verdict domain.Verdict, log *
 				}
 				return nil
 			},
-			Secret: top.add,
+			Secret: func(sec domain.Secret) error {
+				if !newSecret(ev, sec) {
+					return nil
+				}
+				return top.add(sec)
+			},
 		})
 		switch {
 		case err != nil:

@@ -86,3 +86,19 @@ func idList(ids []domain.DiffID, total int) string {
 	}
 	return s
 }
+
+// newSecret reports whether an alert shows sec: any, except in a rescan's
+// alert, which lists only the new secrets its difference names.
+func newSecret(ev events.ScanEvent, sec domain.Secret) bool {
+	c := ev.Changes
+	if c == nil || ev.EventType != domain.EventScanCompleted {
+		return true
+	}
+	id := domain.SecretDiffID(sec)
+	for _, n := range c.NewSecretRules {
+		if n.ID == id {
+			return true
+		}
+	}
+	return false
+}

@@ -66,3 +66,27 @@ func TestRescanAlertsOnlyOnWhatIsNew(t *testing.T) {
 		testkit.Golden(t, filepath.Join("testdata", "rescan-new-critical.golden.txt"), []byte(render(a)))
 	})
 }
+
+// A rescan's alert about a new secret lists that secret, not the ones the
+// previous scan already had.
+func TestRescanAlertListsOnlyNewSecrets(t *testing.T) {
+	r := newRig(t, testConfig())
+	r.reports.report = testkit.ThresholdReport()
+	var fresh domain.Secret
+	for _, s := range testkit.ThresholdReport().Secrets {
+		if s.RuleID == "aws-access-key-id" {
+			fresh = s
+		}
+	}
+	ev := rescanEvent(t, domain.ScanDiff{NewSecrets: 1, NewSecretSeverity: domain.Counts{High: 1}, NewSecretRules: []domain.DiffID{{ID: domain.SecretDiffID(fresh), Severity: domain.SeverityHigh}}})
+	if err := r.h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.pub.sent) != 1 {
+		t.Fatalf("%d alerts, want 1", len(r.pub.sent))
+	}
+	body := r.pub.sent[0].Body
+	if !strings.Contains(body, "1. HIGH  aws-access-key-id") || strings.Contains(body, "generic-api-key") || !strings.Contains(body, "1 secret found") {
+		t.Errorf("the alert does not list just the new secret:\n%s", body)
+	}
+}
