@@ -147,6 +147,7 @@ func (h *Handler) scan(ctx context.Context, ref domain.ImageRef, origin domain.O
 	// pushes come first. The index's scan is that platform image's scan:
 	// reuse it, or wait while it runs, so one content is scanned once.
 	platformImage, err := h.platformImageScan(ctx, info, platform, now)
+	platformImage = freshEnough(platformImage, origin)
 	if err != nil {
 		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String(attr.Reason, err.Error()))
 		return OutcomeWaiting, err

@@ -47,3 +47,13 @@ func (h *Handler) changes(ctx context.Context, a *attempt, report *domain.Report
 		slog.Int("new_secrets", diff.NewSecrets))
 	return &diff
 }
+
+// freshEnough drops a platform image's scan that a forced request does not
+// accept (it started before the request's NotBefore): a forced rescan of an
+// index must run QScanner, not reuse the scan it was asked to redo.
+func freshEnough(platformImage *domain.Scan, origin domain.Origin) *domain.Scan {
+	if platformImage == nil || origin.NotBefore.IsZero() || !platformImage.StartedAt().Before(origin.NotBefore) {
+		return platformImage
+	}
+	return nil
+}

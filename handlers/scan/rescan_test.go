@@ -129,3 +129,31 @@ func TestMalformedScanRequestIsPermanent(t *testing.T) {
 		t.Error("QScanner ran for a malformed request")
 	}
 }
+
+// A forced rescan of an index runs QScanner: the completed scan of its
+// platform image predates the request and does not serve it.
+func TestForcedRescanOfAnIndexScansAgain(t *testing.T) {
+	const childDigest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	child, err := domain.NewImageRef("123456789012", "us-east-1", "team/app", childDigest, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := testRef(t, "team/app", "v1")
+	indexInfo := domain.ImageInfo{Kind: domain.ArtifactIndex, Platforms: []string{"linux/amd64"}, Children: map[string]domain.Digest{"linux/amd64": childDigest}}
+	r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
+	if out, err := r.h.Scan(context.Background(), child); err != nil || out != OutcomeScanned {
+		t.Fatalf("platform image: Scan = %q, %v", out, err)
+	}
+	r.h.inspector = fakeInspector{info: indexInfo}
+	if out, err := r.h.Scan(context.Background(), index); err != nil || out != OutcomeCached {
+		t.Fatalf("index push: Scan = %q, %v; want cached (reused)", out, err)
+	}
+	r.clock = r.clock.Add(time.Hour)
+	body := requestBody(t, events.NewScanRequest(domain.CauseManual, index, "test", r.clock, true))
+	if out, err := r.h.HandlePush(context.Background(), body); err != nil || out != OutcomeScanned {
+		t.Fatalf("forced rescan of the index = %q, %v; want scanned", out, err)
+	}
+	if n := r.scanner.runs.Load(); n != 2 {
+		t.Errorf("QScanner ran %d times, want 2 (the platform image, then the forced rescan)", n)
+	}
+}
