@@ -132,6 +132,15 @@ func (s *Scan) forcedRescan(c Claim) bool {
 	return false
 }
 
+// startFresh begins a new scan's history: what the record's completed
+// scan found stays reachable as the previous scan, and the new one has the
+// request's cause and no difference yet.
+func (s *Scan) startFresh(o Origin) {
+	s.keepPrevious()
+	s.r.Changes = nil
+	s.r.Cause, s.r.RequestedBy = o.Cause.OrPush(), o.RequestedBy
+}
+
 // keepPrevious remembers the completed scan a new scan is about to replace.
 func (s *Scan) keepPrevious() {
 	if s.r.Status != StatusCompleted || s.r.Report == nil {

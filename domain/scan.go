@@ -303,9 +303,8 @@ func (d Decision) String() string {
 //     request: take it over (the holder crashed, or gave up without
 //     releasing it);
 //   - no live lease but a stored result (Release): record it (DecideRecord);
-//   - a completed, unexpired scan: record the reference if it is new;
-//   - a request with NotBefore after the record's scan started (forced or
-//     due rescan): as if the cache had expired (see forcedRescan).
+//   - a completed, unexpired scan: record the reference if it is new, unless
+//     the request forces a newer one (forcedRescan).
 func (s *Scan) claim(c Claim) (Decision, error) {
 	if c.Ref.Digest != s.r.Digest {
 		return DecideSkip, fmt.Errorf("%w: claim for %s on record %s", ErrInvalidDigest, c.Ref.Digest, s.r.Digest)
@@ -354,11 +353,8 @@ func (s *Scan) claim(c Claim) (Decision, error) {
 	// Start (or restart) a scan.
 	if s.r.Status != StatusScanning && s.r.Status != StatusFailed || s.r.FinalFailure {
 		// A fresh scan, not a retry of an earlier one: what an earlier scan
-		// found must not pass for this one's result if it fails. What
-		// it found stays reachable as the previous scan.
-		s.keepPrevious()
-		s.r.Changes = nil
-		s.r.Cause, s.r.RequestedBy = c.Origin.Cause.OrPush(), c.Origin.RequestedBy
+		// found must not pass for this one's result if it fails.
+		s.startFresh(c.Origin)
 		s.r.Attempts = 0
 		s.r.Summary, s.r.Report = nil, nil
 		s.r.Platform, s.r.QScannerVersion = "", ""
@@ -394,9 +390,8 @@ type ScanResult struct {
 	// place of this record's own: an index that takes over the scan of its
 	// platform image is the same scan, so downstream effects keyed by scan
 	// (one alert per scan and repository) are not repeated.
-	ScanID string
-	// Changes is the difference from the previous scan, when computed.
-	Changes *ScanDiff
+	ScanID  string
+	Changes *ScanDiff // the difference from the previous scan, when computed
 }
 
 // Complete records a successful scan under the owner's lease. The cache entry
