@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +157,31 @@ func TestForcedRescanOfAnIndexScansAgain(t *testing.T) {
 	}
 	if n := r.scanner.runs.Load(); n != 2 {
 		t.Errorf("QScanner ran %d times, want 2 (the platform image, then the forced rescan)", n)
+	}
+}
+
+// A previous report that cannot be read does not fail the rescan: it
+// completes without changes (the alert then judges its whole result) and
+// the reason is logged as a warning.
+func TestRescanWithUnreadablePreviousReport(t *testing.T) {
+	r := newRig(t, &fakeScanner{report: sampleReport()}, imageInfo)
+	var logs bytes.Buffer
+	r.h.logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	ref := testRef(t, "team/app", "v1")
+	if out, err := r.h.Scan(context.Background(), ref); err != nil || out != OutcomeScanned {
+		t.Fatalf("first scan = %q, %v", out, err)
+	}
+	first := r.store.Record(ref.Digest)
+	r.reports.FailGet(errors.New("access denied"))
+	r.clock = r.clock.Add(time.Hour)
+	if out, err := r.h.HandlePush(context.Background(), requestBody(t, events.NewScanRequest(domain.CauseManual, ref, "test", r.clock, true))); err != nil || out != OutcomeScanned {
+		t.Fatalf("rescan = %q, %v; want scanned", out, err)
+	}
+	rec := r.store.Record(ref.Digest)
+	if rec.Status != domain.StatusCompleted || rec.Changes != nil || rec.Previous == nil || rec.Previous.ScanID != first.ScanID {
+		t.Errorf("record: status %s, changes %+v, previous %+v", rec.Status, rec.Changes, rec.Previous)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN","msg":"previous report not readable; the rescan's changes are not computed"`) || !strings.Contains(logs.String(), "access denied") {
+		t.Errorf("no warning with the reason in the log:\n%s", logs.String())
 	}
 }
