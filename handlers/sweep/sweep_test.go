@@ -29,10 +29,14 @@ var now = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 type fakeUsage struct {
 	repos map[string]map[domain.Digest]ecrstore.Usage
 	calls int
+	err   error
 }
 
 func (f *fakeUsage) Describe(_ context.Context, _, _, repo string, ds []domain.Digest) (map[domain.Digest]ecrstore.Usage, error) {
 	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
 	imgs, ok := f.repos[repo]
 	if !ok {
 		return nil, domain.ErrNotFound
@@ -226,5 +230,20 @@ func TestSweepSendFailure(t *testing.T) {
 	_, err := newSweeper(t, client, table, usage, &fakeSender{err: boom}, 100).Run(context.Background(), now)
 	if !errors.Is(err, boom) {
 		t.Fatalf("Run = %v, want the send error", err)
+	}
+}
+
+// An ECR failure other than a missing repository (throttling past the
+// SDK's retries, say) ends the run with the error: the function's invocation
+// fails, SweepFunctionErrorsAlarm fires, and the records stay due.
+func TestSweepECRFailure(t *testing.T) {
+	client, table, store := scansTable(t)
+	r := testkit.MustRefOf(t, digestN(10), "team/app", "v1")
+	completeAt(t, store, r, now.Add(-10*24*time.Hour))
+	boom := errors.New("ThrottlingException: rate exceeded")
+	send := &fakeSender{}
+	_, err := newSweeper(t, client, table, &fakeUsage{err: boom}, send, 100).Run(context.Background(), now)
+	if !errors.Is(err, boom) || len(send.sent) != 0 {
+		t.Fatalf("Run = %v with %d sent; want the ECR error and nothing sent", err, len(send.sent))
 	}
 }
