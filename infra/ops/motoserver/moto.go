@@ -378,4 +378,6 @@ var CloudFormationSkips = map[string]bool{
 	"AWS::SNS::Subscription":      true,
 	"AWS::SQS::QueuePolicy":       true,
 	"AWS::S3::BucketPolicy":       true,
+	// Nor does moto run schedules: the local run invokes the sweep itself.
+	"AWS::Scheduler::Schedule": true,
 }
