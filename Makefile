@@ -10,6 +10,7 @@ VENV         := .venv
 VENV_STAMP   := $(VENV)/.installed
 REQUIREMENTS := infra/ops/local/requirements.txt
 TEMPLATE     := infra/ops/stack/template.yaml
+SPOKE        := infra/ops/stack/spoke.yaml
 BUILD        := build
 FUNCTIONS    := $(filter-out ecrscan,$(notdir $(patsubst %/main.go,%,$(wildcard handlers/*/main.go))))
 GOTESTFLAGS  ?=
@@ -50,6 +51,9 @@ lint-template: $(VENV_STAMP) ## Lint the CloudFormation template with cfn-lint a
 	$(VENV)/bin/cfn-lint $(TEMPLATE)
 	@echo "==> checkov $(TEMPLATE) ($$(date +%T))"
 	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(TEMPLATE)
+	@echo "==> cfn-lint and checkov $(SPOKE) ($$(date +%T))"
+	$(VENV)/bin/cfn-lint $(SPOKE)
+	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(SPOKE)
 
 # Native Go fuzz targets, one package/target pair a line. Go fuzzes one target
 # per `go test -fuzz` run, so they run one after another; the first crash
@@ -120,6 +124,10 @@ FORCE    ?=
 .PHONY: deploy
 deploy: ## Build, package (QScanner layer) and upload, then create or update the stack
 	$(ECRSCAN) deploy $(ARGS)
+
+.PHONY: deploy-spoke
+deploy-spoke: ## Deploy the spoke stack in a member account and region (HUB_ACCOUNT=…, HUB_REGION=…, with the member's credentials)
+	$(ECRSCAN) deploy-spoke $(ARGS)
 
 .PHONY: update
 update: ## Update Lambda code only (UpdateFunctionCode; FUNCTION=scan for one)

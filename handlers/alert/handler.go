@@ -33,6 +33,10 @@ type Handler struct {
 	marks   domain.IdempotencyStore
 	cfg     Config
 	logger  *slog.Logger
+	// rules and now, when set (UseSuppressions), apply the suppressions in
+	// force when the handler acts.
+	rules domain.SuppressionSource
+	now   func() time.Time
 }
 
 // NewHandler rejects missing dependencies and settings at start-up.
@@ -81,32 +85,19 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	}
 
 	var compose func(view) snsnotify.Alert
-	var verdict domain.Verdict
+	var rules domain.Suppressions
+	var rulesErr error
 	switch ev.EventType {
 	case domain.EventScanCompleted, domain.EventImageReferenced:
 		if ev.Summary == nil || ev.ScannedAt.IsZero() {
 			return consume.Permanent(fmt.Errorf("alert %s: %w %s event: it needs a summary and a scan time", ev.Digest, domain.ErrInvalid, ev.EventType))
 		}
-		judge, rescan := judged(ev)
-		verdict = h.cfg.Policy.Evaluate(judge)
-		if !verdict.Alert && rescan {
-			log.InfoContext(ctx, "rescan: nothing new at or above the alert policy's threshold",
-				slog.String("min_severity", h.cfg.Policy.MinSeverity.String()),
-				slog.Int("new_vulnerabilities", ev.Changes.NewVulnerabilities.Total()),
-				slog.Int("new_secrets", ev.Changes.NewSecrets))
-			return nil
-		}
-		if !verdict.Alert {
-			log.InfoContext(ctx, "scan result below the alert policy",
-				slog.String("min_severity", h.cfg.Policy.MinSeverity.String()),
-				slog.Int("vulnerabilities", ev.Summary.Vulnerabilities.Total()),
-				slog.Int("secrets", ev.Summary.Secrets))
-			return nil
-		}
-		secrets := h.secretsOnce(ev, verdict, log)
+		rules, rulesErr = h.loadRules(ctx, log)
+		secrets := h.secretsOnce(ev, log)
 		compose = func(v view) snsnotify.Alert {
-			v.verdict = verdict
-			v.secrets, v.secretsUnavailable = secrets(ctx)
+			if v.sifted == nil {
+				v.secrets, v.secretsUnavailable = secrets(ctx, v.verdict)
+			}
 			return findingsAlert(v)
 		}
 	case domain.EventScanFailed:
@@ -119,6 +110,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	for _, repo := range ev.Repositories() {
 		v := newView(ev, repo, h.cfg.ResultsBucket)
 		v.policy = h.cfg.Policy
+		if ev.EventType != domain.EventScanFailed && !h.judge(ctx, &v, rules, rulesErr, log) {
+			continue
+		}
 		errs = append(errs, h.publishOnce(ctx, ev, repo, func() snsnotify.Alert { return compose(v) }, log))
 	}
 	// Permanent only if every repository failed for good; otherwise the
@@ -252,13 +246,13 @@ func (h *Handler) abandon(ctx context.Context, log *slog.Logger, key string) {
 // the alert shows are kept, whatever the report's size. A read failure does
 // not hold the alert back: the alert says the details are unavailable and
 // points at the report.
-func (h *Handler) secretsOnce(ev events.ScanEvent, verdict domain.Verdict, log *slog.Logger) func(context.Context) ([]domain.Secret, bool) {
+func (h *Handler) secretsOnce(ev events.ScanEvent, log *slog.Logger) func(context.Context, domain.Verdict) ([]domain.Secret, bool) {
 	var (
 		done        bool
 		secrets     []domain.Secret
 		unavailable bool
 	)
-	return func(ctx context.Context) ([]domain.Secret, bool) {
+	return func(ctx context.Context, verdict domain.Verdict) ([]domain.Secret, bool) {
 		if done || verdict.Secrets == 0 {
 			return secrets, unavailable
 		}

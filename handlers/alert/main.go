@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -13,6 +14,7 @@ import (
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/snsnotify"
 	"ecrscanner/infra/startup"
+	"ecrscanner/infra/suppressionstore"
 )
 
 func main() { startup.Events("alert", build) }
@@ -21,7 +23,17 @@ func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	cfg, topicARN := LoadConfig(d.Env)
 	notifier, err := snsnotify.New(sns.NewFromConfig(d.AWS, snsnotify.RetrySentOnlyOnAnswer), topicARN)
 	d.Env.Check(err)
-	reports, err := s3store.NewReports(s3.NewFromConfig(d.AWS, awsconfig.S3Options(d.AWS)), cfg.ResultsBucket)
+	s3c := s3.NewFromConfig(d.AWS, awsconfig.S3Options(d.AWS))
+	reports, err := s3store.NewReports(s3c, cfg.ResultsBucket)
 	d.Env.Check(err)
-	return NewHandler(notifier, reports, d.Idempotency, cfg, d.Logger)
+	h, err := NewHandler(notifier, reports, d.Idempotency, cfg, d.Logger)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := suppressionstore.New(s3c, cfg.ResultsBucket)
+	if err != nil {
+		return nil, err
+	}
+	h.UseSuppressions(suppressionstore.NewPerInvocation(rules), time.Now)
+	return h, nil
 }

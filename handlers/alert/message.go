@@ -65,6 +65,11 @@ type view struct {
 	secrets            []domain.Secret
 	secretsUnavailable bool
 	resultsBucket      string
+	// summary is what the policy judged: the event's, or what is left of it
+	// after the suppressions in sifted (nil when none applied to the image).
+	summary         domain.Summary
+	sifted          *domain.Sifted
+	suppressionNote string
 }
 
 func newView(ev events.ScanEvent, repo events.Repository, resultsBucket string) view {
@@ -81,15 +86,19 @@ func findingsAlert(v view) snsnotify.Alert {
 		fmt.Fprintf(&b, "This digest was scanned at %s; the alert is for its push to %s.\n", v.ev.ScannedAt.UTC().Format(time.RFC3339), v.repo.Name)
 	}
 	writeChanges(&b, v)
-	if v.ev.Summary.Partial {
+	if v.summary.Partial {
 		b.WriteString("Note: the scan was partial; some findings may be missing.\n")
+	}
+	if v.suppressionNote != "" {
+		b.WriteString("Note: " + v.suppressionNote + "\n")
 	}
 	b.WriteString("\n")
 	writeImage(&b, v, "completed")
 	b.WriteString("\n")
-	writeCounts(&b, *v.ev.Summary)
+	writeCounts(&b, v.summary)
 	writeTopFindings(&b, v)
 	writeSecrets(&b, v)
+	writeSuppressed(&b, v)
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "%-14s%s\n", "Archive:", "s3://"+v.resultsBucket+"/"+s3store.ArchiveKey(v.repo.Name, v.ev.Digest, v.ev.ScannedAt))
 	writeLinks(&b, v)
@@ -103,11 +112,11 @@ func findingsAlert(v view) snsnotify.Alert {
 	case v.verdict.Secrets > 0:
 		kind = KindSecrets
 	}
-	return snsnotify.Alert{
+	return withChannels(v, snsnotify.Alert{
 		Subject:    subjectLine("Security Alert: ", v.ref),
 		Body:       bound(b.String()),
 		Attributes: attributes(v, v.verdict.Worst.String(), kind),
-	}
+	})
 }
 
 // failureAlert is the alert for a scan that failed for good.
@@ -136,11 +145,11 @@ func failureAlert(v view) snsnotify.Alert {
 	}
 	b.WriteString("\n")
 	writeLinks(&b, v)
-	return snsnotify.Alert{
+	return withChannels(v, snsnotify.Alert{
 		Subject:    subjectLine("Scan Failed: ", v.ref),
 		Body:       bound(b.String()),
 		Attributes: attributes(v, severity.String(), KindScanFailed),
-	}
+	})
 }
 
 func attributes(v view, severity, kind string) map[string]string {
@@ -229,7 +238,7 @@ func writeTopFindings(b *strings.Builder, v view) {
 		threshold = domain.SeverityHigh
 	}
 	var shown []domain.Vulnerability
-	for _, f := range v.ev.Summary.Top {
+	for _, f := range v.summary.Top {
 		if len(shown) == domain.TopFindings {
 			break
 		}

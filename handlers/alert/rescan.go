@@ -1,25 +1,41 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
+	"ecrscanner/infra/attr"
 )
 
-// judged is the summary the alert policy judges for ev: a rescan that
-// carries its difference from the previous scan is judged on what is new
-// only, so that an image already alerted on is alerted on again only when
-// something at or above the threshold appeared since. Any other result
-// (a first scan, or a rescan whose previous report could not be read) is
-// judged whole.
-func judged(ev events.ScanEvent) (domain.Summary, bool) {
-	if ev.EventType != domain.EventScanCompleted || ev.Changes == nil {
-		return *ev.Summary, false
+// onlyWhatIsNew narrows, for a rescan that carries its difference from the
+// previous scan, an alerting verdict to what is new: an image already
+// alerted on is alerted on again only when something at or above the
+// threshold appeared since, and the alert counts only that. The verdict on
+// the whole (suppressions applied) must alert too, so that what the
+// suppressions hide does not alert through the difference. Any other
+// result (a first scan, or a rescan whose previous report could not be
+// read) keeps the verdict on the whole.
+func onlyWhatIsNew(ctx context.Context, v *view, log *slog.Logger) bool {
+	c := v.ev.Changes
+	if c == nil || v.ev.EventType != domain.EventScanCompleted {
+		return true
 	}
-	return ev.Changes.NewSummary(), true
+	verdict := v.policy.Evaluate(c.NewSummary())
+	if !verdict.Alert {
+		log.InfoContext(ctx, "rescan: nothing new at or above the alert policy's threshold",
+			slog.String(attr.Repository, v.repo.Name),
+			slog.String("min_severity", v.policy.MinSeverity.String()),
+			slog.Int("new_vulnerabilities", c.NewVulnerabilities.Total()),
+			slog.Int("new_secrets", c.NewSecrets))
+		return false
+	}
+	v.verdict = verdict
+	return true
 }
 
 // writeChanges says, in a rescan's alert, what is new since the previous
@@ -101,4 +117,22 @@ func newSecret(ev events.ScanEvent, sec domain.Secret) bool {
 		}
 	}
 	return false
+}
+
+// rescanChanges is the difference an alert about v shows: a completed
+// rescan's, nil otherwise.
+func rescanChanges(v view) *domain.ScanDiff {
+	if v.ev.EventType != domain.EventScanCompleted {
+		return nil
+	}
+	return v.ev.Changes
+}
+
+// rescanCause is the cause a structured alert names: none for a push (the
+// usual case, and every alert before causes existed).
+func rescanCause(v view) domain.Cause {
+	if c := v.ev.Cause.OrPush(); c != domain.CausePush {
+		return c
+	}
+	return ""
 }

@@ -129,10 +129,12 @@ func (r *localRun) readSetup(eventFile string) (runSetup, error) {
 
 // baseSetup is the stack's set-up before any event is read.
 func (r *localRun) baseSetup() runSetup {
-	return runSetup{
+	s := runSetup{
 		params:      map[string]string{"QualysAccessToken": "local-run-token"},
 		functionEnv: map[string]map[string]string{"scan": {}, "tag": {}},
 	}
+	orgParams(s.params) // run_local_org.go: the stack is an organization's hub
+	return s
 }
 
 // chooseQScanner gives the scan function the real QScanner when
@@ -308,8 +310,14 @@ func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, name string
 	}
 	// Where everything ended, dead letters included, is shown either way.
 	settled := r.settleSamples(ctx, st, []sample{s}, 0)
-	if custom == nil && settled == nil && seen.complete() {
+	if custom == nil && settled == nil && seen.complete() { // forced rescan and sweep: run_local_rescan.go
 		settled = r.demoRescan(ctx, st, ref, timeout)
+	}
+	if custom == nil && settled == nil { // suppressions, the gate and the alert channels: run_local_suppress.go
+		settled = r.demoSuppression(ctx, st, ref, timeout)
+	}
+	if custom == nil {
+		settled = errors.Join(settled, r.orgDemo(ctx, st)) // run_local_org.go
 	}
 	if !seen.complete() {
 		return errors.Join(fmt.Errorf("not every effect appeared within %v: %s", timeout, seen.missing()), settled)

@@ -95,7 +95,7 @@ func (r *localRun) watch(ctx context.Context, cfg aws.Config, p *local.Pipeline,
 		if alerts, _ := obs.Alerts(ctx); len(alerts) > 0 {
 			mark("alert")
 			for _, a := range alerts {
-				r.say("alert    SNS %q severity=%s kind=%s\n%s", a.Subject, a.Attributes["severity"], a.Attributes["kind"], indent(a.Message))
+				r.say("alert    SNS %q severity=%s kind=%s\n%s", a.Subject, a.Attributes["severity"], a.Attributes["kind"], indent(alertShown(a.Message)))
 			}
 		}
 	}

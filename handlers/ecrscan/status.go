@@ -58,10 +58,6 @@ func parseImageArg(s string) (imageArg, error) {
 		d, err := domain.ParseDigest(s)
 		return imageArg{digest: d}, err
 	}
-	if _, dg, ok := strings.Cut(s, "@"); ok {
-		d, err := domain.ParseDigest(dg)
-		return imageArg{digest: d}, err
-	}
 	var a imageArg
 	name := s
 	if host, rest, ok := strings.Cut(s, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
@@ -70,6 +66,15 @@ func parseImageArg(s string) (imageArg, error) {
 			return imageArg{}, fmt.Errorf("%q is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)", host)
 		}
 		a.registryID, a.region, name = m[1], m[2], rest
+	}
+	// repo@digest keeps its repository too: the gate needs it.
+	if repo, dg, ok := strings.Cut(name, "@"); ok {
+		d, err := domain.ParseDigest(dg)
+		if err != nil {
+			return imageArg{}, err
+		}
+		a.digest, a.repository = d, repo
+		return a, domain.ValidateRepository(repo)
 	}
 	a.repository, a.tag = name, "latest"
 	if i := strings.LastIndex(name, ":"); i >= 0 {
@@ -129,19 +134,9 @@ func parseStatusArgs(args []string) (statusOptions, error) {
 	fs.SetOutput(io.Discard)
 	stackName := fs.String("stack", stackFromEnv(), "")
 	asJSON := fs.Bool("json", false, "")
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return statusOptions{}, err
-			}
-			return statusOptions{}, fmt.Errorf("%v; see ecrscan status -h", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return statusOptions{}, err
 	}
 	if len(positional) != 1 {
 		return statusOptions{}, fmt.Errorf("want exactly one IMAGE_OR_DIGEST, got %d; see ecrscan status -h", len(positional))
@@ -151,6 +146,26 @@ func parseStatusArgs(args []string) (statusOptions, error) {
 		return statusOptions{}, err
 	}
 	return statusOptions{stack: *stackName, json: *asJSON, image: img}, nil
+}
+
+// parseInterspersed parses fs's flags before, between and after the
+// positional arguments, which it returns. -h is flag.ErrHelp; any other
+// error points at the command's help.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%v; see ecrscan %s -h", err, fs.Name())
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
 }
 
 // lookupStatus finds the stack and the image's scan record, resolving a tag

@@ -25,7 +25,7 @@ func TestParseImageArg(t *testing.T) {
 		bad  string
 	}{
 		{in: digest, want: imageArg{digest: domain.Digest(digest)}},
-		{in: "team/app@" + digest, want: imageArg{digest: domain.Digest(digest)}},
+		{in: "team/app@" + digest, want: imageArg{digest: domain.Digest(digest), repository: "team/app"}},
 		{in: "team/app:v1", want: imageArg{repository: "team/app", tag: "v1"}},
 		{in: "team/app", want: imageArg{repository: "team/app", tag: "latest"}},
 		{in: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:v1", want: imageArg{registryID: "123456789012", region: "eu-west-1", repository: "team/app", tag: "v1"}},

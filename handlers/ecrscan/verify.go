@@ -40,6 +40,12 @@ trace. A FAIL names its likely cause and where to look. The probe's image,
 record, archive objects, temporary rule, queue and subscription are removed and
 its Security Hub findings archived, also after Ctrl-C; --keep leaves them.
 
+With --member ACCOUNT (and that account's credentials, --hub-account,
+--hub-region) it checks a member account's spoke instead: the spoke stack,
+its push rule (enabled, matching an ECR push, targeting the hub's ingress bus
+with a role), its forwarding DLQ, and the spoke role's trust admitting the
+hub's scan and tag roles.
+
 Settings: STACK_NAME, QUALYS_TOKEN_SECRET_ARN, QUALYS_ACCESS_TOKEN, QUALYS_POD,
 QUALYS_GATEWAY_URL (a private platform), QSCANNER_LAYER_BIN.
 
@@ -56,8 +62,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&pf.timeout, "probe-timeout", 5*time.Minute, "with --probe: how long to wait for the stages after the push")
 	fs.StringVar(&pf.repository, "probe-repository", probe.DefaultRepository, "with --probe: the probe's own repository")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	member := addMemberFlags(fs) // verify_member.go
 	if code, done := parseOpsFlags(fs, args); done {
 		return code
+	}
+	if member.account != "" {
+		return runVerifyMember(member, *stackName, *asJSON, stdout, stderr)
 	}
 	failed := false
 	code := withDeployer("verify", stdout, stderr, func(ctx context.Context, d *deployer.Deployer, root string) error {

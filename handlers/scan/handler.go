@@ -41,6 +41,7 @@ type Handler struct {
 	metrics   *metrics.Publisher
 	now       func() time.Time
 	owner     func(ctx context.Context) string
+	org       Organization // see registry.go
 }
 
 // NewHandler rejects missing dependencies at start-up.
@@ -124,6 +125,9 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 	}
 	annotateRef(span, req.Ref)
 	span.End(nil)
+	if err := h.refuse(ctx, req.Ref); err != nil {
+		return OutcomeRefused, err
+	}
 	return h.scan(ctx, req.Ref, originOf(req))
 }
 
@@ -136,6 +140,9 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 func (h *Handler) scan(ctx context.Context, ref domain.ImageRef, origin domain.Origin) (Outcome, error) {
 	log := h.logger.With(slog.String(attr.ImageDigest, ref.Digest.String()), slog.String(attr.Repository, ref.Repository), slog.String(attr.Tag, ref.Tag), slog.String("cause", string(origin.Cause.OrPush())))
 	info, out, err := h.inspect(ctx, log, ref)
+	if out, ok, err := h.spokeRoleFailed(ctx, ref, log, err); ok {
+		return out, err
+	}
 	if out != "" || err != nil {
 		return out, err
 	}

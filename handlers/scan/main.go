@@ -37,12 +37,14 @@ func build(_ context.Context, d startup.Deps) (consume.Handler, error) {
 	d.Env.Check(err)
 	inspector, err := ecrstore.NewInspector(ecr.NewFromConfig(d.AWS))
 	d.Env.Check(err)
+	registries, org := organize(d, runner, inspector) // registry.go
 	visibility, err := queue.NewVisibility(sqs.NewFromConfig(d.AWS))
 	d.Env.Check(err)
-	h, err := NewHandler(store, reports, inspector, runner, s.handler, d.Logger)
+	h, err := NewHandler(store, reports, registries, runner, s.handler, d.Logger)
 	if err != nil {
 		return nil, err
 	}
+	h.SetOrganization(org)
 	// A retryable scan failure comes back after a short delay rather than
 	// the queue's visibility timeout (six times the function's).
 	return consume.Backoff(visibility, s.retryDelays, d.Logger)(h.Handle), nil

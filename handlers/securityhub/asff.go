@@ -211,7 +211,7 @@ func (im image) finding(id, generator string, types []string, sev securityhubsto
 		ID:              id,
 		ProductARN:      im.product.ARN,
 		GeneratorID:     generator,
-		AwsAccountID:    im.account,
+		AwsAccountID:    im.findingAccount(),
 		Types:           types,
 		CreatedAt:       im.observedAt,
 		UpdatedAt:       im.observedAt,

@@ -42,6 +42,7 @@ type fakeHub struct {
 	archived []string                     // the IDs an import moved from ACTIVE to ARCHIVED, in order
 
 	findingsErr, importErr error
+	workflowCalls          int
 	// archiveErr fails an import that archives a finding.
 	archiveErr error
 }
@@ -86,7 +87,7 @@ func (h *fakeHub) Import(_ context.Context, findings []securityhubstore.Finding)
 			if f.UpdatedAt.Before(old.UpdatedAt) {
 				continue
 			}
-			f.Workflow = old.Workflow
+			f.Workflow, f.Note = old.Workflow, old.Note
 			if old.RecordState == securityhubstore.RecordStateActive && f.RecordState == securityhubstore.RecordStateArchived {
 				h.archived = append(h.archived, f.ID)
 			}

@@ -26,6 +26,8 @@ type findingStore interface {
 	// Import creates or updates findings by Id. Security Hub ignores the
 	// Workflow of an existing finding and any update older than it.
 	Import(ctx context.Context, findings []securityhubstore.Finding) error
+	// SetWorkflow sets the workflow status and note of existing findings.
+	SetWorkflow(ctx context.Context, ids []string, status string, note securityhubstore.Note) error
 }
 
 // imageTags tells which tags of a repository point at an image now (ECR
@@ -52,7 +54,11 @@ type Handler struct {
 	hub     findingStore
 	tags    imageTags
 	product securityhubstore.Product
+	members bool // an organization's hub: see account.go
 	logger  *slog.Logger
+	// rules and now, when set (UseSuppressions), mark suppressed findings.
+	rules domain.SuppressionSource
+	now   func() time.Time
 }
 
 // NewHandler rejects missing dependencies at start-up. product is the
@@ -97,10 +103,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	if err != nil {
 		return fmt.Errorf("security hub %s: %w", ev.Digest, err)
 	}
+	rules, err := h.loadRules(ctx)
+	if err != nil {
+		return fmt.Errorf("security hub %s: %w", ev.Digest, err)
+	}
 
 	counts := &qidCounts{}
 	for _, repo := range ev.Repositories() {
-		if err := h.sync(ctx, log.With(slog.String(attr.Repository, repo.Name)), ev, repo, rep, observedAt.UTC(), counts); err != nil {
+		if err := h.sync(ctx, log.With(slog.String(attr.Repository, repo.Name)), ev, repo, rep, observedAt.UTC(), counts, rules); err != nil {
 			// Repositories already done are rewritten identically on retry.
 			return err
 		}
@@ -111,7 +121,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 // sync makes Security Hub show rep for the event's image in one repository,
 // then resolves the findings of the repository's other images that no tag
 // points at any more.
-func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEvent, repo events.Repository, rep domain.ReportHead, observedAt time.Time, counts *qidCounts) error {
+func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEvent, repo events.Repository, rep domain.ReportHead, observedAt time.Time, counts *qidCounts, rules domain.Suppressions) error {
 	fail := func(what string, err error) error {
 		err = fmt.Errorf("security hub %s for %s: %s: %w", ev.Digest, repo.Name, what, err)
 		if errors.Is(err, domain.ErrInvalid) || errors.Is(err, securityhubstore.ErrNotEnabled) {
@@ -119,7 +129,7 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		}
 		return err
 	}
-	if repo.Account != h.product.Account || repo.Region != h.product.Region {
+	if !h.members && (repo.Account != h.product.Account || repo.Region != h.product.Region) {
 		return fail("route", fmt.Errorf("%w: the image is in account %s region %s, findings go to account %s region %s",
 			domain.ErrInvalid, repo.Account, repo.Region, h.product.Account, h.product.Region))
 	}
@@ -136,7 +146,7 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 			slog.Time("observed_at", observedAt), slog.Time("latest_update", latest), slog.Time("shown_scan_time", shown.ScannedAt))
 		return nil
 	}
-	current, err := h.importReport(ctx, ev, im, existing, observedAt, counts)
+	current, err := h.importReport(ctx, ev, im, existing, observedAt, counts, h.suppressorFor(rules, im))
 	if err != nil {
 		return fail("import findings", err)
 	}
@@ -168,6 +178,7 @@ func (h *Handler) sync(ctx context.Context, log *slog.Logger, ev events.ScanEven
 		slog.Int("findings", current.findings),
 		slog.Int("resolved", resolved),
 		slog.Int("resolved_untagged", untagged),
+		slog.Int("suppressed", current.suppressed),
 		slog.Int("vulnerabilities", current.vulns),
 		slog.Int("secrets", current.secrets),
 		slog.String("repository_current_digest", repositoryCurrent(all, event).Digest.String()))

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,12 +20,15 @@ import (
 	"ecrscanner/infra/s3store"
 	"ecrscanner/infra/securityhubstore"
 	"ecrscanner/infra/startup"
+	"ecrscanner/infra/suppressionstore"
 )
 
 func main() { startup.Events("securityhub", build) }
 
 func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
-	reports, err := s3store.NewReports(s3.NewFromConfig(d.AWS, awsconfig.S3Options(d.AWS)), d.Env.Required("RESULTS_BUCKET"))
+	s3c := s3.NewFromConfig(d.AWS, awsconfig.S3Options(d.AWS))
+	bucket := d.Env.Required("RESULTS_BUCKET")
+	reports, err := s3store.NewReports(s3c, bucket)
 	d.Env.Check(err)
 	// GetFindings allows 3 requests a second per account and
 	// BatchImportFindings 10: more attempts ride out throttling of a large
@@ -36,5 +40,15 @@ func build(_ context.Context, d startup.Deps) (startup.EventConsumer, error) {
 	}
 	tags, err := ecrstore.NewImageTags(ecr.NewFromConfig(d.AWS))
 	d.Env.Check(err)
-	return NewHandler(reports, hub, tags, hub.Product(), d.Logger)
+	h, err := NewHandler(reports, hub, memberTags(d, tags), hub.Product(), d.Logger) // account.go
+	if err != nil {
+		return nil, err
+	}
+	h.ServeMembers(d.Env.String("ORGANIZATION_ID", "") != "") // account.go
+	rules, err := suppressionstore.New(s3c, bucket)
+	if err != nil {
+		return nil, err
+	}
+	h.UseSuppressions(suppressionstore.NewPerInvocation(rules), time.Now)
+	return h, nil
 }

@@ -47,8 +47,8 @@ func (h *Handler) reportHead(ctx context.Context, ev events.ScanEvent) (domain.R
 type imported struct {
 	// seen holds the Ids, among those of existing findings, that the report
 	// still has: all that vanishedFindings asks.
-	seen                     map[string]bool
-	findings, vulns, secrets int
+	seen                                 map[string]bool
+	findings, vulns, secrets, suppressed int
 }
 
 // importReport imports ev's report as im's findings, one finding per QID
@@ -57,7 +57,7 @@ type imported struct {
 // event, see qidCounts), so that a QID listed once (every QID, as the scan
 // function writes reports) is imported as soon as it is met, and the
 // entries of the others merged until their last one.
-func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im image, existing []securityhubstore.Finding, observedAt time.Time, counts *qidCounts) (imported, error) {
+func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im image, existing []securityhubstore.Finding, observedAt time.Time, counts *qidCounts, sup suppressor) (imported, error) {
 	entries, err := counts.of(ctx, h, ev)
 	if err != nil {
 		return imported{}, err
@@ -75,7 +75,7 @@ func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im imag
 			case left < 0:
 				return errReportChanged
 			case m == nil && left == 0:
-				return b.add(ctx, vulnFinding(im, v))
+				return b.add(ctx, sup.vuln(vulnFinding(im, v), v))
 			case m == nil:
 				// The walk may share v's lists with the report: merge into
 				// copies.
@@ -89,7 +89,7 @@ func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im imag
 					return nil
 				}
 				delete(merged, k)
-				return b.add(ctx, vulnFinding(im, *m))
+				return b.add(ctx, sup.vuln(vulnFinding(im, *m), *m))
 			}
 		},
 		Secret: func(s domain.Secret) error {
@@ -99,7 +99,7 @@ func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im imag
 				return nil
 			}
 			secrets[k] = true
-			return b.add(ctx, secretFinding(im, s))
+			return b.add(ctx, sup.secret(secretFinding(im, s), s))
 		},
 	})
 	if err == nil && len(merged) > 0 {
@@ -108,7 +108,11 @@ func (h *Handler) importReport(ctx context.Context, ev events.ScanEvent, im imag
 	if err == nil {
 		err = b.flush(ctx)
 	}
-	res.seen, res.findings = b.seen, b.added
+	if err == nil {
+		// After the import: BatchUpdateFindings changes existing findings only.
+		err = b.workflow.apply(ctx, h.hub)
+	}
+	res.seen, res.findings, res.suppressed = b.seen, b.added, b.suppressed
 	return res, err
 }
 
@@ -178,6 +182,8 @@ type batcher struct {
 	batch      []securityhubstore.Finding
 	seen       map[string]bool
 	added      int
+	suppressed int
+	workflow   workflowUpdates
 }
 
 func newBatcher(hub findingStore, existing []securityhubstore.Finding, observedAt time.Time) *batcher {
@@ -185,15 +191,19 @@ func newBatcher(hub findingStore, existing []securityhubstore.Finding, observedA
 	for i, f := range existing {
 		byID[f.ID] = i
 	}
-	return &batcher{hub: hub, existing: existing, byID: byID, observedAt: observedAt, seen: map[string]bool{}}
+	return &batcher{hub: hub, existing: existing, byID: byID, observedAt: observedAt, seen: map[string]bool{}, workflow: workflowUpdates{}}
 }
 
 // add queues f, importing the batch once it is full.
 func (b *batcher) add(ctx context.Context, f securityhubstore.Finding) error {
 	b.added++
+	if f.Workflow.Status == securityhubstore.WorkflowSuppressed {
+		b.suppressed++
+	}
 	if i, ok := b.byID[f.ID]; ok {
 		old := &b.existing[i]
 		b.seen[f.ID] = true
+		b.workflow.note(*old, f)
 		if !old.CreatedAt.IsZero() && !old.CreatedAt.After(b.observedAt) {
 			f.CreatedAt = old.CreatedAt
 		}

@@ -26,7 +26,7 @@ func importAll(t *testing.T, reports domain.ReportStreamer, rep *domain.Report, 
 		t.Fatal(err)
 	}
 	ev := testkit.CompletedEvent(rep, testkit.MustRef(t, "team/app", "v1"))
-	res, err := h.importReport(context.Background(), ev, testImage(t), existing, testkit.ScannedAt, &qidCounts{})
+	res, err := h.importReport(context.Background(), ev, testImage(t), existing, testkit.ScannedAt, &qidCounts{}, suppressor{})
 	return res, env.hub.imports, err
 }
 

@@ -35,6 +35,7 @@ type Handler struct {
 	tagger    RepositoryTagger
 	referrers SummaryAttacher
 	logger    *slog.Logger
+	supp      *suppressions // nil: none applied (UseSuppressions)
 }
 
 // NewHandler rejects missing dependencies at start-up.
@@ -71,8 +72,17 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 	if err != nil {
 		return consume.Permanent(fmt.Errorf("tag %s: %w", ev.Digest, err))
 	}
+	rules, err := h.loadRules(ctx)
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", ev.Digest, err)
+	}
 	var errs []error
 	for _, repo := range ev.Repositories() {
+		s, err := h.sifted(ctx, ev, repo, rules, s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tag %s for %s: %w", ev.Digest, repo.Name, err))
+			continue
+		}
 		for _, err := range []error{h.tag(ctx, repo, s), h.attach(ctx, repo, s)} {
 			if isPermanent(err) {
 				err = consume.Permanent(err)

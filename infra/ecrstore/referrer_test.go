@@ -262,7 +262,7 @@ func TestReferrerArtifactFormat(t *testing.T) {
 	wantManifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
 		`"config":{"mediaType":"application/vnd.oci.empty.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","data":"e30="},` +
 		`"layers":[{"mediaType":"application/vnd.qualys.scan.summary.v1+json","size":` + strconv.Itoa(len(wantBlob)) + `,"digest":"` + blobDigest.String() + `","annotations":{"org.opencontainers.image.title":"qualys-scan-summary.json"}}],` +
-		`"annotations":{"org.opencontainers.image.created":"2024-05-01T12:00:00.0000005Z","qualys:critical":"2","qualys:last-digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","qualys:scan-date":"2024-05-01","qualys:scan-time":"2024-05-01T12:00:00.0000005Z","qualys:scanned":"true","qualys:vulnerabilities":"7"},` +
+		`"annotations":{"org.opencontainers.image.created":"2024-05-01T12:00:00.0000005Z","qualys:critical":"2","qualys:last-digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","qualys:scan-date":"2024-05-01","qualys:scan-time":"2024-05-01T12:00:00.0000005Z","qualys:scanned":"true","qualys:suppressed":"0","qualys:vulnerabilities":"7"},` +
 		`"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1234,"digest":"sha256:` + strings.Repeat("c", 64) + `"},` +
 		`"artifactType":"application/vnd.qualys.scan.summary.v1+json"}`
 	if string(manifest) != wantManifest {

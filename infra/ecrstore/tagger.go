@@ -25,6 +25,7 @@ const (
 	LabelVulnerabilities = "qualys:vulnerabilities"
 	LabelCritical        = "qualys:critical"
 	LabelLastDigest      = "qualys:last-digest"
+	LabelSuppressed      = "qualys:suppressed"
 )
 
 // maxTagValue is ECR's (and AWS's) limit on a tag value, in characters.
@@ -39,6 +40,9 @@ type ScanSummary struct {
 	QScannerVersion string
 	Platform        string
 	Summary         domain.Summary
+	// Suppressed is the number of findings suppressions took out of
+	// Summary (domain.Sifted): counted apart, never hidden.
+	Suppressed int
 }
 
 // Validate checks what both writers rely on: a digest, a scan ID and a scan
@@ -70,6 +74,7 @@ func (s ScanSummary) Validate() error {
 //	qualys:vulnerabilities  total number of vulnerabilities
 //	qualys:critical         number of critical vulnerabilities
 //	qualys:last-digest      the scanned image's digest
+//	qualys:suppressed       number of findings suppressed (not counted above)
 //
 // Every value fits ECR's tag value rule: [A-Za-z0-9 _.:/=+\-@], at most
 // 256 characters.
@@ -82,6 +87,7 @@ func (s ScanSummary) Labels() map[string]string {
 		LabelVulnerabilities: strconv.Itoa(s.Summary.Vulnerabilities.Total()),
 		LabelCritical:        strconv.Itoa(s.Summary.Vulnerabilities.Critical),
 		LabelLastDigest:      s.Digest.String(),
+		LabelSuppressed:      strconv.Itoa(s.Suppressed),
 	}
 	for k, v := range labels {
 		labels[k] = taggerSanitize(v)
@@ -211,7 +217,7 @@ func (t *Tagger) TagRepository(ctx context.Context, repo RepositoryRef, s ScanSu
 	}
 	labels := s.Labels()
 	tags := make([]types.Tag, 0, len(labels))
-	for _, k := range []string{LabelScanned, LabelScanDate, LabelScanTime, LabelVulnerabilities, LabelCritical, LabelLastDigest} {
+	for _, k := range []string{LabelScanned, LabelScanDate, LabelScanTime, LabelVulnerabilities, LabelCritical, LabelLastDigest, LabelSuppressed} {
 		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(labels[k])})
 	}
 	_, err := t.client.TagResource(ctx, &ecr.TagResourceInput{ResourceArn: aws.String(repo.ARN()), Tags: tags}, taggerRegion(repo.Region))

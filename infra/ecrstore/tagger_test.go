@@ -46,6 +46,7 @@ func TestScanSummaryLabels(t *testing.T) {
 		"qualys:vulnerabilities": "7",
 		"qualys:critical":        "2",
 		"qualys:last-digest":     taggerTestDigest,
+		"qualys:suppressed":      "0",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Labels() = %v, want %v", got, want)

@@ -59,6 +59,8 @@ type Runner struct {
 	wantReport bool
 	tokens     TokenSource
 	logger     *slog.Logger
+	// registryEnv, when set, gives each scan its registry's credentials (see SetRegistryEnv).
+	registryEnv RegistryEnv
 }
 
 var _ domain.Scanner = (*Runner)(nil)
@@ -244,10 +246,14 @@ func (r *Runner) Scan(ctx context.Context, t domain.ScanTarget) (*domain.Report,
 		}
 	}()
 
+	env, err := r.withRegistry(runCtx, t.Ref, ws.env(os.Environ(), token))
+	if err != nil {
+		return nil, err
+	}
 	args := r.args(t, ws, deadline, hasDeadline)
 	cmd := exec.CommandContext(runCtx, r.bin, args...)
 	cmd.Dir = ws.root
-	cmd.Env = ws.env(os.Environ(), token)
+	cmd.Env = env
 	procgroup.Set(cmd)
 	// Kill the whole group: QScanner's helpers must not outlive the deadline
 	// or keep writing into a directory about to be removed.

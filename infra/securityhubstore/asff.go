@@ -81,8 +81,9 @@ const (
 
 // Workflow statuses. Security Hub keeps the workflow of an existing finding
 // whatever an import says (customers own it, through BatchUpdateFindings,
-// which this package does not call), and itself resets RESOLVED or NOTIFIED
-// to NEW when an archived finding becomes active again.
+// which this package calls only for suppressions: Hub.SetWorkflow), and
+// itself resets RESOLVED or NOTIFIED to NEW when an archived finding becomes
+// active again.
 const (
 	WorkflowNew        = "NEW"
 	WorkflowNotified   = "NOTIFIED"
@@ -128,8 +129,20 @@ type Finding struct {
 	Vulnerabilities       []Vulnerability        `json:"Vulnerabilities,omitempty"`
 	FindingProviderFields *FindingProviderFields `json:"FindingProviderFields,omitempty"`
 	Workflow              Workflow               `json:"Workflow"`
+	Note                  *Note                  `json:"Note,omitempty"`
 	RecordState           string                 `json:"RecordState"`
 }
+
+// Note is a finding's note: the reason for its workflow status, here a
+// suppression's. Text and UpdatedBy are at most MaxNoteLen characters.
+type Note struct {
+	Text      string    `json:"Text"`
+	UpdatedBy string    `json:"UpdatedBy"`
+	UpdatedAt time.Time `json:"UpdatedAt"`
+}
+
+// MaxNoteLen bounds Note.Text and Note.UpdatedBy (ASFF: 512 each).
+const MaxNoteLen = 512
 
 // Severity is a finding's severity: Label on Security Hub's scale, Original
 // as the scanner reported it.
@@ -340,6 +353,10 @@ func (p *problems) checkResources(f Finding) {
 func (p *problems) checkState(f Finding) {
 	if !workflowRE.MatchString(f.Workflow.Status) {
 		p.bad("Workflow.Status %q is not one of NEW, NOTIFIED, RESOLVED, SUPPRESSED", f.Workflow.Status)
+	}
+	if f.Note != nil {
+		p.text("Note.Text", f.Note.Text, MaxNoteLen, true)
+		p.text("Note.UpdatedBy", f.Note.UpdatedBy, MaxNoteLen, true)
 	}
 	if !recordStateRE.MatchString(f.RecordState) {
 		p.bad("RecordState %q is not ACTIVE or ARCHIVED", f.RecordState)

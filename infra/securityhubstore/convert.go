@@ -56,6 +56,9 @@ func toSDK(f Finding) types.AwsSecurityFinding {
 		Workflow:        &types.Workflow{Status: types.WorkflowStatus(f.Workflow.Status)},
 		RecordState:     types.RecordState(f.RecordState),
 	}
+	if n := f.Note; n != nil {
+		out.Note = &types.Note{Text: aws.String(n.Text), UpdatedBy: aws.String(n.UpdatedBy), UpdatedAt: formatTime(n.UpdatedAt)}
+	}
 	if f.Remediation != nil {
 		out.Remediation = &types.Remediation{Recommendation: &types.Recommendation{
 			Text: aws.String(f.Remediation.Recommendation.Text),
@@ -126,6 +129,9 @@ func fromSDK(s types.AwsSecurityFinding) Finding {
 	}
 	if s.Workflow != nil {
 		f.Workflow = Workflow{Status: string(s.Workflow.Status)}
+	}
+	if n := s.Note; n != nil {
+		f.Note = &Note{Text: aws.ToString(n.Text), UpdatedBy: aws.ToString(n.UpdatedBy), UpdatedAt: parseTime(n.UpdatedAt)}
 	}
 	if s.Remediation != nil && s.Remediation.Recommendation != nil {
 		f.Remediation = &Remediation{Recommendation: Recommendation{Text: aws.ToString(s.Remediation.Recommendation.Text), URL: aws.ToString(s.Remediation.Recommendation.Url)}}

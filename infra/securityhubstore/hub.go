@@ -20,17 +20,18 @@ import (
 // which the parked messages can be redriven.
 var ErrNotEnabled = errors.New("security hub is not enabled for this account and region")
 
-// API is the part of the Security Hub client that Hub uses. It has no
-// BatchUpdateFindings on purpose: that call has no resource-level
-// permissions and no condition key for the finding's product, so whoever may
-// call it may change any product's findings in the account (GuardDuty's,
-// Inspector's). A finding provider updates its own findings through
-// BatchImportFindings alone:
-// https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html
-// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html
+// API is the part of the Security Hub client that Hub uses. A finding
+// provider updates its own findings through BatchImportFindings
+// (https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html),
+// which cannot change the Workflow or Note of a finding that exists: a
+// suppression of an existing finding needs BatchUpdateFindings, which has
+// no resource-level permission for a product, so the template confines the
+// role's use of it with the securityhub:ASFFSyntaxPath/Workflow.Status
+// condition key to SUPPRESSED and NEW (see SetWorkflow).
 type API interface {
 	BatchImportFindings(ctx context.Context, in *securityhub.BatchImportFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error)
 	GetFindings(ctx context.Context, in *securityhub.GetFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.GetFindingsOutput, error)
+	BatchUpdateFindings(ctx context.Context, in *securityhub.BatchUpdateFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error)
 }
 
 // Product is the account's default Security Hub product: the provider an
@@ -236,4 +237,41 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotEnabled, err)
 	}
 	return err
+}
+
+// SetWorkflow sets the workflow status of the hub product's findings ids to
+// status (SUPPRESSED, or NEW when a suppression lapses) with note, in
+// batches of MaxBatch (BatchUpdateFindings' limit). Findings Security Hub
+// leaves unprocessed make an *ImportError; other errors are classified as
+// Import's.
+func (h *Hub) SetWorkflow(ctx context.Context, ids []string, status string, note Note) error {
+	if !workflowRE.MatchString(status) || note.Text == "" || len(note.Text) > MaxNoteLen || note.UpdatedBy == "" || len(note.UpdatedBy) > MaxNoteLen {
+		return fmt.Errorf("set workflow: %w: status %q, note of %d and %d characters", domain.ErrInvalid, status, len(note.Text), len(note.UpdatedBy))
+	}
+	var failed []FailedFinding
+	for start := 0; start < len(ids); start += MaxBatch {
+		chunk := ids[start:min(start+MaxBatch, len(ids))]
+		in := &securityhub.BatchUpdateFindingsInput{
+			Workflow: &types.WorkflowUpdate{Status: types.WorkflowStatus(status)},
+			Note:     &types.NoteUpdate{Text: aws.String(note.Text), UpdatedBy: aws.String(note.UpdatedBy)},
+		}
+		for _, id := range chunk {
+			in.FindingIdentifiers = append(in.FindingIdentifiers, types.AwsSecurityFindingIdentifier{Id: aws.String(id), ProductArn: aws.String(h.product.ARN)})
+		}
+		out, err := h.client.BatchUpdateFindings(ctx, in)
+		if err != nil {
+			return fmt.Errorf("set workflow %s on %d findings: %w", status, len(chunk), classify(err))
+		}
+		for _, u := range out.UnprocessedFindings {
+			id := ""
+			if u.FindingIdentifier != nil {
+				id = aws.ToString(u.FindingIdentifier.Id)
+			}
+			failed = append(failed, FailedFinding{ID: id, Code: aws.ToString(u.ErrorCode), Message: aws.ToString(u.ErrorMessage)})
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("set workflow %s: %w", status, &ImportError{Failed: failed})
+	}
+	return nil
 }

@@ -65,6 +65,7 @@ type fakeAPI struct {
 	mu      sync.Mutex
 	imports [][]types.AwsSecurityFinding
 	gets    []*securityhub.GetFindingsInput
+	updates []*securityhub.BatchUpdateFindingsInput
 
 	importErr error
 	// failIDs are refused by BatchImportFindings with failCode.

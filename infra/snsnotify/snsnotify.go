@@ -5,6 +5,7 @@ package snsnotify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -34,10 +35,41 @@ const (
 // Alert is one notification. Subject is what email subscribers see as the
 // subject line (SNS drops it for raw deliveries); Attributes become String
 // message attributes, which subscription filter policies can match.
+//
+// Body is what every subscriber gets unless Protocols holds a message for
+// its protocol ("https", "sqs", "lambda", …: the keys SNS reads when a
+// message is published with MessageStructure json, "default" being Body).
 type Alert struct {
 	Subject    string
 	Body       string
 	Attributes map[string]string
+	Protocols  map[string]string
+}
+
+// protocolKeys are the per-protocol keys of a MessageStructure=json
+// message (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html).
+var protocolKeys = map[string]bool{
+	"email": true, "email-json": true, "http": true, "https": true, "sqs": true,
+	"lambda": true, "firehose": true, "sms": true, "application": true,
+}
+
+// Message is what goes in Publish's Message: Body, or with Protocols a JSON
+// object of "default" (Body) and each protocol's message. HTML characters
+// are not escaped, so the size SNS counts is the size of what people read.
+func (a Alert) Message() (message string, structured bool, err error) {
+	if len(a.Protocols) == 0 {
+		return a.Body, false, nil
+	}
+	m := make(map[string]string, len(a.Protocols)+1)
+	maps.Copy(m, a.Protocols)
+	m["default"] = a.Body
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return "", false, err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), true, nil
 }
 
 // PublishAPI is the part of the SNS client that Notifier uses.
@@ -75,9 +107,16 @@ func (n *Notifier) Publish(ctx context.Context, a Alert) error {
 	if err := Validate(a); err != nil {
 		return fmt.Errorf("publish %q to %s: %w", a.Subject, n.topic, err)
 	}
+	message, structured, err := a.Message()
+	if err != nil {
+		return fmt.Errorf("publish %q to %s: %w alert: %w", a.Subject, n.topic, domain.ErrInvalid, err)
+	}
 	in := &sns.PublishInput{
 		TopicArn: aws.String(n.topic),
-		Message:  aws.String(a.Body),
+		Message:  aws.String(message),
+	}
+	if structured {
+		in.MessageStructure = aws.String("json")
 	}
 	if a.Subject != "" {
 		in.Subject = aws.String(a.Subject)
@@ -111,9 +150,11 @@ var attrNameRE = regexp.MustCompile(`^[A-Za-z0-9_-](?:[A-Za-z0-9_.-]*[A-Za-z0-9_
 
 // Validate checks a against SNS's rules for Publish: a subject of printable
 // ASCII, at most MaxSubjectLen characters, not starting with a space; a
-// non-empty UTF-8 body; at most 10 attributes with valid names (not reserved
+// non-empty UTF-8 body; per-protocol messages only under SNS's protocol
+// keys, each non-empty UTF-8; at most 10 attributes with valid names (not reserved
 // for AWS) and non-empty UTF-8 values; body and attributes together within
-// MaxMessageBytes. Problems are reported together, wrapping domain.ErrInvalid.
+// MaxMessageBytes (the JSON message, with Protocols). Problems are reported
+// together, wrapping domain.ErrInvalid.
 func Validate(a Alert) error {
 	var errs []error
 	if len(a.Subject) > MaxSubjectLen {
@@ -136,7 +177,21 @@ func Validate(a Alert) error {
 	if len(a.Attributes) > maxAttributes {
 		errs = append(errs, fmt.Errorf("%d attributes, over %d", len(a.Attributes), maxAttributes))
 	}
-	size := len(a.Body)
+	for _, k := range slices.Sorted(maps.Keys(a.Protocols)) {
+		if !protocolKeys[k] {
+			errs = append(errs, fmt.Errorf("protocol key %q is not an SNS protocol", k))
+		}
+		if v := a.Protocols[k]; v == "" || !utf8.ValidString(v) {
+			errs = append(errs, fmt.Errorf("protocol %q has an empty or non-UTF-8 message", k))
+		}
+	}
+	message, _, err := a.Message()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	// With MessageStructure json, SNS's limit is on the whole JSON message:
+	// every protocol's together.
+	size := len(message)
 	for _, k := range slices.Sorted(maps.Keys(a.Attributes)) {
 		v := a.Attributes[k]
 		lower := strings.ToLower(k)

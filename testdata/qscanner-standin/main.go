@@ -27,8 +27,8 @@
 //	                           between scans, for rescan tests and make run.
 //	QSCANNER_STANDIN_SLEEP     how long mode slow sleeps (default 2s).
 //	QSCANNER_STANDIN_RECORD    a file to which each invocation appends one JSON
-//	                           line: argv, has_token_env, home, tmpdir, pid
-//	                           (never the token).
+//	                           line: argv, has_token_env, home, tmpdir, pid,
+//	                           aws_region (never the token or AWS secrets).
 package main
 
 import (

@@ -22,6 +22,9 @@ func record(extra map[string]any) {
 		"xdg_config":    os.Getenv("XDG_CONFIG_HOME"),
 		"banner_off":    os.Getenv("DISABLE_QSCANNER_BANNER") == "yes",
 		"pid":           os.Getpid(),
+		// The region QScanner's AWS SDK would pull from: the image's
+		// registry's, when the hub scans a member account's image.
+		"aws_region": os.Getenv("AWS_REGION"),
 	}
 	for k, v := range extra {
 		line[k] = v

@@ -245,7 +245,14 @@ func (r *run) checkAlerts(res *Result) {
 	for _, a := range r.alerts.alerts {
 		res.Alerts++
 		scan := "?"
-		if m := scanLineRE.FindStringSubmatch(a.Message); m != nil {
+		var structured struct {
+			ScanID string `json:"scanId"`
+		}
+		// An SQS subscriber gets the structured JSON (handlers/alert
+		// channels.go); the text body is the other subscribers'.
+		if json.Unmarshal([]byte(a.Message), &structured) == nil && structured.ScanID != "" {
+			scan = structured.ScanID
+		} else if m := scanLineRE.FindStringSubmatch(a.Message); m != nil {
 			scan = m[1]
 		} else {
 			res.violate("alert %q names no scan", a.Subject)

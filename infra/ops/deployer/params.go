@@ -51,6 +51,11 @@ var ParameterEnv = []struct{ Param, Env string }{
 	{"RescanWindowDays", "RESCAN_WINDOW_DAYS"},
 	{"RescanRatePerMinute", "RESCAN_RATE_PER_MINUTE"},
 	{"RescanSchedule", "RESCAN_SCHEDULE"},
+	// ---- organization (README, "Organization")
+	{"OrganizationId", "ORGANIZATION_ID"},
+	{"MemberAccounts", "MEMBER_ACCOUNTS"},
+	{"ServedRegions", "SERVED_REGIONS"},
+	{"SpokeRoleName", "SPOKE_ROLE_NAME"},
 }
 
 // Parameters the deployer fills in itself.

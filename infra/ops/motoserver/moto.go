@@ -228,7 +228,7 @@ func (m *Moto) Stop() error {
 const serializeRequests = `
 import io, json, sys, threading
 from moto.server import main
-` + iamPatches + eventsPatches + `
+` + iamPatches + eventsPatches + securityhubPatches + orgPatches + `
 try:
     control, json_errors = _ecrscan_iam()
 except Exception as e:
@@ -380,4 +380,7 @@ var CloudFormationSkips = map[string]bool{
 	"AWS::S3::BucketPolicy":       true,
 	// Nor does moto run schedules: the local run invokes the sweep itself.
 	"AWS::Scheduler::Schedule": true,
+	// The hub's ingress bus policy: moto evaluates no bus policy either
+	// (see orgPatches).
+	"AWS::Events::EventBusPolicy": true,
 }

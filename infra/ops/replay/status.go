@@ -184,9 +184,19 @@ type ImagesAPI interface {
 // account) and region may be empty for the caller's own. A missing
 // repository or tag wraps domain.ErrNotFound.
 func ResolveTag(ctx context.Context, client ImagesAPI, registryID, region, repository, tag string) (domain.Digest, error) {
+	return resolveImage(ctx, client, registryID, region, repository, tag, ecrtypes.ImageIdentifier{ImageTag: aws.String(tag)})
+}
+
+// ConfirmDigest checks that repository holds the image digest, returning
+// it; an image or repository ECR does not have wraps domain.ErrNotFound.
+func ConfirmDigest(ctx context.Context, client ImagesAPI, registryID, region, repository string, digest domain.Digest) (domain.Digest, error) {
+	return resolveImage(ctx, client, registryID, region, repository, digest.String(), ecrtypes.ImageIdentifier{ImageDigest: aws.String(digest.String())})
+}
+
+func resolveImage(ctx context.Context, client ImagesAPI, registryID, region, repository, tag string, id ecrtypes.ImageIdentifier) (domain.Digest, error) {
 	in := &ecr.DescribeImagesInput{
 		RepositoryName: aws.String(repository),
-		ImageIds:       []ecrtypes.ImageIdentifier{{ImageTag: aws.String(tag)}},
+		ImageIds:       []ecrtypes.ImageIdentifier{id},
 	}
 	if registryID != "" {
 		in.RegistryId = aws.String(registryID)

@@ -336,10 +336,17 @@ func TestTagRoleSetsOnlyScanLabels(t *testing.T) {
 	if found != 1 {
 		t.Errorf("%d statements grant ecr:TagResource, want 1", found)
 	}
+	// BatchUpdateFindings can change any product's findings: only the
+	// Security Hub role gets it, confined to the workflow statuses a
+	// suppression sets (SUPPRESSED) and lifts (NEW).
+	wantSuppress := map[string]any{"StringEquals": map[string]any{"securityhub:ASFFSyntaxPath/Workflow.Status": []any{"SUPPRESSED", "NEW"}}}
 	for _, s := range identityStatements(tpl) {
 		for _, a := range stringsOf(s.body["Action"]) {
-			if a == "ecr:UntagResource" || a == "securityhub:BatchUpdateFindings" {
+			switch {
+			case a == "ecr:UntagResource":
 				t.Errorf("%s grants %s", s.where, a)
+			case a == "securityhub:BatchUpdateFindings" && (!strings.HasPrefix(s.where, "SecurityHubRole/") || !reflect.DeepEqual(s.body["Condition"], wantSuppress)):
+				t.Errorf("%s grants %s with condition %#v, want SecurityHubRole only under %#v", s.where, a, s.body["Condition"], wantSuppress)
 			}
 		}
 	}

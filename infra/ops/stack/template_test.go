@@ -640,13 +640,14 @@ func TestFunctionsAreWiredAsTheHandlersExpect(t *testing.T) {
 	}{
 		{"ScanFunction", "scan", map[string]any{"Ref": "ScanArchitecture"}, []string{
 			"SCANS_TABLE", "REPORTS_BUCKET", "QUALYS_POD", "QUALYS_TOKEN_SECRET_ARN", "QUALYS_TOKEN_SECRET_KEY", "SCAN_TYPES",
-			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL"}},
+			"CACHE_TTL_DAYS", "SCAN_PLATFORMS", "QSCANNER_BIN", "MAX_SCAN_ATTEMPTS", "DLQ_URL",
+			"SPOKE_ROLE_NAME", "HUB_ACCOUNT", "MEMBER_ACCOUNTS", "SERVED_REGIONS"}},
 		{"EnrichFunction", "enrich", "arm64", []string{"SCANS_TABLE_ARN"}},
 		{"ArchiveFunction", "archive", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS"}},
+		{"TagFunction", "tag", "arm64", []string{"IDEMPOTENCY_TABLE", "DLQ_URL", "CACHE_TTL_DAYS", "RESULTS_BUCKET", "SPOKE_ROLE_NAME", "HUB_ACCOUNT"}},
 		{"AlertFunction", "alert", "arm64", []string{
 			"TOPIC_ARN", "RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "MIN_ALERT_SEVERITY", "ALERT_ON_SECRETS", "ALERT_FIXABLE_ONLY", "ENABLE_ALERTS", "DLQ_URL", "CACHE_TTL_DAYS"}},
-		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS"}},
+		{"SecurityHubFunction", "securityhub", "arm64", []string{"RESULTS_BUCKET", "IDEMPOTENCY_TABLE", "DLQ_URL", "PRODUCT_ARN", "IDEMPOTENCY_LEASE", "CACHE_TTL_DAYS", "ORGANIZATION_ID", "SPOKE_ROLE_NAME", "HUB_ACCOUNT"}},
 	}
 	functions := map[string]stack.FunctionSpec{}
 	for _, f := range tpl.Functions() {
@@ -968,7 +969,7 @@ func TestSecurityHubIsOptionalAndNarrow(t *testing.T) {
 			t.Errorf("%s grants Security Hub actions; only SecurityHubRole may", s.where)
 		}
 	}
-	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:GetFindings"}) {
+	if got := slices.Sorted(maps.Keys(granted)); !slices.Equal(got, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}) {
 		t.Errorf("SecurityHubRole may call %v", got)
 	}
 	if r := granted["securityhub:BatchImportFindings"].body["Resource"]; !reflect.DeepEqual(r, product) {
