@@ -67,6 +67,9 @@ type Event struct {
 	ID   string    `json:"id"`
 	At   time.Time `json:"at"`
 	Ref  ImageRef  `json:"ref"`
+	// Cause is what asked for the change (CausePush when empty: events
+	// written before causes existed).
+	Cause Cause `json:"cause,omitempty"`
 }
 
 // FailureClass sorts scan failures by cause and by what to do about them.
@@ -172,6 +175,7 @@ type ScanRecord struct {
 	// Stored is a result whose report is stored but whose recording failed:
 	// the next attempt records it instead of running QScanner again.
 	Stored  *StoredResult `json:"stored,omitempty"`
+	Rescan                // cause, history, difference, sweep keys (rescan.go)
 	Event   Event         `json:"event"`
 	Version int64         `json:"version"` // optimistic concurrency
 }
@@ -248,6 +252,7 @@ type Claim struct {
 	// scan whose attempts all died is recorded as failed instead of retried
 	// forever.
 	MaxAttempts int
+	Origin      Origin // cause, requester, NotBefore (rescan.go)
 }
 
 // Decision is what the claimant must do after Claim.
@@ -287,7 +292,7 @@ func (d Decision) String() string {
 	return "unknown"
 }
 
-// Claim applies a push of c.Ref to the record. It returns ErrUnchanged (with
+// claim applies a request for c.Ref to the record. It returns ErrUnchanged (with
 // DecideSkip) when the record needs no write. Rules:
 //   - no record, an expired cache entry or a failed scan: take the lease, scan;
 //   - a live lease held by someone else: queue the reference for that scan;
@@ -298,12 +303,14 @@ func (d Decision) String() string {
 //     request: take it over (the holder crashed, or gave up without
 //     releasing it);
 //   - no live lease but a stored result (Release): record it (DecideRecord);
-//   - a completed, unexpired scan: record the reference if it is new.
-func (s *Scan) Claim(c Claim) (Decision, error) {
+//   - a completed, unexpired scan: record the reference if it is new, unless
+//     the request forces a newer one (forcedRescan).
+func (s *Scan) claim(c Claim) (Decision, error) {
 	if c.Ref.Digest != s.r.Digest {
 		return DecideSkip, fmt.Errorf("%w: claim for %s on record %s", ErrInvalidDigest, c.Ref.Digest, s.r.Digest)
 	}
 	leaseLive := s.InProgress(c.Now) && !s.heldForEarlierDelivery(c)
+	forced := s.forcedRescan(c)
 	switch {
 	case leaseLive && s.r.Lease.Owner == c.Owner && c.Ref == s.r.StartedBy:
 		// Restarting here would count a second attempt under a new scan ID;
@@ -322,12 +329,12 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 		}
 		s.setEvent(EventReferenceQueued, c.Ref, c.Now)
 		return DecideSkip, nil
-	case s.r.Status == StatusFailed && s.r.FinalFailure && c.Now.Unix() < s.r.ExpiresAt && s.hasReference(c.Ref):
+	case s.r.Status == StatusFailed && s.r.FinalFailure && c.Now.Unix() < s.r.ExpiresAt && s.hasReference(c.Ref) && !forced:
 		// A redelivery of a push whose scan failed for good: scanning again
 		// would repeat the failure and its alert. A new reference, or the
 		// same one once FailureCacheTTL has passed, tries again.
 		return DecideSkip, ErrUnchanged
-	case s.r.Status == StatusCompleted && c.Now.Unix() < s.r.ExpiresAt:
+	case s.r.Status == StatusCompleted && c.Now.Unix() < s.r.ExpiresAt && !forced:
 		if !s.addReference(c.Ref, c.Now) {
 			return DecideSkip, ErrUnchanged
 		}
@@ -347,11 +354,13 @@ func (s *Scan) Claim(c Claim) (Decision, error) {
 	if s.r.Status != StatusScanning && s.r.Status != StatusFailed || s.r.FinalFailure {
 		// A fresh scan, not a retry of an earlier one: what an earlier scan
 		// found must not pass for this one's result if it fails.
+		s.startFresh(c.Origin)
 		s.r.Attempts = 0
 		s.r.Summary, s.r.Report = nil, nil
 		s.r.Platform, s.r.QScannerVersion = "", ""
 	}
 	s.r.Stored = nil
+	s.clearRescanKey()
 	s.addReference(c.Ref, c.Now)
 	s.r.Status = StatusScanning
 	s.r.ScanID = NewID()
@@ -381,7 +390,8 @@ type ScanResult struct {
 	// place of this record's own: an index that takes over the scan of its
 	// platform image is the same scan, so downstream effects keyed by scan
 	// (one alert per scan and repository) are not repeated.
-	ScanID string
+	ScanID  string
+	Changes *ScanDiff // the difference from the previous scan, when computed
 }
 
 // Complete records a successful scan under the owner's lease. The cache entry
@@ -402,6 +412,8 @@ func (s *Scan) Complete(owner string, res ScanResult, now time.Time, cacheTTL ti
 	s.r.CompletedAt = now
 	s.r.Failure = nil
 	s.r.ExpiresAt = now.Add(cacheTTL).Unix()
+	s.r.Changes = res.Changes
+	s.setRescanKey()
 	if res.ScanID != "" {
 		s.r.ScanID = res.ScanID
 	}
@@ -419,6 +431,7 @@ func (s *Scan) Fail(owner string, f Failure, partial *ScanResult, maxAttempts in
 	}
 	final = !f.Class.Retryable() || s.r.Attempts >= maxAttempts
 	s.r.Status = StatusFailed
+	s.clearRescanKey()
 	s.r.Lease = nil
 	s.r.Stored = nil
 	s.r.Failure = &f
@@ -476,7 +489,7 @@ func (s *Scan) addReference(ref ImageRef, now time.Time) bool {
 }
 
 func (s *Scan) setEvent(t EventType, ref ImageRef, now time.Time) {
-	s.r.Event = Event{Type: t, ID: NewID(), At: now, Ref: ref}
+	s.r.Event = Event{Type: t, ID: NewID(), At: now, Ref: ref, Cause: s.r.Cause.OrPush()}
 }
 
 // NewID returns a random 128-bit identifier in hex, for scan and event IDs.

@@ -80,6 +80,13 @@ type ScanEvent struct {
 	ScannedAt       time.Time              `json:"scannedAt,omitzero"`
 	Failure         *domain.Failure        `json:"failure,omitempty"`
 	TraceHeader     string                 `json:"traceHeader,omitempty"`
+	// Cause is what asked for the change: push, rescan, backfill or
+	// manual. Events published before it existed decode with none; read
+	// it with Cause.OrPush.
+	Cause domain.Cause `json:"cause,omitempty"`
+	// Changes is a completed rescan's difference from the digest's previous
+	// scan (bounded: counts plus at most domain.MaxDiffIDs IDs per list).
+	Changes *domain.ScanDiff `json:"changes,omitempty"`
 	// ReplayID is empty for live events. A replay sets it so that handlers
 	// redo their work instead of deduplicating it away.
 	ReplayID string `json:"replayId,omitempty"`
@@ -115,7 +122,18 @@ func NewScanEvent(r domain.ScanRecord) (ScanEvent, error) {
 		ScannedAt:       r.CompletedAt,
 		Failure:         r.Failure,
 		TraceHeader:     r.TraceHeader,
+		Cause:           r.Event.Cause.OrPush(),
+		Changes:         changesOf(r),
 	}, nil
+}
+
+// changesOf is the difference a ScanCompleted event carries: the record's
+// own, which only a completed rescan has.
+func changesOf(r domain.ScanRecord) *domain.ScanDiff {
+	if r.Event.Type != domain.EventScanCompleted {
+		return nil
+	}
+	return r.Changes
 }
 
 // Targets are the references a handler acts for: the new one for an

@@ -22,6 +22,8 @@ const (
 	// TriggerCloudTrailPutImage: the CloudTrail record of an ECR PutImage call,
 	// delivered by EventBridge as "AWS API Call via CloudTrail".
 	TriggerCloudTrailPutImage Trigger = "cloudtrail-putimage"
+	// TriggerScanRequest: a ScanRequestMessage (rescan, backfill, manual).
+	TriggerScanRequest Trigger = "scan-request"
 )
 
 // MaxEventSize is the largest body DecodePush reads: EventBridge's and SQS's
@@ -56,6 +58,11 @@ type ScanRequest struct {
 	// type, when the event says it (empty otherwise). A hint like MediaType,
 	// it lets a signature or SBOM be recognised without a registry call.
 	ArtifactMediaType string
+	// Cause, RequestedBy and NotBefore say what asked for the scan
+	// (DecodeScanMessage sets them; a push is CausePush).
+	Cause       domain.Cause
+	RequestedBy string
+	NotBefore   time.Time
 }
 
 // SkipError reports a well-formed event that asks for no scan: a failed push,

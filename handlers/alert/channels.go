@@ -114,6 +114,9 @@ func chatDescription(v view, kind string) string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "*%s* in `%s`\n", triggerPhrase(v.verdict, v.policy), clean(v.ref.Display(), maxDisplayBytes))
+	if d := rescanChanges(v); d != nil {
+		fmt.Fprintf(&b, "New since the last scan: %s; fixed: %s\n", countList(d.NewVulnerabilities), countList(d.FixedVuln))
+	}
 	c := v.summary.Vulnerabilities
 	fmt.Fprintf(&b, "Critical %d · High %d · Medium %d · Low %d · Secrets %d\n", c.Critical, c.High, c.Medium, c.Low, v.summary.Secrets)
 	for i, f := range v.summary.Top {
@@ -155,13 +158,17 @@ type structuredAlert struct {
 	ScannedAt  string             `json:"scannedAt,omitempty"`
 	Summary    *domain.Summary    `json:"summary,omitempty"`
 	Verdict    *structuredVerdict `json:"verdict,omitempty"`
-	Secrets    []domain.Secret    `json:"secrets,omitempty"`
-	Suppressed *domain.Sifted     `json:"suppressed,omitempty"`
-	Failure    *domain.Failure    `json:"failure,omitempty"`
-	Policy     structuredPolicy   `json:"policy"`
-	Links      map[string]string  `json:"links"`
-	Notes      []string           `json:"notes,omitempty"`
-	Truncated  bool               `json:"truncated,omitempty"`
+	// Cause and Changes: what asked for a scan other than a push, and a
+	// rescan's difference from the previous scan (rescan.go).
+	Cause      domain.Cause      `json:"cause,omitempty"`
+	Changes    *domain.ScanDiff  `json:"changes,omitempty"`
+	Secrets    []domain.Secret   `json:"secrets,omitempty"`
+	Suppressed *domain.Sifted    `json:"suppressed,omitempty"`
+	Failure    *domain.Failure   `json:"failure,omitempty"`
+	Policy     structuredPolicy  `json:"policy"`
+	Links      map[string]string `json:"links"`
+	Notes      []string          `json:"notes,omitempty"`
+	Truncated  bool              `json:"truncated,omitempty"`
 }
 
 type structuredVerdict struct {
@@ -207,6 +214,7 @@ func structuredMessage(v view, a snsnotify.Alert) string {
 		s.Verdict = &structuredVerdict{Vulnerabilities: v.verdict.Vulnerabilities, Secrets: v.verdict.Secrets, Worst: v.verdict.Worst}
 		s.Links["archive"] = "s3://" + v.resultsBucket + "/" + s3store.ArchiveKey(v.repo.Name, v.ev.Digest, v.ev.ScannedAt)
 		s.Secrets = v.secrets[:min(len(v.secrets), maxSecretsShown)]
+		s.Cause, s.Changes = rescanCause(v), rescanChanges(v)
 	}
 	if v.suppressionNote != "" {
 		s.Notes = append(s.Notes, v.suppressionNote)

@@ -271,7 +271,12 @@ func (h *Handler) secretsOnce(ev events.ScanEvent, log *slog.Logger) func(contex
 				}
 				return nil
 			},
-			Secret: top.add,
+			Secret: func(sec domain.Secret) error {
+				if !newSecret(ev, sec) {
+					return nil
+				}
+				return top.add(sec)
+			},
 		})
 		switch {
 		case err != nil:

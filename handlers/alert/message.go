@@ -85,6 +85,7 @@ func findingsAlert(v view) snsnotify.Alert {
 	if v.ev.EventType == domain.EventImageReferenced {
 		fmt.Fprintf(&b, "This digest was scanned at %s; the alert is for its push to %s.\n", v.ev.ScannedAt.UTC().Format(time.RFC3339), v.repo.Name)
 	}
+	writeChanges(&b, v)
 	if v.summary.Partial {
 		b.WriteString("Note: the scan was partial; some findings may be missing.\n")
 	}
@@ -241,7 +242,7 @@ func writeTopFindings(b *strings.Builder, v view) {
 		if len(shown) == domain.TopFindings {
 			break
 		}
-		if f.Severity >= threshold && (!v.policy.FixableOnly || f.Fixable()) {
+		if f.Severity >= threshold && (!v.policy.FixableOnly || f.Fixable()) && newQID(v, f.QID) {
 			shown = append(shown, f)
 		}
 	}

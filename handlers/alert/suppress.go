@@ -53,7 +53,7 @@ func (h *Handler) judge(ctx context.Context, v *view, rules domain.Suppressions,
 	}
 	v.verdict = v.policy.Evaluate(v.summary)
 	if v.verdict.Alert {
-		return true
+		return onlyWhatIsNew(ctx, v, log) // a rescan alerts on what is new (rescan.go)
 	}
 	suppressed := 0
 	if v.sifted != nil {

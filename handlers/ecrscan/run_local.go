@@ -167,6 +167,7 @@ func (r *localRun) chooseQScanner(ctx context.Context, s runSetup) (done func(),
 		return nil, err
 	}
 	s.functionEnv["scan"]["QSCANNER_BIN"] = bin
+	rescanDemoEnv(s, dir)
 	fmt.Fprintln(r.out, "  QScanner  STAND-IN (testdata/qscanner-standin) — a test tool, NOT Qualys QScanner: its findings are canned.")
 	fmt.Fprintln(r.out, "            Set QSCANNER_BIN, QUALYS_POD and QUALYS_ACCESS_TOKEN to run the real one.")
 	return done, nil
@@ -309,6 +310,9 @@ func (r *localRun) pushAndWatch(ctx context.Context, st *localStack, name string
 	}
 	// Where everything ended, dead letters included, is shown either way.
 	settled := r.settleSamples(ctx, st, []sample{s}, 0)
+	if custom == nil && settled == nil && seen.complete() { // forced rescan and sweep: run_local_rescan.go
+		settled = r.demoRescan(ctx, st, ref, timeout)
+	}
 	if custom == nil && settled == nil { // suppressions, the gate and the alert channels: run_local_suppress.go
 		settled = r.demoSuppression(ctx, st, ref, timeout)
 	}

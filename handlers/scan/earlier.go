@@ -13,6 +13,7 @@ import (
 // stored (infra/s3store.Reports; testkit.MemoryReportStore in tests).
 type reportStore interface {
 	domain.ReportStore
+	domain.ReportStreamer // to compare a rescan with the previous report
 	// FindReport reads the report stored for scanID of digest d, and where
 	// it is; an error wrapping domain.ErrNotFound when there is none.
 	FindReport(ctx context.Context, d domain.Digest, scanID string) (*domain.Report, domain.ReportLocation, error)

@@ -107,10 +107,11 @@ func (h *Handler) Handle(ctx context.Context, m consume.Message) error {
 	return err
 }
 
-// HandlePush decodes a push event and acts on it.
+// HandlePush decodes a scan-queue message (a push event, or a rescan,
+// backfill or manual scan request) and acts on it.
 func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) {
 	_, span := startSpan(ctx, "decode", domain.ImageRef{}, "")
-	req, err := events.DecodePush(body)
+	req, err := events.DecodeScanMessage(body)
 	var skip *events.SkipError
 	switch {
 	case errors.As(err, &skip):
@@ -127,13 +128,17 @@ func (h *Handler) HandlePush(ctx context.Context, body []byte) (Outcome, error) 
 	if err := h.refuse(ctx, req.Ref); err != nil {
 		return OutcomeRefused, err
 	}
-	return h.Scan(ctx, req.Ref)
+	return h.scan(ctx, req.Ref, originOf(req))
 }
 
 // Scan brings the record for ref's digest up to date, running QScanner only
 // if no valid scan exists and no other invocation is running one.
 func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error) {
-	log := h.logger.With(slog.String(attr.ImageDigest, ref.Digest.String()), slog.String(attr.Repository, ref.Repository), slog.String(attr.Tag, ref.Tag))
+	return h.scan(ctx, ref, domain.Origin{Cause: domain.CausePush})
+}
+
+func (h *Handler) scan(ctx context.Context, ref domain.ImageRef, origin domain.Origin) (Outcome, error) {
+	log := h.logger.With(slog.String(attr.ImageDigest, ref.Digest.String()), slog.String(attr.Repository, ref.Repository), slog.String(attr.Tag, ref.Tag), slog.String("cause", string(origin.Cause.OrPush())))
 	info, out, err := h.inspect(ctx, log, ref)
 	if out, ok, err := h.spokeRoleFailed(ctx, ref, log, err); ok {
 		return out, err
@@ -149,11 +154,13 @@ func (h *Handler) Scan(ctx context.Context, ref domain.ImageRef) (Outcome, error
 	// pushes come first. The index's scan is that platform image's scan:
 	// reuse it, or wait while it runs, so one content is scanned once.
 	platformImage, err := h.platformImageScan(ctx, info, platform, now)
+	platformImage = freshEnough(platformImage, origin)
 	if err != nil {
 		log.InfoContext(ctx, "index waits for the scan of its platform image", slog.String(attr.Reason, err.Error()))
 		return OutcomeWaiting, err
 	}
 	a := h.newAttempt(ctx, ref, log, now)
+	a.origin = origin
 	if out, err := h.claim(ctx, a); out != "" || err != nil {
 		return out, err
 	}
@@ -198,6 +205,10 @@ type attempt struct {
 	// earlier is the scan ID of an attempt this one took over, whose
 	// report may be stored though its result was never recorded.
 	earlier string
+	// origin is what asked for the scan; previous the completed scan this
+	// one replaces, whose report the result is compared with (rescan.go).
+	origin   domain.Origin
+	previous *domain.PreviousScan
 }
 
 func (h *Handler) newAttempt(ctx context.Context, ref domain.ImageRef, log *slog.Logger, now time.Time) *attempt {
@@ -244,8 +255,9 @@ func (h *Handler) claim(ctx context.Context, a *attempt) (Outcome, error) {
 			if s.Status() == domain.StatusScanning {
 				a.earlier = s.ScanID()
 			}
-			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Request: a.request, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx, span), MaxAttempts: h.cfg.MaxAttempts})
+			decision, err = s.Claim(domain.Claim{Ref: a.ref, Owner: a.owner, Request: a.request, Now: a.now, LeaseUntil: a.leaseUntil, TraceHeader: traceHeader(ctx, span), MaxAttempts: h.cfg.MaxAttempts, Origin: a.origin})
 			a.scanID = s.ScanID()
+			a.previous = previousOf(s)
 			a.stored = nil
 			if res, ok := s.StoredResult(); ok && decision == domain.DecideRecord {
 				a.stored = &res
@@ -333,7 +345,7 @@ func (h *Handler) run(ctx context.Context, a *attempt, platform string) (Outcome
 // it (see completed).
 func (h *Handler) recordReport(ctx context.Context, a *attempt, report *domain.Report, loc domain.ReportLocation, took time.Duration) (Outcome, error) {
 	summary := domain.Summarize(report)
-	a.stored = &domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion}
+	a.stored = &domain.ScanResult{Summary: summary, Report: loc, Platform: report.Platform, QScannerVersion: report.QScannerVersion, Changes: h.changes(ctx, a, report)}
 	err := step(ctx, "record write", a.ref, a.scanID, func(ctx context.Context, _ *tracing.Span) error {
 		return h.complete(ctx, a, *a.stored)
 	}, domain.ErrLeaseLost)

@@ -35,13 +35,14 @@ type (
 // generatedLayer is the layer every generated finding is in.
 var generatedLayer = "sha256:" + strings.Repeat("ab", 32)
 
-// generate builds n findings: finding i has Qualys level i%5+1 and a fixed
-// version when i is even, so counts are predictable.
-func generate(inv *invocation, digest string, n int) (sr, sarif []byte, err error) {
-	rules := make([]rule, 0, n)
-	results := make([]result, 0, n)
-	for i := range n {
+// generate builds findings from to to-1: finding i has Qualys level i%5+1
+// and a fixed version when i is even, so counts are predictable.
+func generate(inv *invocation, digest string, from, to int) (sr, sarif []byte, err error) {
+	rules := make([]rule, 0, to-from)
+	results := make([]result, 0, to-from)
+	for i := from; i < to; i++ {
 		ru, re := finding(i)
+		re.RuleIndex = len(rules) // the index into this run's rules
 		rules = append(rules, ru)
 		results = append(results, re)
 	}

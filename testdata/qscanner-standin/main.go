@@ -20,6 +20,11 @@
 //	                           given (default 5): finding i has Qualys level
 //	                           i%5+1 and a fixed version when i is even; one
 //	                           secret is generated.
+//	QSCANNER_STANDIN_VARY      a directory where the stand-in counts its runs per
+//	                           digest: each later run of a digest drops the first
+//	                           2 generated findings and adds 5 (one HIGH, one
+//	                           CRITICAL), imitating new vulnerabilities published
+//	                           between scans, for rescan tests and make run.
 //	QSCANNER_STANDIN_SLEEP     how long mode slow sleeps (default 2s).
 //	QSCANNER_STANDIN_RECORD    a file to which each invocation appends one JSON
 //	                           line: argv, has_token_env, home, tmpdir, pid,

@@ -23,8 +23,12 @@ func writeOutputs(inv *invocation, digest, srPath, sarifPath string) error {
 				err = fmt.Errorf("QSCANNER_STANDIN_FINDINGS=%q: want a count", v)
 			}
 		}
+		from, to := 0, n
 		if err == nil {
-			sr, sarif, err = generate(inv, digest, n)
+			from, to, err = varyRange(digest, n)
+		}
+		if err == nil {
+			sr, sarif, err = generate(inv, digest, from, to)
 		}
 	}
 	if err != nil {

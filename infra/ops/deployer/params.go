@@ -47,6 +47,10 @@ var ParameterEnv = []struct{ Param, Env string }{
 	{"ScanPlatforms", "SCAN_PLATFORMS"},
 	{"LogRetentionDays", "LOG_RETENTION_DAYS"},
 	{"EnableSecurityHub", "ENABLE_SECURITY_HUB"},
+	{"RescanAfterDays", "RESCAN_AFTER_DAYS"},
+	{"RescanWindowDays", "RESCAN_WINDOW_DAYS"},
+	{"RescanRatePerMinute", "RESCAN_RATE_PER_MINUTE"},
+	{"RescanSchedule", "RESCAN_SCHEDULE"},
 	// ---- organization (README, "Organization")
 	{"OrganizationId", "ORGANIZATION_ID"},
 	{"MemberAccounts", "MEMBER_ACCOUNTS"},

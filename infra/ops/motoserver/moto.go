@@ -378,6 +378,8 @@ var CloudFormationSkips = map[string]bool{
 	"AWS::SNS::Subscription":      true,
 	"AWS::SQS::QueuePolicy":       true,
 	"AWS::S3::BucketPolicy":       true,
+	// Nor does moto run schedules: the local run invokes the sweep itself.
+	"AWS::Scheduler::Schedule": true,
 	// The hub's ingress bus policy: moto evaluates no bus policy either
 	// (see orgPatches).
 	"AWS::Events::EventBusPolicy": true,

@@ -56,20 +56,30 @@ func SaveCheckpoint(path string, cp Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := WriteFileAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", path, err)
 	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file renamed over
+// it, so an interruption never leaves half a file: the checkpoints of
+// replay and backfill.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
 	tmp := f.Name()
-	_, werr := f.Write(append(b, '\n'))
+	_, werr := f.Write(data)
 	cerr := f.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("save checkpoint %s: %w", path, err)
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("save checkpoint %s: %w", path, err)
+		return err
 	}
 	return nil
 }

@@ -130,8 +130,8 @@ func stringsOf(v any) []string {
 func TestEveryFunctionHasARoleOfItsOwn(t *testing.T) {
 	tpl := load(t)
 	functions := tpl.Functions()
-	if len(functions) != 6 {
-		t.Fatalf("found %d functions, want 6", len(functions))
+	if len(functions) != 7 {
+		t.Fatalf("found %d functions, want 7", len(functions))
 	}
 	owner := map[string]string{}
 	for _, f := range functions {

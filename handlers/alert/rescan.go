@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"ecrscanner/domain"
+	"ecrscanner/events"
+	"ecrscanner/infra/attr"
+)
+
+// onlyWhatIsNew narrows, for a rescan that carries its difference from the
+// previous scan, an alerting verdict to what is new: an image already
+// alerted on is alerted on again only when something at or above the
+// threshold appeared since, and the alert counts only that. The verdict on
+// the whole (suppressions applied) must alert too, so that what the
+// suppressions hide does not alert through the difference. Any other
+// result (a first scan, or a rescan whose previous report could not be
+// read) keeps the verdict on the whole.
+func onlyWhatIsNew(ctx context.Context, v *view, log *slog.Logger) bool {
+	c := v.ev.Changes
+	if c == nil || v.ev.EventType != domain.EventScanCompleted {
+		return true
+	}
+	verdict := v.policy.Evaluate(c.NewSummary())
+	if !verdict.Alert {
+		log.InfoContext(ctx, "rescan: nothing new at or above the alert policy's threshold",
+			slog.String(attr.Repository, v.repo.Name),
+			slog.String("min_severity", v.policy.MinSeverity.String()),
+			slog.Int("new_vulnerabilities", c.NewVulnerabilities.Total()),
+			slog.Int("new_secrets", c.NewSecrets))
+		return false
+	}
+	v.verdict = verdict
+	return true
+}
+
+// writeChanges says, in a rescan's alert, what is new since the previous
+// scan and what was fixed.
+func writeChanges(b *strings.Builder, v view) {
+	c := v.ev.Changes
+	if c == nil || v.ev.EventType != domain.EventScanCompleted {
+		return
+	}
+	fmt.Fprintf(b, "New since the last scan (%s, completed %s; this scan's cause: %s):\n",
+		clean(c.PreviousScanID, 64), c.PreviousCompletedAt.UTC().Format(time.RFC3339), v.ev.Cause.OrPush())
+	fmt.Fprintf(b, "  %-16s%s\n", "New:", countList(c.NewVulnerabilities))
+	if len(c.NewQIDs) > 0 {
+		fmt.Fprintf(b, "  %-16s%s\n", "New QIDs:", idList(c.NewQIDs, c.NewVulnerabilities.Total()))
+	}
+	if c.NewSecrets > 0 {
+		fmt.Fprintf(b, "  %-16s%d (%s)\n", "New secrets:", c.NewSecrets, idList(c.NewSecretRules, c.NewSecrets))
+	}
+	fmt.Fprintf(b, "  %-16s%s\n", "Fixed:", countList(c.FixedVuln))
+	if c.FixedSecrets > 0 {
+		fmt.Fprintf(b, "  %-16s%d\n", "Secrets gone:", c.FixedSecrets)
+	}
+}
+
+// newQID reports whether the vulnerability qid is one an alert shows: any,
+// except in a rescan's alert, which lists only the new ones it names.
+func newQID(v view, qid string) bool {
+	c := v.ev.Changes
+	if c == nil || v.ev.EventType != domain.EventScanCompleted {
+		return true
+	}
+	for _, id := range c.NewQIDs {
+		if id.ID == qid {
+			return true
+		}
+	}
+	return false
+}
+
+// countList is counts as "1 CRITICAL, 2 HIGH", or "none".
+func countList(c domain.Counts) string {
+	var parts []string
+	for _, sev := range domain.Severities {
+		if n := c.Of(sev); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// idList is "CRITICAL 100009, HIGH 100008", with how many more there are
+// than the event names.
+func idList(ids []domain.DiffID, total int) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.Severity.String() + " " + clean(id.ID, 64)
+	}
+	s := strings.Join(parts, ", ")
+	if n := total - len(ids); n > 0 {
+		s += fmt.Sprintf(" and %d more", n)
+	}
+	return s
+}
+
+// newSecret reports whether an alert shows sec: any, except in a rescan's
+// alert, which lists only the new secrets its difference names.
+func newSecret(ev events.ScanEvent, sec domain.Secret) bool {
+	c := ev.Changes
+	if c == nil || ev.EventType != domain.EventScanCompleted {
+		return true
+	}
+	id := domain.SecretDiffID(sec)
+	for _, n := range c.NewSecretRules {
+		if n.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// rescanChanges is the difference an alert about v shows: a completed
+// rescan's, nil otherwise.
+func rescanChanges(v view) *domain.ScanDiff {
+	if v.ev.EventType != domain.EventScanCompleted {
+		return nil
+	}
+	return v.ev.Changes
+}
+
+// rescanCause is the cause a structured alert names: none for a push (the
+// usual case, and every alert before causes existed).
+func rescanCause(v view) domain.Cause {
+	if c := v.ev.Cause.OrPush(); c != domain.CausePush {
+		return c
+	}
+	return ""
+}
