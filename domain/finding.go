@@ -170,6 +170,12 @@ func (c Counts) Of(s Severity) int {
 	}
 }
 
+// Plus is c and o counted together.
+func (c Counts) Plus(o Counts) Counts {
+	return Counts{Critical: c.Critical + o.Critical, High: c.High + o.High, Medium: c.Medium + o.Medium,
+		Low: c.Low + o.Low, Informational: c.Informational + o.Informational, Unknown: c.Unknown + o.Unknown}
+}
+
 // Total is the sum over all severities.
 func (c Counts) Total() int {
 	return c.Critical + c.High + c.Medium + c.Low + c.Informational + c.Unknown

@@ -208,6 +208,20 @@ func (ss Suppressions) Scoped(repo string, digest Digest, now time.Time) Suppres
 	return out
 }
 
+// Lapsed is the rules covering repo and digest that expired after since
+// and by now: what suppressed findings when an earlier scan was judged and
+// no longer does. Their findings come back (Sifter.WithLapsed), and a
+// rescan alerts on them as on new ones.
+func (ss Suppressions) Lapsed(repo string, digest Digest, since, now time.Time) Suppressions {
+	var out Suppressions
+	for _, r := range ss.Rules {
+		if r.ExpiresAt.After(since) && !r.Active(now) && r.Covers(repo, digest) {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out
+}
+
 // Vulnerability returns the first rule of a Scoped set that suppresses v.
 func (ss Suppressions) Vulnerability(v Vulnerability) (Suppression, bool) {
 	for _, r := range ss.Rules {
@@ -268,6 +282,12 @@ type Sifted struct {
 	Summary    Summary             `json:"summary"`
 	Suppressed Counts              `json:"suppressed"`
 	Listed     []SuppressedFinding `json:"listed,omitempty"`
+	// Returned counts the unsuppressed findings that a Lapsed rule
+	// suppressed (Sifter.WithLapsed): they are in Summary too, and are back
+	// since the earlier scan. ReturnedListed names at most maxListed, each
+	// with the rule that lapsed.
+	Returned       Summary             `json:"returned,omitzero"`
+	ReturnedListed []SuppressedFinding `json:"returnedListed,omitempty"`
 }
 
 // Count is the number of suppressed findings.
@@ -281,13 +301,21 @@ const maxListed = 20
 // memory: it keeps counts, the TopFindings worst unsuppressed
 // vulnerabilities and at most maxListed suppressed findings.
 type Sifter struct {
-	rules Suppressions
-	out   Sifted
-	worst Report // bounded: trimmed to TopFindings after each add
+	rules  Suppressions
+	lapsed Suppressions
+	out    Sifted
+	worst  Report // bounded: trimmed to TopFindings after each add
 }
 
 // NewSifter returns a sifter for rules (already Scoped).
 func NewSifter(rules Suppressions) *Sifter { return &Sifter{rules: rules} }
+
+// WithLapsed makes the sifter also count, in Sifted.Returned, the
+// unsuppressed findings that lapsed (Suppressions.Lapsed) suppressed.
+func (f *Sifter) WithLapsed(lapsed Suppressions) *Sifter {
+	f.lapsed = lapsed
+	return f
+}
 
 // Visitor is the ReportVisitor that feeds the sifter.
 func (f *Sifter) Visitor() ReportVisitor {
@@ -307,6 +335,13 @@ func (f *Sifter) vulnerability(v Vulnerability) error {
 	if v.Fixable() {
 		f.out.Summary.Fixable.Add(v.Severity)
 	}
+	if r, ok := f.lapsed.Vulnerability(v); ok {
+		f.out.Returned.Vulnerabilities.Add(v.Severity)
+		if v.Fixable() {
+			f.out.Returned.Fixable.Add(v.Severity)
+		}
+		f.out.ReturnedListed = listed(f.out.ReturnedListed, SuppressedFinding{Kind: "vulnerability", ID: v.QID, Severity: v.Severity}, r)
+	}
 	f.worst.Vulnerabilities = append(f.worst.Vulnerabilities, v.compact())
 	if len(f.worst.Vulnerabilities) > 4*TopFindings {
 		f.worst.Vulnerabilities = Summarize(&f.worst).Top
@@ -325,17 +360,29 @@ func (f *Sifter) secret(s Secret) error {
 	}
 	f.out.Summary.Secrets++
 	f.out.Summary.SecretSeverity.Add(s.Severity)
+	if r, ok := f.lapsed.Secret(s); ok {
+		f.out.Returned.Secrets++
+		f.out.Returned.SecretSeverity.Add(s.Severity)
+		f.out.ReturnedListed = listed(f.out.ReturnedListed, SuppressedFinding{Kind: "secret", ID: s.RuleID, Severity: s.Severity}, r)
+	}
 	return nil
 }
 
 func (f *Sifter) suppress(sf SuppressedFinding, r Suppression) {
 	f.out.Suppressed.Add(sf.Severity)
-	if len(f.out.Listed) < maxListed {
-		sf.ID = Truncate(sf.ID, 128, Ellipsis)
-		sf.RuleID, sf.Reason = r.ID, r.Reason
-		sf.Expires = r.ExpiresAt.UTC().Format(time.RFC3339)
-		f.out.Listed = append(f.out.Listed, sf)
+	f.out.Listed = listed(f.out.Listed, sf, r)
+}
+
+// listed appends sf, named with rule r, to list while it has fewer than
+// maxListed entries.
+func listed(list []SuppressedFinding, sf SuppressedFinding, r Suppression) []SuppressedFinding {
+	if len(list) >= maxListed {
+		return list
 	}
+	sf.ID = Truncate(sf.ID, 128, Ellipsis)
+	sf.RuleID, sf.Reason = r.ID, r.Reason
+	sf.Expires = r.ExpiresAt.UTC().Format(time.RFC3339)
+	return append(list, sf)
 }
 
 // Result is the sifted report once the walk has returned nil.

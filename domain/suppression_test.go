@@ -140,3 +140,52 @@ func TestSiftCountsSuppressedApart(t *testing.T) {
 		t.Fatalf("top = %+v, want QID 2", got.Summary.Top)
 	}
 }
+
+// A rule that expired between an earlier scan and now is Lapsed; the
+// findings it suppressed come back, counted in Returned, unless a rule
+// still in force suppresses them too.
+func TestLapsedRulesBringTheirFindingsBack(t *testing.T) {
+	d := Digest("sha256:" + strings.Repeat("1", 64))
+	gone := validRule() // CVE-2024-3094, expires supNow+30d
+	kept := validRule()
+	kept.ID, kept.Vulnerability, kept.ExpiresAt = "s2", "CVE-2024-0001", supNow.Add(60*24*time.Hour)
+	both := validRule()
+	both.ID, both.Vulnerability, both.ExpiresAt = "s3", "CVE-2024-0002", gone.ExpiresAt
+	stillOn := validRule()
+	stillOn.ID, stillOn.Vulnerability, stillOn.ExpiresAt = "s4", "CVE-2024-0002", supNow.Add(90*24*time.Hour)
+	older := validRule()
+	older.ID, older.SecretRule, older.Vulnerability, older.ExpiresAt = "s5", "aws-key", "", supNow.Add(time.Hour)
+	set := Suppressions{Rules: []Suppression{gone, kept, both, stillOn, older}}
+
+	previous, now := supNow.Add(2*time.Hour), gone.ExpiresAt.Add(time.Hour)
+	lapsed := set.Lapsed("team-a/api", d, previous, now)
+	if len(lapsed.Rules) != 2 || lapsed.Rules[0].ID != "s1" || lapsed.Rules[1].ID != "s3" {
+		t.Fatalf("Lapsed = %+v, want s1 and s3 (s2 and s4 in force, s5 lapsed before the earlier scan)", lapsed.Rules)
+	}
+	if got := set.Lapsed("team-b/api", d, previous, now); len(got.Rules) != 0 {
+		t.Fatalf("Lapsed out of scope = %+v, want none", got.Rules)
+	}
+
+	r := &Report{
+		Vulnerabilities: []Vulnerability{
+			{QID: "1", Severity: SeverityCritical, CVEs: []string{"CVE-2024-3094"}, Packages: []Package{{Name: "xz", FixedVersion: "5.6.2"}}},
+			{QID: "2", Severity: SeverityHigh, CVEs: []string{"CVE-2024-0001"}},
+			{QID: "3", Severity: SeverityHigh, CVEs: []string{"CVE-2024-0002"}},
+		},
+		Secrets: []Secret{{RuleID: "aws-key", Severity: SeverityHigh, File: "/app/.env"}},
+	}
+	f := NewSifter(set.Scoped("team-a/api", d, now)).WithLapsed(lapsed)
+	if err := r.Walk(f.Visitor()); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Result()
+	if got.Returned.Vulnerabilities.Critical != 1 || got.Returned.Vulnerabilities.Total() != 1 || got.Returned.Fixable.Critical != 1 || got.Returned.Secrets != 0 {
+		t.Fatalf("returned = %+v, want QID 1 only (QID 3 is still suppressed by s4; the secret's rule lapsed before the earlier scan)", got.Returned)
+	}
+	if len(got.ReturnedListed) != 1 || got.ReturnedListed[0].ID != "1" || got.ReturnedListed[0].RuleID != "s1" {
+		t.Fatalf("returned listed = %+v, want QID 1 named with rule s1", got.ReturnedListed)
+	}
+	if got.Summary.Vulnerabilities.Critical != 1 || got.Suppressed.High != 2 {
+		t.Fatalf("summary %+v suppressed %+v: a returned finding counts as unsuppressed", got.Summary.Vulnerabilities, got.Suppressed)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // onlyWhatIsNew narrows, for a rescan that carries its difference from the
 // previous scan, an alerting verdict to what is new: an image already
 // alerted on is alerted on again only when something at or above the
-// threshold appeared since, and the alert counts only that. The verdict on
+// threshold appeared since, or came back because the suppression that hid
+// it expired since, and the alert counts only that. The verdict on
 // the whole (suppressions applied) must alert too, so that what the
 // suppressions hide does not alert through the difference. Any other
 // result (a first scan, or a rescan whose previous report could not be
@@ -25,17 +26,43 @@ func onlyWhatIsNew(ctx context.Context, v *view, log *slog.Logger) bool {
 	if c == nil || v.ev.EventType != domain.EventScanCompleted {
 		return true
 	}
-	verdict := v.policy.Evaluate(c.NewSummary())
+	fresh, back := c.NewSummary(), returned(*v)
+	fresh.Vulnerabilities = fresh.Vulnerabilities.Plus(back.Vulnerabilities)
+	fresh.Fixable = fresh.Fixable.Plus(back.Fixable)
+	fresh.Secrets += back.Secrets
+	fresh.SecretSeverity = fresh.SecretSeverity.Plus(back.SecretSeverity)
+	verdict := v.policy.Evaluate(fresh)
 	if !verdict.Alert {
 		log.InfoContext(ctx, "rescan: nothing new at or above the alert policy's threshold",
 			slog.String(attr.Repository, v.repo.Name),
 			slog.String("min_severity", v.policy.MinSeverity.String()),
 			slog.Int("new_vulnerabilities", c.NewVulnerabilities.Total()),
-			slog.Int("new_secrets", c.NewSecrets))
+			slog.Int("new_secrets", c.NewSecrets),
+			slog.Int("returned_from_expired_suppressions", back.Vulnerabilities.Total()+back.Secrets))
 		return false
 	}
 	v.verdict = verdict
 	return true
+}
+
+// lapsedSincePrevious is, for a rescan, the rules that suppressed findings
+// of this image when its previous scan was judged and have expired since:
+// their findings come back and count as new (issue: an expired suppression
+// alerts on the next rescan). None for any other event.
+func lapsedSincePrevious(v view, rules domain.Suppressions, now time.Time) domain.Suppressions {
+	c := v.ev.Changes
+	if c == nil || v.ev.EventType != domain.EventScanCompleted {
+		return domain.Suppressions{}
+	}
+	return rules.Lapsed(v.repo.Name, v.ev.Digest, c.PreviousCompletedAt, now)
+}
+
+// returned is what came back from expired suppressions (zero when none).
+func returned(v view) domain.Summary {
+	if v.sifted == nil {
+		return domain.Summary{}
+	}
+	return v.sifted.Returned
 }
 
 // writeChanges says, in a rescan's alert, what is new since the previous
@@ -54,6 +81,13 @@ func writeChanges(b *strings.Builder, v view) {
 	if c.NewSecrets > 0 {
 		fmt.Fprintf(b, "  %-16s%d (%s)\n", "New secrets:", c.NewSecrets, idList(c.NewSecretRules, c.NewSecrets))
 	}
+	if v.sifted != nil && len(v.sifted.ReturnedListed) > 0 {
+		back := v.sifted.Returned
+		fmt.Fprintf(b, "  %-16s%s; %d secret(s) (their suppression expired):\n", "Back:", countList(back.Vulnerabilities), back.Secrets)
+		for _, f := range v.sifted.ReturnedListed {
+			fmt.Fprintf(b, "    %s %s (rule %s expired %s: %s)\n", f.Severity, suppressedName(f), clean(f.RuleID, 64), f.Expires, clean(f.Reason, domain.MaxSuppressionReason))
+		}
+	}
 	fmt.Fprintf(b, "  %-16s%s\n", "Fixed:", countList(c.FixedVuln))
 	if c.FixedSecrets > 0 {
 		fmt.Fprintf(b, "  %-16s%d\n", "Secrets gone:", c.FixedSecrets)
@@ -70,6 +104,13 @@ func newQID(v view, qid string) bool {
 	for _, id := range c.NewQIDs {
 		if id.ID == qid {
 			return true
+		}
+	}
+	if v.sifted != nil {
+		for _, f := range v.sifted.ReturnedListed {
+			if f.Kind == "vulnerability" && f.ID == qid {
+				return true
+			}
 		}
 	}
 	return false

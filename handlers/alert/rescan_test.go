@@ -90,3 +90,49 @@ func TestRescanAlertListsOnlyNewSecrets(t *testing.T) {
 		t.Errorf("the alert does not list just the new secret:\n%s", body)
 	}
 }
+
+// A suppression that expires between two scans brings its finding back:
+// the rescan after the expiry alerts on it as on a new one and says which
+// rule expired, while a rule still in force, or one that had already
+// expired when the previous scan was judged, alerts on nothing new.
+func TestRescanAlertsOnWhatAnExpiredSuppressionHid(t *testing.T) {
+	rescanAt := testkit.ScannedAt.Add(7 * 24 * time.Hour)
+	nothingNew := domain.ScanDiff{NewVulnerabilities: domain.Counts{Medium: 1}, NewQIDs: []domain.DiffID{{ID: "376543", Severity: domain.SeverityMedium}}}
+	for _, tt := range []struct {
+		name    string
+		expires time.Time
+		alerts  bool
+	}{
+		{"expired since the previous scan", testkit.ScannedAt.Add(3 * 24 * time.Hour), true},
+		{"still in force", rescanAt.Add(24 * time.Hour), false},
+		{"expired before the previous scan", testkit.ScannedAt.Add(-time.Hour), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rule := suppression("sup-openssl", func(s *domain.Suppression) {
+				s.Vulnerability, s.Reason = "CVE-2024-0002", "libssl is linked but the TLS server is never started"
+				s.CreatedAt, s.ExpiresAt = testkit.ScannedAt.Add(-48*time.Hour), tt.expires
+			})
+			r := newRig(t, testConfig())
+			r.h.UseSuppressions(&testkit.SuppressionSource{Rules: domain.Suppressions{Rules: []domain.Suppression{rule}}}, func() time.Time { return rescanAt })
+			r.reports.report = testkit.ThresholdReport()
+			if err := r.h.Handle(context.Background(), rescanEvent(t, nothingNew)); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.alerts {
+				if len(r.pub.sent) != 0 {
+					t.Fatalf("alerted although nothing at the threshold is new or back:\n%s", r.pub.sent[0].Body)
+				}
+				return
+			}
+			if len(r.pub.sent) != 1 {
+				t.Fatalf("%d alerts, want 1 for the finding whose suppression expired", len(r.pub.sent))
+			}
+			body := strings.Join(strings.Fields(r.pub.sent[0].Body), " ")
+			for _, want := range []string{"Back: 1 CRITICAL", "CRITICAL QID 379201 (rule sup-openssl expired", "CRITICAL: 1 vulnerability at or above HIGH"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("alert does not say %q:\n%s", want, r.pub.sent[0].Body)
+				}
+			}
+		})
+	}
+}

@@ -47,8 +47,10 @@ func (h *Handler) judge(ctx context.Context, v *view, rules domain.Suppressions,
 	case rulesErr != nil:
 		v.suppressionNote = noteRulesUnreadable
 	case h.rules != nil:
-		if scoped := rules.Scoped(v.repo.Name, v.ev.Digest, h.now()); len(scoped.Rules) > 0 {
-			h.sift(ctx, v, scoped, log)
+		scoped := rules.Scoped(v.repo.Name, v.ev.Digest, h.now())
+		lapsed := lapsedSincePrevious(*v, rules, h.now()) // rescan.go
+		if len(scoped.Rules) > 0 || len(lapsed.Rules) > 0 {
+			h.sift(ctx, v, scoped, lapsed, log)
 		}
 	}
 	v.verdict = v.policy.Evaluate(v.summary)
@@ -71,14 +73,15 @@ func (h *Handler) judge(ctx context.Context, v *view, rules domain.Suppressions,
 var errOtherDigest = errors.New("the report is for another digest")
 
 // sift walks the report once, splitting suppressed findings from the rest
-// and keeping the unsuppressed secrets the alert lists. If the report
+// (and counting those that lapsed rules suppressed before) and keeping the
+// unsuppressed secrets the alert lists. If the report
 // cannot be read, nothing is suppressed and the alert says so.
-func (h *Handler) sift(ctx context.Context, v *view, scoped domain.Suppressions, log *slog.Logger) {
+func (h *Handler) sift(ctx context.Context, v *view, scoped, lapsed domain.Suppressions, log *slog.Logger) {
 	if v.ev.Report == nil {
 		v.suppressionNote = noteReportUnreadable
 		return
 	}
-	sifter := domain.NewSifter(scoped)
+	sifter := domain.NewSifter(scoped).WithLapsed(lapsed)
 	shown := shownSecrets{max: maxSecretsShown}
 	visit := sifter.Visitor()
 	head, secret := visit.Head, visit.Secret

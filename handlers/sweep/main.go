@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"ecrscanner/domain"
 	"ecrscanner/events"
@@ -34,7 +36,9 @@ func build(_ context.Context, d startup.Deps) (func(context.Context, json.RawMes
 	s := loadSettings(d.Env)
 	due, err := dynamostore.NewDueScans(dynamodb.NewFromConfig(d.AWS), s.table)
 	d.Env.Check(err)
-	usage := ecrUsage{client: ecr.NewFromConfig(d.AWS, func(o *ecr.Options) { o.RetryMaxAttempts = ecrAttempts })}
+	access, err := ecrstore.NewRegistryAccess(sts.NewFromConfig(d.AWS), d.AWS, ecrstore.RegistryAccessSettings(d.Env, d.AWS.Region, "sweep"))
+	d.Env.Check(err)
+	usage := ecrUsage{client: newECR(d.AWS), access: access}
 	send := sqsSender{client: sqs.NewFromConfig(d.AWS), url: s.queueURL}
 	sw, err := NewSweeper(due, usage, send, s.sweep, d.Logger)
 	if err != nil {
@@ -44,11 +48,31 @@ func build(_ context.Context, d startup.Deps) (func(context.Context, json.RawMes
 	return func(ctx context.Context, _ json.RawMessage) (Report, error) { return sw.Run(ctx, time.Now()) }, nil
 }
 
-// ecrUsage is usageSource over ECR.
-type ecrUsage struct{ client ecrstore.UsageAPI }
+func newECR(cfg aws.Config) *ecr.Client {
+	return ecr.NewFromConfig(cfg, func(o *ecr.Options) { o.RetryMaxAttempts = ecrAttempts })
+}
+
+// ecrUsage is usageSource over ECR: the hub's own registry with the
+// function's role, an organization member's through the spoke role there
+// (as the scan function reads it).
+type ecrUsage struct {
+	client ecrstore.UsageAPI
+	access *ecrstore.RegistryAccess // nil: every registry is the home one
+}
+
+// sweepSession names the sweep's sessions in member accounts.
+const sweepSession = "sweep"
 
 func (u ecrUsage) Describe(ctx context.Context, account, region, repository string, digests []domain.Digest) (map[domain.Digest]ecrstore.Usage, error) {
-	return ecrstore.DescribeDigests(ctx, u.client, account, region, repository, digests)
+	if u.access == nil || u.access.Home(account, region) {
+		return ecrstore.DescribeDigests(ctx, u.client, account, region, repository, digests)
+	}
+	cfg, err := u.access.Config(ctx, account, region, sweepSession)
+	if err != nil {
+		return nil, err
+	}
+	found, err := ecrstore.DescribeDigests(ctx, newECR(cfg), account, region, repository, digests)
+	return found, u.access.AsRoleError(account, region, err)
 }
 
 // sqsSender is requestSender over the scan queue.

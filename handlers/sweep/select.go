@@ -38,6 +38,13 @@ func (r *sweepRun) lookUp(ctx context.Context, batch []dynamostore.DueScan) (map
 			r.logger.InfoContext(ctx, "repository no longer in ECR; its images are not rescanned", slog.String(attr.Repository, k.name), slog.String("region", k.region))
 			continue
 		}
+		if re := (*ecrstore.RoleError)(nil); errors.As(err, &re) {
+			// One member's missing or misconfigured spoke role must not stop
+			// the sweep of every other registry; its images stay due.
+			r.logger.WarnContext(ctx, "member registry not reachable; its images are not rescanned this run", slog.String("account", k.account), slog.String("region", k.region), slog.String(attr.Reason, err.Error()))
+			r.unreachable[k] = true
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -57,10 +64,11 @@ func (r *sweepRun) choose(d dynamostore.DueScan, usage map[repoKey]map[domain.Di
 	}
 	var best domain.ImageRef
 	var bestUse time.Time
-	found, image := false, false
+	found, image, unreachable := false, false, false
 	for _, ref := range d.References {
 		u, ok := usage[keyOf(ref)][d.Digest]
 		if !ok {
+			unreachable = unreachable || r.unreachable[keyOf(ref)]
 			continue
 		}
 		found = true
@@ -73,6 +81,8 @@ func (r *sweepRun) choose(d dynamostore.DueScan, usage map[repoKey]map[domain.Di
 		}
 	}
 	switch {
+	case !found && unreachable:
+		return domain.ImageRef{}, SkipUnreachable
 	case !found:
 		return domain.ImageRef{}, SkipDeleted
 	case !image:

@@ -81,6 +81,7 @@ const (
 	SkipDeleted     = "no longer in ECR"
 	SkipArtifact    = "not an image (signature, SBOM or attestation)"
 	SkipIdle        = "not pushed or pulled within RescanWindowDays"
+	SkipUnreachable = "registry not reachable through the spoke role"
 )
 
 // errBudget stops a run that has used its time or rate budget.
@@ -95,7 +96,7 @@ const batchSize = 100
 // same shards.
 func (s *Sweeper) Run(ctx context.Context, now time.Time) (Report, error) {
 	rep := Report{Skipped: map[string]int{}}
-	run := &sweepRun{Sweeper: s, rep: &rep, now: now, cutoff: now.Add(-s.cfg.RescanAfter), windowStart: now.Add(-s.cfg.Window)}
+	run := &sweepRun{Sweeper: s, rep: &rep, now: now, cutoff: now.Add(-s.cfg.RescanAfter), windowStart: now.Add(-s.cfg.Window), unreachable: map[repoKey]bool{}}
 	run.budget = s.budget(ctx, now)
 	first := int(now.Unix()/3600) % domain.RescanShards
 	for i := range domain.RescanShards {
@@ -141,6 +142,7 @@ type sweepRun struct {
 	now                 time.Time
 	cutoff, windowStart time.Time
 	budget              int
+	unreachable         map[repoKey]bool // member registries whose spoke role failed this run
 }
 
 // flush checks a batch of due records against ECR and enqueues the rescans

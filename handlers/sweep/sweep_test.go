@@ -30,12 +30,16 @@ type fakeUsage struct {
 	repos map[string]map[domain.Digest]ecrstore.Usage
 	calls int
 	err   error
+	errs  map[string]error // by repository
 }
 
 func (f *fakeUsage) Describe(_ context.Context, _, _, repo string, ds []domain.Digest) (map[domain.Digest]ecrstore.Usage, error) {
 	f.calls++
 	if f.err != nil {
 		return nil, f.err
+	}
+	if err := f.errs[repo]; err != nil {
+		return nil, err
 	}
 	imgs, ok := f.repos[repo]
 	if !ok {
@@ -245,5 +249,31 @@ func TestSweepECRFailure(t *testing.T) {
 	_, err := newSweeper(t, client, table, &fakeUsage{err: boom}, send, 100).Run(context.Background(), now)
 	if !errors.Is(err, boom) || len(send.sent) != 0 {
 		t.Fatalf("Run = %v with %d sent; want the ECR error and nothing sent", err, len(send.sent))
+	}
+}
+
+// A member registry whose spoke role cannot be used (missing, or trusting
+// another hub) does not stop the sweep: its images are skipped with the
+// reason, stay due for the next run, and every other registry is swept.
+func TestSweepSkipsAnUnreachableMemberRegistry(t *testing.T) {
+	client, table, store := scansTable(t)
+	home := testkit.MustRefOf(t, digestN(11), "team/app", "v1")
+	member := testkit.MustRefOf(t, digestN(12), "member/app", "v1")
+	completeAt(t, store, home, now.Add(-10*24*time.Hour))
+	completeAt(t, store, member, now.Add(-10*24*time.Hour))
+	usage := &fakeUsage{
+		repos: map[string]map[domain.Digest]ecrstore.Usage{"team/app": {home.Digest: {PushedAt: now, Kind: domain.ArtifactImage}}},
+		errs:  map[string]error{"member/app": &ecrstore.RoleError{Role: "arn:aws:iam::111122223333:role/ecrscan-spoke", Err: errors.New("AccessDenied")}},
+	}
+	send := &fakeSender{}
+	rep, err := newSweeper(t, client, table, usage, send, 100).Run(context.Background(), now)
+	if err != nil {
+		t.Fatalf("Run = %v, want the other registries swept", err)
+	}
+	if len(send.sent) != 1 || send.sent[0].Ref.Digest != home.Digest {
+		t.Fatalf("sent %+v, want only the home image's rescan", send.sent)
+	}
+	if rep.Skipped[SkipUnreachable] != 1 || rep.Skipped[SkipDeleted] != 0 {
+		t.Fatalf("skipped %v, want the member's image skipped as unreachable, not as deleted", rep.Skipped)
 	}
 }
