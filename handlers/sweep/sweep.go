@@ -1,6 +1,8 @@
 package main
 
 import (
+	"ecrscanner/infra/clock"
+
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +62,7 @@ func NewSweeper(due dueSource, usage usageSource, send requestSender, cfg Config
 	if cfg.RescanAfter <= 0 || cfg.Window <= 0 || cfg.PerMinute <= 0 {
 		return nil, fmt.Errorf("sweep: rescan after (%v), window (%v) and rate (%d/min) must be positive", cfg.RescanAfter, cfg.Window, cfg.PerMinute)
 	}
-	return &Sweeper{due: due, usage: usage, send: send, cfg: cfg, logger: logger, sleep: sleepCtx}, nil
+	return &Sweeper{due: due, usage: usage, send: send, cfg: cfg, logger: logger, sleep: clock.Sleep}, nil
 }
 
 // Report is what one run did; the function returns it and logs it.
@@ -195,15 +197,4 @@ func (r *sweepRun) enqueue(ctx context.Context, msgs []events.ScanRequestMessage
 		}
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

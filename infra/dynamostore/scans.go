@@ -4,6 +4,8 @@
 package dynamostore
 
 import (
+	"ecrscanner/infra/clock"
+
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +82,7 @@ func (s *ScanStore) Get(ctx context.Context, d domain.Digest) (*domain.Scan, err
 func (s *ScanStore) Update(ctx context.Context, d domain.Digest, fn func(*domain.Scan) error) error {
 	for attempt := range maxUpdateAttempts {
 		if attempt > 0 {
-			if err := sleep(ctx, s.backoff(attempt)); err != nil {
+			if err := clock.Sleep(ctx, s.backoff(attempt)); err != nil {
 				return fmt.Errorf("update scan %s: %w", d, err)
 			}
 		}
@@ -161,15 +163,4 @@ func backoff(attempt int) time.Duration {
 		window = backoffCap
 	}
 	return rand.N(window) + time.Millisecond
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

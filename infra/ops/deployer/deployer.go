@@ -13,6 +13,8 @@
 package deployer
 
 import (
+	"ecrscanner/infra/clock"
+
 	"context"
 	"errors"
 	"fmt"
@@ -94,14 +96,7 @@ func (d *Deployer) say(format string, args ...any) {
 
 // sleep waits one poll interval, or until ctx ends.
 func (d *Deployer) sleep(ctx context.Context) error {
-	t := time.NewTimer(d.poll)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, d.poll)
 }
 
 // ErrStackNotFound is returned when the named stack does not exist.

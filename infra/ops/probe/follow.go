@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"ecrscanner/infra/clock"
+
 	"context"
 	"fmt"
 	"time"
@@ -66,7 +68,7 @@ func (r *run) wait(ctx context.Context, deadline time.Time) map[string]Stage {
 		if s, ok := done[StageScan]; ok && s.Result == deployer.Fail {
 			break
 		}
-		sleep(ctx, r.p.opts.Poll)
+		_ = clock.Sleep(ctx, r.p.opts.Poll) // the loop checks ctx
 	}
 	return done
 }
@@ -148,13 +150,4 @@ func (r *run) checkScan(ctx context.Context) (deployer.Result, string) {
 		return deployer.Fail, "completed without reporting the planted secret: is secret scanning on (ScanTypes)?"
 	}
 	return deployer.Pass, fmt.Sprintf("%d vulnerabilities, %d secrets (QScanner %s)", rec.Summary.Vulnerabilities.Total(), rec.Summary.Secrets, rec.QScannerVersion)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

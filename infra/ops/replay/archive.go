@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"ecrscanner/infra/clock"
+
 	"context"
 	"errors"
 	"fmt"
@@ -185,7 +187,7 @@ func (p ArchiveReplay) Wait(ctx context.Context, client ArchiveAPI, poll time.Du
 		case ebtypes.ReplayStateFailed, ebtypes.ReplayStateCancelled:
 			return st, fmt.Errorf("replay %s %s: %s", p.Name, st.State, st.Reason)
 		}
-		if err := sleep(ctx, poll); err != nil {
+		if err := clock.Sleep(ctx, poll); err != nil {
 			return st, p.cancel(ctx, client)
 		}
 	}

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"ecrscanner/infra/clock"
+
 	"context"
 	"fmt"
 	"time"
@@ -21,7 +23,7 @@ func NewLimiter(perSecond float64) (*Limiter, error) {
 	if perSecond <= 0 {
 		return nil, fmt.Errorf("rate %v must be positive", perSecond)
 	}
-	return &Limiter{interval: time.Duration(float64(time.Second) / perSecond), now: time.Now, sleep: sleep}, nil
+	return &Limiter{interval: time.Duration(float64(time.Second) / perSecond), now: time.Now, sleep: clock.Sleep}, nil
 }
 
 // Wait blocks until n more events may go. The first call passes at once; each

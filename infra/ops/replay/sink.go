@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"ecrscanner/infra/clock"
+
 	"context"
 	"errors"
 	"fmt"
@@ -152,7 +154,7 @@ func (s *BusSink) put(ctx context.Context, entries []ebtypes.PutEventsRequestEnt
 		if attempt >= s.attempts {
 			return fmt.Errorf("put events on %s: %d entries still failing after %d attempts (last: %s)", s.bus, len(retry), attempt, aws.ToString(out.Entries[0].ErrorCode))
 		}
-		if err := sleep(ctx, s.backoff(attempt)); err != nil {
+		if err := clock.Sleep(ctx, s.backoff(attempt)); err != nil {
 			return fmt.Errorf("put events on %s: %w", s.bus, err)
 		}
 		entries, ids = retry, retryIDs
@@ -179,17 +181,6 @@ func entrySize(e ebtypes.PutEventsRequestEntry) int {
 		n += len(r)
 	}
 	return n
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Route is one handler's subscription: its queue and its rule's event
