@@ -1,5 +1,7 @@
 package qscanner
 
+import "context"
+
 // runReader reads one SARIF run and counts its results into out, one
 // Vulnerability per QID across all runs. QScanner writes the driver, with its
 // rules, before the results, so each result is counted as it is decoded and
@@ -37,12 +39,19 @@ func (r *runReader) read() error {
 	if err != nil {
 		return err
 	}
+	return r.finish(r.s.ctx)
+}
+
+// finish ends a run once its keys are read: the results read before the
+// rules are counted, and the run's properties and the tool's version fill
+// what earlier runs left empty.
+func (r *runReader) finish(ctx context.Context) error {
 	if r.ruleByID == nil {
 		r.indexRules()
 	}
 	for i, res := range r.early {
-		if i%1024 == 0 && r.s.ctx.Err() != nil {
-			return r.s.ctx.Err()
+		if i%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
 		}
 		r.count(res)
 	}
