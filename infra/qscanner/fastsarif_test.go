@@ -156,3 +156,24 @@ func FuzzFastSARIF(f *testing.F) {
 		compareFast(t, "input", b)
 	})
 }
+
+// BenchmarkDecodeSARIF20000 compares the fast path with the reference
+// decoder on the same 20,000-finding report in memory.
+func BenchmarkDecodeSARIF20000(b *testing.B) {
+	report := genSARIF(20000, genVariant{resultsFirst: true})
+	for _, bc := range []struct {
+		name   string
+		decode func(context.Context, io.Reader) (*sarifReport, error)
+	}{{"fast", decodeSARIFFast}, {"reference", decodeSARIF}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(report)))
+			for b.Loop() {
+				sa, err := bc.decode(context.Background(), bytes.NewReader(report))
+				if err != nil || len(sa.vulnerabilities) != 20000 {
+					b.Fatalf("%v, %d findings", err, len(sa.vulnerabilities))
+				}
+			}
+		})
+	}
+}

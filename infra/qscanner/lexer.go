@@ -197,7 +197,10 @@ func (l *lexer) key(names []string) int {
 	l.mark = l.pos
 	l.pos++
 	for {
-		c := l.byteAt()
+		if l.pos >= len(l.buf) && !l.fill() {
+			slow()
+		}
+		c := l.buf[l.pos]
 		if c == '"' {
 			break
 		}

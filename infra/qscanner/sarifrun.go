@@ -1,6 +1,9 @@
 package qscanner
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // runReader reads one SARIF run and counts its results into out, one
 // Vulnerability per QID across all runs. QScanner writes the driver, with its
@@ -49,6 +52,9 @@ func (r *runReader) finish(ctx context.Context) error {
 	if r.ruleByID == nil {
 		r.indexRules()
 	}
+	// Room for the waiting results at once, rather than by doubling: the
+	// copies left behind would raise the parse's peak heap.
+	r.out.vulnerabilities = slices.Grow(r.out.vulnerabilities, len(r.early))
 	for i, res := range r.early {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
