@@ -22,9 +22,18 @@ import (
 // it must never accept what the reference refuses. It reports whether the
 // fast path read the input itself.
 func compareFast(t *testing.T, name string, b []byte) (taken bool) {
+	return compareFastReaders(t, name, b, true)
+}
+
+// compareFastReaders is compareFast, the byte-at-a-time read only if oneByte.
+func compareFastReaders(t *testing.T, name string, b []byte, oneByte bool) (taken bool) {
 	t.Helper()
 	ref, refErr := decodeSARIF(context.Background(), bytes.NewReader(b))
-	for i, r := range []io.Reader{bytes.NewReader(b), iotest.OneByteReader(bytes.NewReader(b))} {
+	readers := []io.Reader{bytes.NewReader(b)}
+	if oneByte {
+		readers = append(readers, iotest.OneByteReader(bytes.NewReader(b)))
+	}
+	for i, r := range readers {
 		got, err := decodeSARIFFast(context.Background(), r)
 		switch {
 		case errors.Is(err, errSlowPath):
@@ -66,15 +75,16 @@ func TestFastSARIFMatchesReferenceOnFixtures(t *testing.T) {
 			taken++
 		}
 		// Every truncation of a fixture, and every byte of it flipped to
-		// a character that matters to JSON.
+		// a character that matters to JSON; one in 13 also read one byte
+		// at a time, which is slow.
 		for n := range len(b) {
-			compareFast(t, fmt.Sprintf("fixture %d cut at %d", i, n), b[:n])
+			compareFastReaders(t, fmt.Sprintf("fixture %d cut at %d", i, n), b[:n], n%13 == 0)
 		}
-		for n := 0; n < len(b); n += 7 {
-			for _, c := range []byte(`"\{}[],:0-ent `) {
+		for n := 0; n < len(b); n += 11 {
+			for j, c := range []byte(`"\{}[],:0-ent `) {
 				mut := bytes.Clone(b)
 				mut[n] = c
-				compareFast(t, fmt.Sprintf("fixture %d byte %d = %q", i, n, c), mut)
+				compareFastReaders(t, fmt.Sprintf("fixture %d byte %d = %q", i, n, c), mut, (n+j)%13 == 0)
 			}
 		}
 	}
