@@ -74,16 +74,11 @@ func decodeSARIFFast(ctx context.Context, r io.Reader) (*sarifReport, error) {
 // readRunFast is runReader.read.
 func readRunFast(l *lexer, out *sarifReport, byQID map[string]int) {
 	r := runReader{out: out, byQID: byQID}
-	null := l.object(runKeys, func(i int) {
-		switch i {
-		case 0:
+	null := fields(l, runKeys, []json.Unmarshaler{nil, nil, &r.props}, func(i int) {
+		if i == 0 {
 			r.readToolFast(l)
-		case 1:
+		} else {
 			r.readResultsFast(l)
-		case 2:
-			leaf(l, &r.props)
-		default:
-			l.skip()
 		}
 	})
 	if null || !r.hasResults || r.finish(l.ctx) != nil {
@@ -91,39 +86,36 @@ func readRunFast(l *lexer, out *sarifReport, byQID map[string]int) {
 	}
 }
 
-// leaf reads a value with its UnmarshalJSON method, as encoding/json does.
+// fields reads an object: the value of names[i] by leaves[i]'s UnmarshalJSON,
+// as encoding/json reads it, or by other(i) where leaves[i] is nil; other
+// keys are skipped. It reports a null.
+func fields(l *lexer, names []string, leaves []json.Unmarshaler, other func(i int)) (null bool) {
+	return l.object(names, func(i int) {
+		switch {
+		case i < 0:
+			l.skip()
+		case leaves[i] != nil:
+			leaf(l, leaves[i])
+		default:
+			other(i)
+		}
+	})
+}
+
+// leaf reads a value with its UnmarshalJSON method.
 func leaf(l *lexer, u json.Unmarshaler) {
 	if err := u.UnmarshalJSON(l.raw()); err != nil {
 		slow()
 	}
 }
 
-// skipOther skips the value of a key the reader does not know.
-func skipOther(l *lexer, i int) bool {
-	if i < 0 {
-		l.skip()
-		return true
-	}
-	return false
-}
-
 func (r *runReader) readToolFast(l *lexer) {
-	driver := func(i int) {
-		switch i {
-		case 0:
-			leaf(l, &r.version)
-		case 1:
-			r.rules = readRulesFast(l)
-		default:
-			l.skip()
-		}
-	}
-	null := l.object(toolKeys, func(i int) {
-		if !skipOther(l, i) && l.object(driverKeys, driver) {
+	driver := func(int) {
+		if fields(l, driverKeys, []json.Unmarshaler{&r.version, nil}, func(int) { r.rules = readRulesFast(l) }) {
 			slow()
 		}
-	})
-	if null {
+	}
+	if fields(l, toolKeys, []json.Unmarshaler{nil}, driver) {
 		slow()
 	}
 	r.indexRules()
@@ -134,56 +126,20 @@ func readRulesFast(l *lexer) []sarifRule {
 	rules := []sarifRule{}
 	if l.array(func() {
 		rules = append(rules, sarifRule{})
-		readRuleFast(l, &rules[len(rules)-1])
+		ru := &rules[len(rules)-1]
+		p := &ru.Properties
+		props := func(int) {
+			// A null leaves the bag empty, as in encoding/json.
+			fields(l, rulePropKeys, []json.Unmarshaler{&p.QID, &p.Title, &p.Severity, &p.CustomerSeverity, &p.CVEIDs, &p.Category, nil},
+				func(int) { readCVSSFast(l, &p.CVSSInfo) })
+		}
+		if fields(l, ruleKeys, []json.Unmarshaler{&ru.ID, &ru.Name, &ru.ShortDescription, nil}, props) {
+			slow()
+		}
 	}) {
 		return nil
 	}
 	return rules
-}
-
-func readRuleFast(l *lexer, ru *sarifRule) {
-	null := l.object(ruleKeys, func(i int) {
-		switch i {
-		case 0:
-			leaf(l, &ru.ID)
-		case 1:
-			leaf(l, &ru.Name)
-		case 2:
-			leaf(l, &ru.ShortDescription)
-		case 3:
-			readRulePropsFast(l, &ru.Properties)
-		default:
-			l.skip()
-		}
-	})
-	if null {
-		slow()
-	}
-}
-
-// readRulePropsFast reads a rule's property bag; a null leaves it empty, as
-// in encoding/json.
-func readRulePropsFast(l *lexer, p *ruleProperties) {
-	l.object(rulePropKeys, func(i int) {
-		switch i {
-		case 0:
-			leaf(l, &p.QID)
-		case 1:
-			leaf(l, &p.Title)
-		case 2:
-			leaf(l, &p.Severity)
-		case 3:
-			leaf(l, &p.CustomerSeverity)
-		case 4:
-			leaf(l, &p.CVEIDs)
-		case 5:
-			leaf(l, &p.Category)
-		case 6:
-			readCVSSFast(l, &p.CVSSInfo)
-		default:
-			l.skip()
-		}
-	})
 }
 
 // readCVSSFast reads cvssInfo as soft[cvssInfo] does: a value of the wrong
@@ -195,19 +151,13 @@ func readCVSSFast(l *lexer, s *soft[cvssInfo]) {
 	}
 	var v cvssInfo
 	ok := true
-	l.object(cvssInfoKeys, func(i int) {
-		switch {
-		case skipOther(l, i):
-		case l.next() == '{' || l.next() == 'n':
-			l.object(cvssScoreKeys, func(i int) {
-				if !skipOther(l, i) {
-					leaf(l, &v.V3.BaseScore)
-				}
-			})
-		default:
-			ok = false
-			l.skip()
+	fields(l, cvssInfoKeys, []json.Unmarshaler{nil}, func(int) {
+		if c := l.next(); c == '{' || c == 'n' {
+			fields(l, cvssScoreKeys, []json.Unmarshaler{&v.V3.BaseScore}, nil)
+			return
 		}
+		ok = false
+		l.skip()
 	})
 	if ok {
 		s.V = v
@@ -218,7 +168,14 @@ func (r *runReader) readResultsFast(l *lexer) {
 	r.early = nil
 	null := l.array(func() {
 		var res sarifResult
-		readResultFast(l, &res)
+		p := &res.Properties
+		props := func(int) {
+			// A null leaves the bag empty, as in encoding/json.
+			fields(l, resultPropKeys, []json.Unmarshaler{&p.QID, &p.Severity, nil}, func(int) { p.VulnerableSoftware = readSoftwareFast(l) })
+		}
+		if fields(l, resultKeys, []json.Unmarshaler{&res.RuleID, &res.RuleIndex, nil}, props) {
+			slow()
+		}
 		if r.ruleByID == nil {
 			r.early = append(r.early, res)
 		} else {
@@ -228,37 +185,6 @@ func (r *runReader) readResultsFast(l *lexer) {
 	r.hasResults = !null
 }
 
-func readResultFast(l *lexer, res *sarifResult) {
-	p := &res.Properties
-	props := func(i int) {
-		switch i {
-		case 0:
-			leaf(l, &p.QID)
-		case 1:
-			leaf(l, &p.Severity)
-		case 2:
-			p.VulnerableSoftware = readSoftwareFast(l)
-		default:
-			l.skip()
-		}
-	}
-	null := l.object(resultKeys, func(i int) {
-		switch i {
-		case 0:
-			leaf(l, &res.RuleID)
-		case 1:
-			leaf(l, &res.RuleIndex)
-		case 2:
-			l.object(resultPropKeys, props) // a null leaves it empty
-		default:
-			l.skip()
-		}
-	})
-	if null {
-		slow()
-	}
-}
-
 // readSoftwareFast reads the vulnerable software list as encoding/json
 // reads a []softwareEntry: a null is a nil list, a null entry an empty one.
 func readSoftwareFast(l *lexer) []softwareEntry {
@@ -266,22 +192,7 @@ func readSoftwareFast(l *lexer) []softwareEntry {
 	if l.array(func() {
 		list = append(list, softwareEntry{})
 		sw := &list[len(list)-1]
-		l.object(softwareKeys, func(i int) {
-			switch i {
-			case 0:
-				leaf(l, &sw.Name)
-			case 1:
-				leaf(l, &sw.InstalledVersion)
-			case 2:
-				leaf(l, &sw.FixedVersion)
-			case 3:
-				leaf(l, &sw.LayerSHA)
-			case 4:
-				leaf(l, &sw.Path)
-			default:
-				l.skip()
-			}
-		})
+		fields(l, softwareKeys, []json.Unmarshaler{&sw.Name, &sw.InstalledVersion, &sw.FixedVersion, &sw.LayerSHA, &sw.Path}, nil)
 	}) {
 		return nil
 	}

@@ -161,13 +161,8 @@ func (l *lexer) object(names []string, field func(i int)) (null bool) {
 	if l.null() {
 		return true
 	}
-	l.expect('{')
-	if l.next() == '}' {
-		l.pos++
-		return false
-	}
 	var seen uint64
-	for {
+	l.elements('{', '}', func() {
 		i := l.key(names)
 		if i >= 0 {
 			if seen&(1<<i) != 0 {
@@ -177,12 +172,26 @@ func (l *lexer) object(names []string, field func(i int)) (null bool) {
 		}
 		l.expect(':')
 		field(i)
+	})
+	return false
+}
+
+// elements reads an object or an array, open next, calling each for every
+// element (or key and value), which each must consume.
+func (l *lexer) elements(open, close byte, each func()) {
+	l.expect(open)
+	if l.next() == close {
+		l.pos++
+		return
+	}
+	for {
+		each()
 		switch l.next() {
 		case ',':
 			l.pos++
-		case '}':
+		case close:
 			l.pos++
-			return false
+			return
 		default:
 			slow()
 		}
@@ -229,26 +238,13 @@ func (l *lexer) array(elem func()) (null bool) {
 	if l.null() {
 		return true
 	}
-	l.expect('[')
-	if l.next() == ']' {
-		l.pos++
-		return false
-	}
-	for {
+	l.elements('[', ']', func() {
 		if l.ctx.Err() != nil {
 			slow()
 		}
 		elem()
-		switch l.next() {
-		case ',':
-			l.pos++
-		case ']':
-			l.pos++
-			return false
-		default:
-			slow()
-		}
-	}
+	})
+	return false
 }
 
 // raw reads the next value and returns its bytes, valid until the next read.
