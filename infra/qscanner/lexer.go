@@ -27,7 +27,7 @@ type lexer struct {
 	// mark is the start in buf of a value being captured (raw), or -1: a
 	// refill keeps the bytes from mark on.
 	mark int
-	done bool // the reader has returned an error or io.EOF
+	done bool // the reader has returned io.EOF (any other error goes to the reference)
 	// stack holds the containers skip has open.
 	stack []byte
 }
