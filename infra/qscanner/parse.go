@@ -109,7 +109,7 @@ func readOutput(ctx context.Context, dir string, opt parseOptions) (*domain.Repo
 		}
 		return rep, nil, nil
 	}
-	sa, err := readFile(ctx, sarifPath, decodeSARIF)
+	sa, err := readSARIF(ctx, sarifPath)
 	if err != nil {
 		if opt.partial && ctx.Err() == nil {
 			return rep, nil, nil // the report QScanner failed to fetch: vulnerabilities unknown

@@ -1,5 +1,10 @@
 package qscanner
 
+import (
+	"context"
+	"slices"
+)
+
 // runReader reads one SARIF run and counts its results into out, one
 // Vulnerability per QID across all runs. QScanner writes the driver, with its
 // rules, before the results, so each result is counted as it is decoded and
@@ -37,12 +42,22 @@ func (r *runReader) read() error {
 	if err != nil {
 		return err
 	}
+	return r.finish(r.s.ctx)
+}
+
+// finish ends a run once its keys are read: the results read before the
+// rules are counted, and the run's properties and the tool's version fill
+// what earlier runs left empty.
+func (r *runReader) finish(ctx context.Context) error {
 	if r.ruleByID == nil {
 		r.indexRules()
 	}
+	// Room for the waiting results at once, rather than by doubling: the
+	// copies left behind would raise the parse's peak heap.
+	r.out.vulnerabilities = slices.Grow(r.out.vulnerabilities, len(r.early))
 	for i, res := range r.early {
-		if i%1024 == 0 && r.s.ctx.Err() != nil {
-			return r.s.ctx.Err()
+		if i%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
 		}
 		r.count(res)
 	}

@@ -15,6 +15,10 @@ import (
 // elements as well as between reads, and memory holds one element's bytes
 // rather than the whole file. Keys match case-insensitively, as
 // encoding/json matches struct fields.
+//
+// For SARIF it is the reference and the fallback of the one-pass fast path
+// (fastsarif.go): every SARIF error, and every input the fast path is not
+// sure to read the same way, is read here.
 type jsonStream struct {
 	ctx context.Context
 	dec *json.Decoder
