@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"ecrscanner/infra/ops/bench/testdata/floor/floorstart"
 )
@@ -20,5 +21,6 @@ func main() {
 		_ = s3.NewFromConfig(cfg)
 		_ = ecr.NewFromConfig(cfg)
 		_ = sqs.NewFromConfig(cfg)
+		_ = sts.NewFromConfig(cfg)
 	})
 }

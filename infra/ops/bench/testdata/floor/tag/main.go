@@ -6,7 +6,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"ecrscanner/infra/ops/bench/testdata/floor/floorstart"
 )
@@ -16,5 +18,7 @@ func main() {
 		_ = dynamodb.NewFromConfig(cfg)
 		_ = sqs.NewFromConfig(cfg)
 		_ = ecr.NewFromConfig(cfg)
+		_ = s3.NewFromConfig(cfg)
+		_ = sts.NewFromConfig(cfg)
 	})
 }
