@@ -100,6 +100,13 @@ func (s *Sweeper) Run(ctx context.Context, now time.Time) (Report, error) {
 	rep := Report{Skipped: map[string]int{}}
 	run := &sweepRun{Sweeper: s, rep: &rep, now: now, cutoff: now.Add(-s.cfg.RescanAfter), windowStart: now.Add(-s.cfg.Window), unreachable: map[repoKey]bool{}}
 	run.budget = s.budget(ctx, now)
+	if run.budget == 0 {
+		// Reading the index would cost reads for nothing: no rescan could
+		// be sent before the deadline.
+		rep.Stopped = "no time left before the deadline (less the reserve): nothing read"
+		s.logger.WarnContext(ctx, "sweep skipped", slog.String("stopped", rep.Stopped))
+		return rep, nil
+	}
 	first := int(now.Unix()/3600) % domain.RescanShards
 	for i := range domain.RescanShards {
 		shard := (first + i) % domain.RescanShards

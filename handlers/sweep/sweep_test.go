@@ -277,3 +277,20 @@ func TestSweepSkipsAnUnreachableMemberRegistry(t *testing.T) {
 		t.Fatalf("skipped %v, want the member's image skipped as unreachable, not as deleted", rep.Skipped)
 	}
 }
+
+// A run left no time by its reserve reads nothing: the index is not
+// queried for rescans that could not be sent.
+func TestSweepWithoutTimeReadsNothing(t *testing.T) {
+	client, table, store := scansTable(t)
+	r := testkit.MustRefOf(t, digestN(13), "team/app", "v1")
+	completeAt(t, store, r, now.Add(-10*24*time.Hour))
+	usage := &fakeUsage{repos: map[string]map[domain.Digest]ecrstore.Usage{"team/app": {r.Digest: {PushedAt: now, Kind: domain.ArtifactImage}}}}
+	sw := newSweeper(t, client, table, usage, &fakeSender{}, 100)
+	sw.cfg.Reserve = time.Hour
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(time.Minute))
+	defer cancel()
+	rep, err := sw.Run(ctx, now)
+	if err != nil || rep.Due != 0 || usage.calls != 0 || rep.Stopped == "" {
+		t.Fatalf("Run = %+v, %v; want nothing read, no ECR call, and the reason in Stopped", rep, err)
+	}
+}

@@ -40,6 +40,10 @@ func coldStartEnv() []string {
 		"SCANS_TABLE_ARN=" + fmt.Sprintf(arn, "dynamodb", "table/bench-scans"),
 		"QUALYS_TOKEN_SECRET_ARN=" + fmt.Sprintf(arn, "secretsmanager", "secret:bench-token"),
 		"QSCANNER_BIN=/bin/true", "QUALYS_POD=US1",
+		"SCAN_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/123456789012/bench-scans",
+		// A sweep left no time by its reserve reads nothing and ends: the
+		// invocation is as empty as the others'.
+		"SWEEP_RESERVE=1h",
 	}
 }
 
