@@ -176,6 +176,13 @@ func (c Counts) Plus(o Counts) Counts {
 		Low: c.Low + o.Low, Informational: c.Informational + o.Informational, Unknown: c.Unknown + o.Unknown}
 }
 
+// Minus is c less o, never below zero.
+func (c Counts) Minus(o Counts) Counts {
+	sub := func(a, b int) int { return max(0, a-b) }
+	return Counts{Critical: sub(c.Critical, o.Critical), High: sub(c.High, o.High), Medium: sub(c.Medium, o.Medium),
+		Low: sub(c.Low, o.Low), Informational: sub(c.Informational, o.Informational), Unknown: sub(c.Unknown, o.Unknown)}
+}
+
 // Total is the sum over all severities.
 func (c Counts) Total() int {
 	return c.Critical + c.High + c.Medium + c.Low + c.Informational + c.Unknown

@@ -70,6 +70,9 @@ type view struct {
 	summary         domain.Summary
 	sifted          *domain.Sifted
 	suppressionNote string
+	// suppressedNew counts a rescan's new findings that a rule in force
+	// suppresses (named in the difference; see suppressedNewFindings).
+	suppressedNew domain.Summary
 }
 
 func newView(ev events.ScanEvent, repo events.Repository, resultsBucket string) view {

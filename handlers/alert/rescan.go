@@ -26,11 +26,11 @@ func onlyWhatIsNew(ctx context.Context, v *view, log *slog.Logger) bool {
 	if c == nil || v.ev.EventType != domain.EventScanCompleted {
 		return true
 	}
-	fresh, back := c.NewSummary(), returned(*v)
-	fresh.Vulnerabilities = fresh.Vulnerabilities.Plus(back.Vulnerabilities)
-	fresh.Fixable = fresh.Fixable.Plus(back.Fixable)
-	fresh.Secrets += back.Secrets
-	fresh.SecretSeverity = fresh.SecretSeverity.Plus(back.SecretSeverity)
+	fresh, back, hidden := c.NewSummary(), returned(*v), v.suppressedNew
+	fresh.Vulnerabilities = fresh.Vulnerabilities.Minus(hidden.Vulnerabilities).Plus(back.Vulnerabilities)
+	fresh.Fixable = fresh.Fixable.Minus(hidden.Fixable).Plus(back.Fixable)
+	fresh.Secrets = max(0, fresh.Secrets-hidden.Secrets) + back.Secrets
+	fresh.SecretSeverity = fresh.SecretSeverity.Minus(hidden.SecretSeverity).Plus(back.SecretSeverity)
 	verdict := v.policy.Evaluate(fresh)
 	if !verdict.Alert {
 		log.InfoContext(ctx, "rescan: nothing new at or above the alert policy's threshold",
@@ -55,6 +55,45 @@ func lapsedSincePrevious(v view, rules domain.Suppressions, now time.Time) domai
 		return domain.Suppressions{}
 	}
 	return rules.Lapsed(v.repo.Name, v.ev.Digest, c.PreviousCompletedAt, now)
+}
+
+// countSuppressedNew makes the sift walk of a rescan count, in
+// v.suppressedNew, the findings the difference names as new that a rule in
+// force suppresses: what is new but accepted must not alert through the
+// difference. The difference names at most domain.MaxDiffIDs new findings
+// of each kind, most severe first; a new finding beyond them is not known
+// by name and still counts as new (the alert errs towards alerting).
+func countSuppressedNew(v *view, scoped domain.Suppressions, visit *domain.ReportVisitor) {
+	c := v.ev.Changes
+	if c == nil || v.ev.EventType != domain.EventScanCompleted {
+		return
+	}
+	qids, secrets := idSet(c.NewQIDs), idSet(c.NewSecretRules)
+	vuln, secret := visit.Vulnerability, visit.Secret
+	visit.Vulnerability = func(f domain.Vulnerability) error {
+		if _, ok := scoped.Vulnerability(f); ok && qids[f.QID] {
+			v.suppressedNew.Vulnerabilities.Add(f.Severity)
+			if f.Fixable() {
+				v.suppressedNew.Fixable.Add(f.Severity)
+			}
+		}
+		return vuln(f)
+	}
+	visit.Secret = func(s domain.Secret) error {
+		if _, ok := scoped.Secret(s); ok && secrets[domain.SecretDiffID(s)] {
+			v.suppressedNew.Secrets++
+			v.suppressedNew.SecretSeverity.Add(s.Severity)
+		}
+		return secret(s)
+	}
+}
+
+func idSet(ids []domain.DiffID) map[string]bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id.ID] = true
+	}
+	return set
 }
 
 // returned is what came back from expired suppressions (zero when none).

@@ -136,3 +136,37 @@ func TestRescanAlertsOnWhatAnExpiredSuppressionHid(t *testing.T) {
 		})
 	}
 }
+
+// A rescan's new finding that a rule in force suppresses is accepted, not
+// new to anyone: with nothing else new at the threshold, no alert, even
+// though the image still has an unsuppressed finding at the threshold.
+func TestRescanDoesNotAlertOnANewFindingASuppressionCovers(t *testing.T) {
+	rescanAt := testkit.ScannedAt.Add(7 * 24 * time.Hour)
+	rule := suppression("sup-openssl", func(s *domain.Suppression) {
+		s.Vulnerability, s.Reason = "CVE-2024-0002", "libssl is linked but the TLS server is never started"
+		s.CreatedAt, s.ExpiresAt = testkit.ScannedAt, rescanAt.Add(24*time.Hour)
+	})
+	newCritical := domain.ScanDiff{
+		NewVulnerabilities: domain.Counts{Critical: 1}, NewFixable: domain.Counts{Critical: 1},
+		NewQIDs: []domain.DiffID{{ID: "379201", Severity: domain.SeverityCritical}},
+	}
+	r := newRig(t, testConfig())
+	r.h.UseSuppressions(&testkit.SuppressionSource{Rules: domain.Suppressions{Rules: []domain.Suppression{rule}}}, func() time.Time { return rescanAt })
+	r.reports.report = testkit.ThresholdReport() // also holds an unsuppressed HIGH, seen before
+	if err := r.h.Handle(context.Background(), rescanEvent(t, newCritical)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.pub.sent) != 0 {
+		t.Fatalf("alerted on a new finding a rule in force suppresses:\n%s", r.pub.sent[0].Body)
+	}
+
+	// Without the rule the same rescan alerts on the new critical.
+	r = newRig(t, testConfig())
+	r.reports.report = testkit.ThresholdReport()
+	if err := r.h.Handle(context.Background(), rescanEvent(t, newCritical)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.pub.sent) != 1 {
+		t.Fatalf("%d alerts without the rule, want 1", len(r.pub.sent))
+	}
+}

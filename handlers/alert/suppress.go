@@ -97,6 +97,7 @@ func (h *Handler) sift(ctx context.Context, v *view, scoped, lapsed domain.Suppr
 		}
 		return secret(s)
 	}
+	countSuppressedNew(v, scoped, &visit) // rescan.go
 	if err := h.reports.WalkReport(ctx, *v.ev.Report, visit); err != nil {
 		log.WarnContext(ctx, "report not readable; no suppression applied", slog.String(attr.Repository, v.repo.Name), attr.Err(err))
 		v.suppressionNote = noteReportUnreadable

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"runtime"
 
 	"ecrscanner/domain"
 )
@@ -23,6 +24,10 @@ import (
 func readSARIF(ctx context.Context, path string) (*sarifReport, error) {
 	sa, err := readFile(ctx, path, decodeSARIFFast)
 	if errors.Is(err, errSlowPath) {
+		// What the fast path built before it gave up is garbage now; collect
+		// it before the second read builds its own, so that a file left late
+		// does not hold both at once (no memory limit is set for the GC).
+		runtime.GC()
 		return readFile(ctx, path, decodeSARIF)
 	}
 	return sa, err
