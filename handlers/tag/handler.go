@@ -83,7 +83,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 			errs = append(errs, fmt.Errorf("tag %s for %s: %w", ev.Digest, repo.Name, err))
 			continue
 		}
-		for _, err := range []error{h.tag(ctx, repo, s), h.attach(ctx, repo, s)} {
+		for _, err := range []error{h.tag(ctx, repo, s, ev.Cause.OrPush()), h.attach(ctx, repo, s)} {
 			if isPermanent(err) {
 				err = consume.Permanent(err)
 			}
@@ -97,13 +97,22 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 // the repository's current one by domain.CurrentImage (the rule the Security
 // Hub handler follows too), so the labels converge on the newest scan
 // whatever order events arrive in, and an older cached digest re-tagged later
-// leaves them alone.
-func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary) error {
+// leaves them alone. A scan no push caused (a rescan, a backfill) takes the
+// labels only for the image they already describe, or for a repository
+// without them: the sweep rescans every image still in use, and an older
+// one's newer scan must not make it the repository's current image.
+func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary, cause domain.Cause) error {
 	ref := ecrstore.RepositoryRef{Account: repo.Account, Region: repo.Region, Name: repo.Name}
 	log := h.logger.With(slog.String(attr.Repository, repo.Name), slog.String(attr.ImageDigest, s.Digest.String()), slog.String(attr.ScanID, s.ScanID))
 	rec, ok, err := h.tagger.LastScan(ctx, ref)
 	if err != nil {
 		return err
+	}
+	if ok && cause != domain.CausePush && rec.Digest != "" && rec.Digest != s.Digest.String() {
+		log.InfoContext(ctx, "a rescan of another image than the repository's current one; tags kept",
+			slog.String("cause", string(cause)),
+			slog.String("recorded_digest", rec.Digest))
+		return nil
 	}
 	if ok && !domain.CurrentImage(recordedImage(rec), domain.ImageScan{Digest: s.Digest, ScannedAt: s.ScannedAt}) {
 		log.InfoContext(ctx, "repository describes a newer scan; tags kept",

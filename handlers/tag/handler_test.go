@@ -196,6 +196,44 @@ func TestHandleKeepsANewerScansTags(t *testing.T) {
 	}
 }
 
+// A rescan (or a backfill, or a manual rescan) of an image other than the
+// one the repository's labels describe leaves them alone, however newer its
+// scan: the sweep rescans older images still in use, and they must not take
+// over the repository. A rescan of the labelled image, or of one in a
+// repository without labels, writes them.
+func TestARescanOfAnotherImageKeepsTheRepositoryLabels(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cause    domain.Cause
+		recorded string
+		written  bool
+	}{
+		{"rescan of an older image", domain.CauseRescan, digestY.String(), false},
+		{"backfill of another image", domain.CauseBackfill, digestY.String(), false},
+		{"rescan of the labelled image", domain.CauseRescan, digestX.String(), true},
+		{"rescan in a repository without labels", domain.CauseRescan, "", true},
+		{"push of another image", domain.CausePush, digestY.String(), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, tagger, attacher := newTestHandler(t)
+			if tc.recorded != "" {
+				tagger.recorded["team/app"] = ecrstore.RecordedScan{ScannedAt: t0.Add(-time.Hour), Digest: tc.recorded}
+			}
+			ev := scanEvent(t, domain.EventScanCompleted, digestX, t0, "team/app:v1")
+			ev.Cause = tc.cause
+			if err := h.Handle(context.Background(), ev); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if got := len(tagger.written) == 1; got != tc.written {
+				t.Errorf("labels written: %v, want %v", got, tc.written)
+			}
+			if len(attacher.attached) != 1 {
+				t.Errorf("attached %d summaries, want 1: the image's own artifact follows its scan", len(attacher.attached))
+			}
+		})
+	}
+}
+
 // TestTagsConvergeWhateverTheOrder delivers the same events in every order,
 // with redeliveries, and expects the repository to end up describing the
 // newest scan each time.
