@@ -211,6 +211,14 @@ func waitForScan(ctx context.Context, client replay.RecordAPI, table string, d d
 			return rec, exitFailed, err.Error()
 		case ok && rec.Status == domain.StatusCompleted && rec.Report != nil:
 			return rec, exitOK, ""
+		case ok && rescanUnderway(rec):
+			// A rescan (the sweep's, a backfill's, a manual one) is running
+			// or failed: the image's completed scan still stands for it.
+			prev := rec.Previous
+			fmt.Fprintf(stderr, "ecrscan gate: a %s of %s is %s; judging its previous scan %s (completed %s)\n",
+				rec.Cause, d, rec.Status, prev.ScanID, prev.CompletedAt.UTC().Format(time.RFC3339))
+			rec.ScanID, rec.Report, rec.Summary, rec.Status = prev.ScanID, prev.Report, prev.Summary, domain.StatusCompleted
+			return rec, exitOK, ""
 		case ok && rec.Status == domain.StatusFailed && rec.FinalFailure:
 			reason := "no reason recorded"
 			if rec.Failure != nil {
@@ -229,6 +237,15 @@ func waitForScan(ctx context.Context, client replay.RecordAPI, table string, d d
 		}
 		time.Sleep(gatePoll)
 	}
+}
+
+// rescanUnderway reports whether rec is a scan no push asked for that has
+// not completed (running, retrying or failed) while the completed scan it
+// replaces is known: the gate judges that one rather than wait for, or fail
+// on, a rescan. A push's scan is always waited for.
+func rescanUnderway(rec domain.ScanRecord) bool {
+	return rec.Cause.OrPush() != domain.CausePush && rec.Status != domain.StatusCompleted &&
+		rec.Previous != nil && rec.Previous.Report != nil
 }
 
 // siftScan reads the record's report and the suppressions in force now for

@@ -155,3 +155,40 @@ func TestGateExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// While a rescan no push asked for runs, or after it failed, the gate
+// judges the image's completed scan that the rescan replaces instead of
+// waiting (exit 3) or failing on the rescan; a push's scan is waited for.
+func TestGateJudgesThePreviousScanDuringARescan(t *testing.T) {
+	s := deployGateStack(t)
+	setNow(t, time.Now().UTC())
+	ref := newRef(t, newDigest(t), "team-b/api", "v1")
+	s.pushScanned(t, ref)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	rescan := domain.Claim{Ref: ref, Owner: "rescan-1", Now: now, LeaseUntil: now.Add(15 * time.Minute),
+		Origin: domain.Origin{Cause: domain.CauseRescan, RequestedBy: "sweep", NotBefore: now}}
+	if err := s.scans.Update(ctx, ref.Digest, func(sc *domain.Scan) error {
+		d, err := sc.Claim(rescan)
+		if err == nil && d != domain.DecideScan {
+			t.Fatalf("the forced rescan's claim decided %v, want a scan", d)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stackArg := []string{"--stack", s.st.Name}
+	code, res, stderr := gateJSON(t, append(stackArg, "team-b/api:v1", "--max-critical", "1", "--max-high", "1", "--wait", "500ms")...)
+	if code != exitOK || !res.Pass || !strings.Contains(stderr, "judging its previous scan") {
+		t.Fatalf("during the rescan: exit %d, %+v, %q; want the previous scan judged (pass)", code, res, stderr)
+	}
+	if err := s.scans.Update(ctx, ref.Digest, func(sc *domain.Scan) error {
+		_, err := sc.Fail("rescan-1", domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused"}, nil, 1, now.Add(time.Minute), 7*24*time.Hour)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if code, res, _ = gateJSON(t, append(stackArg, "team-b/api:v1")...); code != exitFailed || !strings.Contains(strings.Join(res.Reasons, ";"), "1 CRITICAL vulnerabilities, over --max-critical 0") {
+		t.Fatalf("after the rescan failed: exit %d, %+v; want the previous scan's critical judged", code, res)
+	}
+}
