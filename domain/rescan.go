@@ -155,6 +155,21 @@ func (s *Scan) keepPrevious() {
 	s.r.Previous = p
 }
 
+// keepRescanning keeps a digest whose rescan failed for good in continuous
+// rescanning: the completed scan it replaced still stands for the image
+// (the gate judges it), so the record stays in the sweep's index, due again
+// RescanAfterDays after this failure, and lives as long as a completed
+// scan's cache would instead of the day a failed push's does. Without it
+// one transient failure of a rescan would drop the image from rescans
+// until its next push.
+func (s *Scan) keepRescanning(now time.Time, cacheTTL time.Duration) {
+	if s.r.Previous == nil || s.r.Cause.OrPush() == CausePush {
+		return
+	}
+	s.setRescanKey()
+	s.r.ExpiresAt = max(s.r.ExpiresAt, now.Add(cacheTTL).Unix())
+}
+
 // RescanShards is how many values the sweep index's partition key takes.
 // Spreading completed records over a few partition keys keeps any one of
 // them far below a partition's write limit at a million records, while the

@@ -145,3 +145,43 @@ func TestDifferBoundsLists(t *testing.T) {
 		t.Errorf("new %d, listed %d (first %+v); want 1000, %d, critical first", got.NewVulnerabilities.Total(), len(got.NewQIDs), got.NewQIDs[0], domain.MaxDiffIDs)
 	}
 }
+
+// A rescan that fails for good leaves the digest in continuous rescanning:
+// the record stays in the sweep's index, due RescanAfterDays after the
+// failure, keeps the completed scan it replaced as Previous, and lives as
+// long as a cache entry; a push's final failure leaves the index.
+func TestAFailedRescanStaysInTheSweep(t *testing.T) {
+	const cacheTTL = 30 * 24 * time.Hour
+	ref := testkit.MustRef(t, "team/app", "v1")
+	s := completed(t, ref, t0)
+	old := s.Record()
+	later := t0.Add(8 * 24 * time.Hour)
+	if dec, err := s.Claim(forcedClaim(ref, "owner-b", later, later)); err != nil || dec != domain.DecideScan {
+		t.Fatalf("forced Claim = %v, %v", dec, err)
+	}
+	final, err := s.Fail("owner-b", domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused"}, nil, 3, later.Add(time.Minute), cacheTTL)
+	if err != nil || !final {
+		t.Fatalf("Fail = %v, %v; want a final failure", final, err)
+	}
+	r := s.Record()
+	if r.RescanShard == "" || r.RescanFrom != later.Add(time.Minute).Format(domain.RescanTimeFormat) {
+		t.Errorf("sweep key = %q/%q, want the record due again from the failure", r.RescanShard, r.RescanFrom)
+	}
+	if r.Previous == nil || r.Previous.ScanID != old.ScanID {
+		t.Errorf("Previous = %+v, want the completed scan %s kept", r.Previous, old.ScanID)
+	}
+	if want := later.Add(time.Minute).Add(cacheTTL).Unix(); r.ExpiresAt != want {
+		t.Errorf("expiresAt = %d, want %d (a cache entry's lifetime, not a failed push's day)", r.ExpiresAt, want)
+	}
+
+	p := domain.NewScan(ref.Digest)
+	if _, err := p.Claim(claimBy(ref, "owner-c", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Fail("owner-c", domain.Failure{Class: domain.FailureQualysAuth, Reason: "token refused"}, nil, 3, t0, cacheTTL); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Record(); r.RescanShard != "" || r.RescanFrom != "" {
+		t.Errorf("a push's failed scan is in the sweep index: %q/%q", r.RescanShard, r.RescanFrom)
+	}
+}

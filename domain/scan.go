@@ -445,6 +445,7 @@ func (s *Scan) Fail(owner string, f Failure, partial *ScanResult, maxAttempts in
 	s.r.ExpiresAt = now.Add(cacheTTL).Unix()
 	if final {
 		s.r.ExpiresAt = now.Add(min(cacheTTL, FailureCacheTTL)).Unix()
+		s.keepRescanning(now, cacheTTL) // rescan.go
 		s.setEvent(EventScanFailed, s.r.StartedBy, now)
 	} else {
 		s.setEvent(EventScanRetrying, s.r.StartedBy, now)
