@@ -243,10 +243,13 @@ func (b *bench) burst(ctx context.Context, st *localStack, res *pipelineResult) 
 	if err := putPushes(ctx, st.cfg, events); err != nil {
 		return err
 	}
-	if err := b.waitRecords(ctx, st, refs, 8*time.Minute); err != nil {
+	// Bounds grow with the burst: moto with IAM enforced answers some 30
+	// requests a second, and the size (1,000 events, 200 digests)
+	// keeps the downstream queues busy for minutes after the last scan.
+	if err := b.waitRecords(ctx, st, refs, max(8*time.Minute, time.Duration(nd)*3*time.Second)); err != nil {
 		return err
 	}
-	if err := b.waitQuiet(ctx, st, 3*time.Minute); err != nil {
+	if err := b.waitQuiet(ctx, st, max(3*time.Minute, time.Duration(ne)*600*time.Millisecond)); err != nil {
 		return err
 	}
 	// The quiet period itself is not work: it ends when the queues emptied.
