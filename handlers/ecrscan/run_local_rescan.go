@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -188,10 +189,11 @@ func (r *localRun) awaitRescanAlert(ctx context.Context, st *localStack, timeout
 			return err
 		}
 		for _, a := range alerts {
-			r.say("alert    SNS %q severity=%s kind=%s\n%s", a.Subject, a.Attributes["severity"], a.Attributes["kind"], indent(a.Message))
 			// The text protocols say it in words, the structured (sqs,
-			// lambda) message in its "changes" field.
-			if strings.Contains(a.Message, "New since the last scan") || strings.Contains(a.Message, `"changes":{"previousScanId"`) {
+			// lambda) message, which the observer receives, in "changes".
+			shown, isNew := newSince(a.Message)
+			r.say("alert    SNS %q severity=%s kind=%s\n%s", a.Subject, a.Attributes["severity"], a.Attributes["kind"], indent(shown))
+			if isNew {
 				return nil
 			}
 		}
@@ -202,4 +204,32 @@ func (r *localRun) awaitRescanAlert(ctx context.Context, st *localStack, timeout
 		}
 	}
 	return fmt.Errorf("rescan demo: no \"new since the last scan\" alert within %v", timeout)
+}
+
+// newSince reads a structured alert's "changes": what is new since the last
+// scan, in a line, and whether the alert carries them; any other alert is
+// shown as alertShown shows it.
+func newSince(msg string) (string, bool) {
+	var a struct {
+		Cause   string `json:"cause"`
+		Changes *struct {
+			PreviousScanID string          `json:"previousScanId"`
+			NewQIDs        []domain.DiffID `json:"newQids"`
+			FixedQIDs      []domain.DiffID `json:"fixedQids"`
+			NewSecrets     int             `json:"newSecrets"`
+		} `json:"changes"`
+	}
+	if json.Unmarshal([]byte(msg), &a) != nil || a.Changes == nil {
+		return alertShown(msg), false
+	}
+	ids := func(l []domain.DiffID) string {
+		parts := make([]string, len(l))
+		for i, id := range l {
+			parts[i] = id.Severity.String() + " " + id.ID
+		}
+		return strings.Join(parts, ", ")
+	}
+	c := a.Changes
+	return fmt.Sprintf("new since the last scan (%s; cause %s): QIDs %s; %d new secret(s); fixed: %s",
+		short(c.PreviousScanID), a.Cause, ids(c.NewQIDs), c.NewSecrets, ids(c.FixedQIDs)), true
 }

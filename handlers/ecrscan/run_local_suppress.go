@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"ecrscanner/infra/clock"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,7 +129,7 @@ func (r *localRun) watchSuppressed(ctx context.Context, st *localStack, canary d
 	want := map[string]bool{"alert": true, "findings": true, "tags": true}
 	deadline := time.Now().Add(timeout)
 	for len(want) > 0 && time.Now().Before(deadline) {
-		if err := sleepCtx(ctx, 300*time.Millisecond); err != nil {
+		if err := clock.Sleep(ctx, 300*time.Millisecond); err != nil {
 			return err
 		}
 		if want["alert"] {
@@ -216,13 +217,4 @@ func alertShown(msg string) string {
 	}
 	return "(the structured JSON an SQS subscriber receives; email gets the text, chat the Amazon Q Developer notification)\n" +
 		domain.Truncate(b.String(), 600, " …")
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }
