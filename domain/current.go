@@ -39,3 +39,15 @@ func CurrentImage(shown, event ImageScan) bool {
 	}
 	return event.Digest >= shown.Digest
 }
+
+// CurrentImageAfter is CurrentImage for an event with a cause. A scan no
+// push caused (a rescan, a backfill, a manual rescan) makes its image the
+// current one only where the target shows that image already or nothing:
+// the sweep rescans every image still in use, and an older one's newer scan
+// must not take the repository over from the image pushed last.
+func CurrentImageAfter(shown, event ImageScan, cause Cause) bool {
+	if cause.OrPush() != CausePush && shown.Digest != "" && shown.Digest != event.Digest {
+		return false
+	}
+	return CurrentImage(shown, event)
+}

@@ -96,13 +96,8 @@ func parseBackfillArgs(args []string, now time.Time) (backfillOptions, error) {
 
 func runBackfill(args []string, stdout, stderr io.Writer) int {
 	o, err := parseBackfillArgs(args, time.Now())
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, backfillUsage)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ecrscan backfill: %v\nsee ecrscan backfill -h\n", err)
-		return exitUsage
+	if code, done := refusedArgs("backfill", backfillUsage, err, stderr); done {
+		return code
 	}
 	cp := &o.cp
 	cp.Skipped = map[string]int{}

@@ -108,13 +108,8 @@ type replayOptions struct {
 
 func runReplay(args []string, stdout, stderr io.Writer) int {
 	opts, err := parseReplayArgs(args, time.Now())
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, replayUsage)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ecrscan replay: %v\nsee ecrscan replay -h\n", err)
-		return exitUsage
+	if code, done := refusedArgs("replay", replayUsage, err, stderr); done {
+		return code
 	}
 	// SIGINT or SIGTERM stops the replay after its current batch; the
 	// checkpoint holds everything up to the last full page.

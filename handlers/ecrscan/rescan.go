@@ -88,13 +88,8 @@ func parseRescanArgs(args []string) (rescanOptions, error) {
 
 func runRescan(args []string, stdout, stderr io.Writer) int {
 	o, err := parseRescanArgs(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, rescanUsage)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ecrscan rescan: %v\nsee ecrscan rescan -h\n", err)
-		return exitUsage
+	if code, done := refusedArgs("rescan", rescanUsage, err, stderr); done {
+		return code
 	}
 	ctx := context.Background()
 	t, err := loadScanTargets(ctx, o.stack)

@@ -97,10 +97,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.ScanEvent) error {
 // the repository's current one by domain.CurrentImage (the rule the Security
 // Hub handler follows too), so the labels converge on the newest scan
 // whatever order events arrive in, and an older cached digest re-tagged later
-// leaves them alone. A scan no push caused (a rescan, a backfill) takes the
-// labels only for the image they already describe, or for a repository
-// without them: the sweep rescans every image still in use, and an older
-// one's newer scan must not make it the repository's current image.
+// leaves them alone; a scan no push caused takes them only for the image
+// they already describe (domain.CurrentImageAfter).
 func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.ScanSummary, cause domain.Cause) error {
 	ref := ecrstore.RepositoryRef{Account: repo.Account, Region: repo.Region, Name: repo.Name}
 	log := h.logger.With(slog.String(attr.Repository, repo.Name), slog.String(attr.ImageDigest, s.Digest.String()), slog.String(attr.ScanID, s.ScanID))
@@ -108,14 +106,9 @@ func (h *Handler) tag(ctx context.Context, repo events.Repository, s ecrstore.Sc
 	if err != nil {
 		return err
 	}
-	if ok && cause != domain.CausePush && rec.Digest != "" && rec.Digest != s.Digest.String() {
-		log.InfoContext(ctx, "a rescan of another image than the repository's current one; tags kept",
+	if ok && !domain.CurrentImageAfter(recordedImage(rec), domain.ImageScan{Digest: s.Digest, ScannedAt: s.ScannedAt}, cause) {
+		log.InfoContext(ctx, "repository describes a newer scan, or another image than this rescan's; tags kept",
 			slog.String("cause", string(cause)),
-			slog.String("recorded_digest", rec.Digest))
-		return nil
-	}
-	if ok && !domain.CurrentImage(recordedImage(rec), domain.ImageScan{Digest: s.Digest, ScannedAt: s.ScannedAt}) {
-		log.InfoContext(ctx, "repository describes a newer scan; tags kept",
 			slog.Time("recorded_scan_time", rec.ScannedAt),
 			slog.String("recorded_digest", rec.Digest))
 		return nil
